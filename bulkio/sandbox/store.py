@@ -1,0 +1,649 @@
+"""The sandbox's database: SQLite storage with Postgres' constraint semantics and error messages.
+
+Constraints are checked here in Python (NOT NULL, CHECK, foreign keys, row-level security, triggers) rather than by
+SQLite, so that every refusal carries the code, message and details Postgres would send. Unique constraints use
+SQLite unique indexes (they must see concurrent rows) and are translated to Postgres' 23505.
+
+All access goes through one connection guarded by a lock: the sandbox serves one request at a time, which makes
+each request one transaction, as PostgREST's are.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+import re
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import lru_cache
+from typing import Any
+
+from ..resources import Column, ColumnType
+from .errors import PgError
+from .query import Condition, Embed, Field, Logic, OrderTerm
+from .schema import TABLES, TableSpec, now_iso, sqlite_ddl
+
+__all__ = ["Principal", "Store"]
+
+_NUMERIC_LIMIT = 1e5  # numeric(10,5): at most 5 digits before the point
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is asking: the API key's company, user and scopes."""
+
+    company_id: str
+    user_id: str | None
+    scopes: frozenset[str]
+
+
+def _quote_ident(name: str) -> str:
+    """Postgres quotes identifiers that are not all lower case (as in its error details)."""
+    return name if re.fullmatch(r"[a-z_][a-z0-9_]*", name) else f'"{name}"'
+
+
+@lru_cache(maxsize=512)
+def _like_regex(pattern: str, ci: bool) -> re.Pattern[str]:
+    out = []
+    for ch in pattern:
+        if ch in "*%":
+            out.append(".*")
+        elif ch == "_":
+            out.append(".")
+        else:
+            out.append(re.escape(ch))
+    return re.compile("".join(out), re.DOTALL | (re.IGNORECASE if ci else 0))
+
+
+def _pg_like(value: Any, pattern: Any, ci: int) -> int | None:
+    if value is None or pattern is None:
+        return None
+    return 1 if _like_regex(str(pattern), bool(ci)).fullmatch(str(value)) else 0
+
+
+def _pg_contains(array_json: Any, items_json: str, contained: int) -> int | None:
+    if array_json is None:
+        return None
+    have, want = set(json.loads(array_json)), set(json.loads(items_json))
+    return int(have <= want) if contained else int(want <= have)
+
+
+def _canonical_timestamp(raw: str, column: Column) -> str:
+    try:
+        value = datetime.fromisoformat(raw.strip().replace(" ", "T", 1) if len(raw) > 10 else raw.strip())
+    except ValueError:
+        raise PgError(400, "22007", f'invalid input syntax for type {column.type.value}: "{raw}"') from None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def _display_timestamp(stored: str) -> str:
+    return stored.replace(".000000", "")
+
+
+def _parse_array_literal(raw: str) -> list[Any]:
+    if not (raw.startswith("{") and raw.endswith("}")):
+        raise PgError(400, "22P02", f'malformed array literal: "{raw}"',
+                      details='Array value must start with "{" or dimension information.')
+    inner = raw[1:-1]
+    if not inner:
+        return []
+    from .query import split_list
+    return [None if item == "NULL" else item for item in split_list(inner)]
+
+
+class Store:
+    """Tables of every company, in one in-memory SQLite database."""
+
+    def __init__(self) -> None:
+        self.lock = threading.RLock()
+        self._conn = sqlite3.connect(":memory:", check_same_thread=False, isolation_level=None)
+        self._conn.create_function("pg_like", 3, _pg_like, deterministic=True)
+        self._conn.create_function("pg_contains", 3, _pg_contains, deterministic=True)
+        for statement in sqlite_ddl():
+            self._conn.execute(statement)
+        self._ctid = itertools.count(1)
+        self._pristine: sqlite3.Connection | None = None
+
+    # ----------------------------------------------------------------- housekeeping
+    def save_pristine(self) -> None:
+        """Remember the current state as the one `restore_pristine` goes back to."""
+        with self.lock:
+            self._pristine = sqlite3.connect(":memory:", check_same_thread=False)
+            self._conn.backup(self._pristine)
+
+    def restore_pristine(self) -> None:
+        with self.lock:
+            assert self._pristine is not None, "save_pristine() first"
+            self._pristine.backup(self._conn)
+
+    @contextmanager
+    def transaction(self, *, rollback: bool = False) -> Iterator[None]:
+        """One request, one transaction: committed unless it raises or `rollback` is asked for."""
+        with self.lock:
+            self._conn.execute("BEGIN")
+            try:
+                yield
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("ROLLBACK" if rollback else "COMMIT")
+
+    def bulk_load(self, table: str, records: Sequence[dict[str, Any]]) -> None:
+        """Load trusted rows (the seed) without checks."""
+        spec = TABLES[table]
+        names = [c.name for c in spec.resource.columns]
+        sql = (f'INSERT INTO "{table}" ({", ".join(_q(n) for n in names)}, "_ctid") '
+               f'VALUES ({", ".join("?" for _ in names)}, ?)')
+        with self.transaction():
+            self._conn.executemany(
+                sql, ([*self._encode_row(spec, r), next(self._ctid)] for r in records)
+            )
+
+    def add_membership(self, user_id: str, company_id: str) -> None:
+        with self.lock:
+            self._conn.execute('INSERT INTO "_membership" VALUES (?, ?)', (user_id, company_id))
+
+    def set_sequence(self, table: str, company_id: str, value: int) -> None:
+        with self.lock:
+            self._conn.execute('INSERT OR REPLACE INTO "_sequence" VALUES (?, ?, ?)', (table, company_id, value))
+
+    def all_rows(self, table: str) -> list[dict[str, Any]]:
+        """Every row of every company (no row-level security): for tests and demos."""
+        spec = TABLES[table]
+        with self.lock:
+            return self._fetch(spec, f'SELECT * FROM "{table}" ORDER BY "_ctid"', [])
+
+    def raw_update(self, table: str, key: Any, changes: dict[str, Any]) -> int:
+        """A change made behind the API user's back (the concurrent editor). Sets `updatedAt` like the app would."""
+        spec = TABLES[table]
+        resource = spec.resource
+        changes = {name: self._coerce(resource.column(name), value) for name, value in changes.items()}
+        if "updatedAt" in resource and "updatedAt" not in changes:
+            changes["updatedAt"] = now_iso()
+        with self.transaction():
+            return self._update_rows(spec, [key], changes)
+
+    # ----------------------------------------------------------------- encoding
+    @staticmethod
+    def _encode_value(column: Column, value: Any) -> Any:
+        if value is None:
+            return None
+        if column.type in (ColumnType.JSON, ColumnType.TEXT_ARRAY, ColumnType.VECTOR):
+            return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+        return value
+
+    def _encode_row(self, spec: TableSpec, record: dict[str, Any]) -> list[Any]:
+        dumps = json.dumps
+        names, as_json = _layout(spec)
+        return [
+            (dumps(value, ensure_ascii=False, separators=(",", ":")) if flag and value is not None else value)
+            for value, flag in zip(map(record.get, names), as_json, strict=True)
+        ]
+
+    @staticmethod
+    def _decode_value(column: Column, value: Any) -> Any:
+        if value is None:
+            return None
+        if column.type in (ColumnType.JSON, ColumnType.TEXT_ARRAY, ColumnType.VECTOR):
+            return json.loads(value)
+        if column.type is ColumnType.NUMERIC:
+            return int(value) if float(value).is_integer() else value
+        if column.type is ColumnType.TIMESTAMP:
+            return _display_timestamp(value)
+        return value
+
+    def _fetch(self, spec: TableSpec, sql: str, params: Sequence[Any]) -> list[dict[str, Any]]:
+        cursor = self._conn.execute(sql, params)
+        names = [d[0] for d in cursor.description]
+        columns = [spec.resource.column(n) if n in spec.resource else None for n in names]
+        out = []
+        for raw in cursor.fetchall():
+            out.append({
+                name: self._decode_value(col, value)
+                for name, col, value in zip(names, columns, raw, strict=True) if col is not None
+            })
+        return out
+
+    # ----------------------------------------------------------------- coercion (JSON body -> column type)
+    def _coerce(self, column: Column, value: Any) -> Any:
+        if value is None:
+            return None
+        kind = column.type
+        if kind is ColumnType.TEXT:
+            if isinstance(value, bool):
+                return "true" if value else "false"
+            if isinstance(value, (dict, list)):
+                return json.dumps(value, ensure_ascii=False)
+            return str(value)
+        if kind is ColumnType.NUMERIC:
+            if isinstance(value, (bool, dict, list)):
+                raise PgError(400, "22P02", f'invalid input syntax for type numeric: "{json.dumps(value)}"')
+            try:
+                number = float(value)
+            except (TypeError, ValueError):
+                raise PgError(400, "22P02", f'invalid input syntax for type numeric: "{value}"') from None
+            if math.isinf(number) or (not math.isnan(number) and abs(number) >= _NUMERIC_LIMIT):
+                raise PgError(400, "22003", "numeric field overflow",
+                              details="A field with precision 10, scale 5 must round to an absolute value less "
+                                      "than 10^5.")
+            return number if math.isnan(number) else round(number, 5)
+        if kind is ColumnType.INTEGER:
+            try:
+                return int(str(value).strip()) if not isinstance(value, bool) else int(value)
+            except ValueError:
+                raise PgError(400, "22P02", f'invalid input syntax for type integer: "{value}"') from None
+        if kind is ColumnType.BOOLEAN:
+            if isinstance(value, bool):
+                return int(value)
+            text = str(value).strip().lower()
+            if text in ("true", "t", "yes", "on", "1"):
+                return 1
+            if text in ("false", "f", "no", "off", "0"):
+                return 0
+            raise PgError(400, "22P02", f'invalid input syntax for type boolean: "{value}"')
+        if kind is ColumnType.TIMESTAMP:
+            return _canonical_timestamp(str(value), column)
+        if kind is ColumnType.TEXT_ARRAY:
+            if isinstance(value, str):
+                value = _parse_array_literal(value)
+            if not isinstance(value, list):
+                raise PgError(400, "22P02", f'malformed array literal: "{json.dumps(value)}"',
+                              details='Array value must start with "{" or dimension information.')
+            return [None if v is None else (json.dumps(v) if isinstance(v, (dict, list)) else str(v))
+                    for v in value]
+        return value  # json, vector: stored as given
+
+    # ----------------------------------------------------------------- WHERE / ORDER
+    def _rls(self, spec: TableSpec, principal: Principal | None) -> tuple[str, list[Any]]:
+        if principal is None or spec.rls is None:
+            return "1", []
+        if spec.rls == "company":
+            return '"companyId" = ?', [principal.company_id]
+        if spec.rls == "self":
+            return '"id" = ?', [principal.company_id]
+        return '"id" IN (SELECT "userId" FROM "_membership" WHERE "companyId" = ?)', [principal.company_id]
+
+    def _column(self, spec: TableSpec, name: str) -> Column:
+        if name not in spec.resource:
+            raise PgError(400, "42703", f"column {spec.name}.{name} does not exist")
+        return spec.resource.column(name)
+
+    def _filter_value(self, column: Column, raw: str) -> Any:
+        if column.type is ColumnType.NUMERIC:
+            try:
+                return float(raw)
+            except ValueError:
+                raise PgError(400, "22P02", f'invalid input syntax for type numeric: "{raw}"') from None
+        if column.type is ColumnType.INTEGER:
+            try:
+                return int(raw)
+            except ValueError:
+                raise PgError(400, "22P02", f'invalid input syntax for type integer: "{raw}"') from None
+        if column.type is ColumnType.TIMESTAMP:
+            return _canonical_timestamp(raw, column)
+        if column.type is ColumnType.TEXT_ARRAY:
+            return self._encode_value(column, self._coerce(column, raw))
+        return raw
+
+    def _condition_sql(self, spec: TableSpec, cond: Condition) -> tuple[str, list[Any]]:
+        column = self._column(spec, cond.column)
+        col = _q(cond.column)
+        op, value = cond.operator, cond.value
+        comparisons = {"eq": "=", "neq": "<>", "gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
+        if op in comparisons:
+            sql, params = f"{col} {comparisons[op]} ?", [self._filter_value(column, str(value))]
+        elif op in ("like", "ilike"):
+            sql, params = f"pg_like({col}, ?, {int(op == 'ilike')})", [value]
+        elif op == "is":
+            word = str(value).lower()
+            sql = {"null": f"{col} IS NULL", "not_null": f"{col} IS NOT NULL", "unknown": f"{col} IS NULL",
+                   "true": f"{col} = 1", "false": f"{col} = 0"}[word]
+            params = []
+        elif op == "in":
+            items = [self._filter_value(column, v) for v in value]
+            sql = f"{col} IN ({', '.join('?' for _ in items)})" if items else "0"
+            params = items
+        else:  # cs, cd
+            sql = f"pg_contains({col}, ?, {int(op == 'cd')})"
+            params = [json.dumps(list(value))]
+        return (f"NOT ({sql})" if cond.negated else sql), params
+
+    def _logic_sql(self, spec: TableSpec, node: Condition | Logic) -> tuple[str, list[Any]]:
+        if isinstance(node, Condition):
+            return self._condition_sql(spec, node)
+        parts, params = [], []
+        for term in node.terms:
+            sql, p = self._logic_sql(spec, term)
+            parts.append(f"({sql})")
+            params.extend(p)
+        joined = f" {node.operator.upper()} ".join(parts) or ("1" if node.operator == "and" else "0")
+        return (f"NOT ({joined})" if node.negated else joined), params
+
+    def _where(self, spec: TableSpec, principal: Principal | None,
+               filters: Sequence[Condition | Logic]) -> tuple[str, list[Any]]:
+        sql, params = self._rls(spec, principal)
+        parts = [sql]
+        for node in filters:
+            part, p = self._logic_sql(spec, node)
+            parts.append(f"({part})")
+            params = [*params, *p]
+        return " AND ".join(parts), params
+
+    def _order_sql(self, spec: TableSpec, order: Sequence[OrderTerm]) -> str:
+        if not order:
+            return ' ORDER BY "_ctid"'  # heap order: no promise, and updated rows move to the end
+        terms = []
+        for term in order:
+            self._column(spec, term.column)
+            nulls_first = term.descending if term.nulls_first is None else term.nulls_first
+            terms.append(f"{_q(term.column)} {'DESC' if term.descending else 'ASC'} "
+                         f"NULLS {'FIRST' if nulls_first else 'LAST'}")
+        return " ORDER BY " + ", ".join(terms)
+
+    # ----------------------------------------------------------------- reads
+    def select(self, table: str, principal: Principal, *, filters: Sequence[Condition | Logic] = (),
+               order: Sequence[OrderTerm] = (), limit: int | None = None, offset: int = 0,
+               count: bool = False) -> tuple[list[dict[str, Any]], int | None]:
+        spec = TABLES[table]
+        where, params = self._where(spec, principal, filters)
+        sql = f'SELECT * FROM "{table}" WHERE {where}{self._order_sql(spec, order)}'
+        total = None
+        if count:
+            total = self._conn.execute(f'SELECT COUNT(*) FROM "{table}" WHERE {where}', params).fetchone()[0]
+        sql += f" LIMIT {-1 if limit is None else int(limit)} OFFSET {int(offset)}"
+        return self._fetch(spec, sql, params), total
+
+    def check_select(self, table: str, items: Sequence[Field | Embed | str]) -> None:
+        """Raise the error PostgREST would for an unknown column or relationship, before anything is done."""
+        spec = TABLES[table]
+        for item in items:
+            if isinstance(item, Field):
+                self._column(spec, item.name)
+            elif isinstance(item, Embed):
+                target, _, _ = self._relationship(spec, item)
+                self.check_select(target.name, item.items)
+
+    def _relationship(self, spec: TableSpec, embed: Embed) -> tuple[TableSpec, str, str]:
+        """(target table, local column, target column) for an embedding; the local side holds the foreign key
+        for many-to-one, the target side for one-to-many (target column starts with '<')."""
+        name = embed.target
+        if name in spec.resource and spec.resource.column(name).reference is not None:
+            ref = spec.resource.column(name).reference
+            assert ref is not None
+            return TABLES[ref.table], name, ref.column
+        if name in TABLES:
+            candidates = [c for c in spec.resource.columns if c.reference and c.reference.table == name]
+            if embed.hint:
+                candidates = [c for c in candidates if c.name == embed.hint]
+            if len(candidates) == 1:
+                ref = candidates[0].reference
+                assert ref is not None
+                return TABLES[name], candidates[0].name, ref.column
+            if len(candidates) > 1:
+                raise PgError(300, "PGRST201", f"Could not embed because more than one relationship was found for "
+                              f"'{spec.name}' and '{name}'",
+                              details=", ".join(f"{spec.name}_{c.name}_fkey" for c in candidates),
+                              hint=f"Try changing '{name}' to one of: "
+                                   + ", ".join(f"'{name}!{c.name}'" for c in candidates))
+            back = [c for c in TABLES[name].resource.columns if c.reference and c.reference.table == spec.name]
+            if len(back) == 1 and back[0].reference is not None:
+                return TABLES[name], back[0].reference.column, "<" + back[0].name
+        raise PgError(400, "PGRST200", f"Could not find a relationship between '{spec.name}' and '{name}' in the "
+                      "schema cache", hint="Verify that the table and the foreign key exist.")
+
+    def shape(self, table: str, principal: Principal, rows: list[dict[str, Any]],
+              items: Sequence[Field | Embed | str]) -> list[dict[str, Any]]:
+        """Project full rows onto a parsed `select`, embedding related rows (subject to row-level security)."""
+        spec = TABLES[table]
+        out: list[dict[str, Any]] = [{} for _ in rows]
+        for item in items:
+            if item == "*":
+                for o, row in zip(out, rows, strict=True):
+                    o.update(row)
+            elif isinstance(item, Field):
+                self._column(spec, item.name)
+                for o, row in zip(out, rows, strict=True):
+                    o[item.alias or item.name] = row.get(item.name)
+            elif isinstance(item, Embed):
+                target, local, remote = self._relationship(spec, item)
+                keys = sorted({row[local] for row in rows if row.get(local) is not None})
+                one_to_many = remote.startswith("<")
+                remote_col = remote[1:] if one_to_many else remote
+                related: list[dict[str, Any]] = []
+                if keys:
+                    where, params = self._where(target, principal,
+                                                [Condition(remote_col, "in", tuple(map(str, keys)))])
+                    related = self._fetch(target, f'SELECT * FROM "{target.name}" WHERE {where} ORDER BY "_ctid"',
+                                          params)
+                shaped = self.shape(target.name, principal, related, item.items)
+                label = item.alias or item.target
+                if one_to_many:
+                    groups: dict[Any, list[dict[str, Any]]] = {}
+                    for raw, view in zip(related, shaped, strict=True):
+                        groups.setdefault(raw[remote_col], []).append(view)
+                    for o, row in zip(out, rows, strict=True):
+                        o[label] = groups.get(row.get(local), [])
+                else:
+                    by_key = {raw[remote_col]: view for raw, view in zip(related, shaped, strict=True)}
+                    for o, row in zip(out, rows, strict=True):
+                        o[label] = by_key.get(row.get(local))
+        return out
+
+    # ----------------------------------------------------------------- writes
+    def _require(self, spec: TableSpec, principal: Principal, scope: str) -> None:
+        if not spec.writable or scope not in principal.scopes:
+            raise PgError(403, "42501", f"permission denied for table {spec.name}")
+
+    def _failing_row(self, spec: TableSpec, record: dict[str, Any]) -> str:
+        shown = ", ".join("null" if record.get(c.name) is None else str(record.get(c.name))
+                          for c in spec.resource.columns if c.type is not ColumnType.VECTOR)
+        return f"Failing row contains ({shown})."
+
+    def _check_row(self, spec: TableSpec, principal: Principal, record: dict[str, Any],
+                   changed: Sequence[str], fk_cache: dict[tuple[str, Any], bool]) -> None:
+        resource = spec.resource
+        if spec.rls == "company" and record.get("companyId") != principal.company_id:
+            raise PgError(403, "42501", f'new row violates row-level security policy for table "{spec.name}"')
+        for column in resource.columns:
+            value = record.get(column.name)
+            if value is None and not column.nullable:
+                raise PgError(400, "23502", f'null value in column "{column.name}" of relation "{spec.name}" '
+                              "violates not-null constraint", details=self._failing_row(spec, record))
+            if value is not None and column.name in changed and (column.minimum is not None
+                                                                  or column.maximum is not None):
+                low = column.minimum if column.minimum is not None else -math.inf
+                high = column.maximum if column.maximum is not None else math.inf
+                if not (low <= value <= high):
+                    raise PgError(400, "23514", f'new row for relation "{spec.name}" violates check constraint '
+                                  f'"{spec.name}_{column.name}_check"', details=self._failing_row(spec, record))
+        for column in resource.columns:
+            value = record.get(column.name)
+            ref = column.reference
+            if ref is None or value is None or column.name not in changed:
+                continue
+            cache_key = (f"{ref.table}.{ref.column}", value)
+            if cache_key not in fk_cache:
+                found = self._conn.execute(f'SELECT 1 FROM "{ref.table}" WHERE {_q(ref.column)} = ? LIMIT 1',
+                                           (value,)).fetchone()
+                fk_cache[cache_key] = found is not None
+            if not fk_cache[cache_key]:
+                raise PgError(409, "23503", f'insert or update on table "{spec.name}" violates foreign key '
+                              f'constraint "{spec.name}_{column.name}_fkey"',
+                              details=f'Key ({_quote_ident(column.name)})=({value}) is not present in table '
+                                      f'"{ref.table}".')
+
+    def _unique_error(self, spec: TableSpec, exc: sqlite3.IntegrityError, record: dict[str, Any]) -> PgError:
+        text = str(exc)
+        columns = [part.split(".", 1)[1] for part in text.split(":", 1)[1].split(",")] if ":" in text else []
+        columns = [c.strip() for c in columns]
+        if columns == [spec.resource.key] or not columns:
+            name, columns = f"{spec.name}_pkey", [spec.resource.key]
+        else:
+            name = f"{spec.name}_{'_'.join(columns)}_key"
+        keys = ", ".join(_quote_ident(c) for c in columns)
+        values = ", ".join(str(record.get(c)) for c in columns)
+        return PgError(409, "23505", f'duplicate key value violates unique constraint "{name}"',
+                       details=f"Key ({keys})=({values}) already exists.")
+
+    def _next_readable(self, spec: TableSpec, company_id: str) -> str:
+        row = self._conn.execute('SELECT "value" FROM "_sequence" WHERE "table" = ? AND "companyId" = ?',
+                                 (spec.name, company_id)).fetchone()
+        value = (row[0] if row else 0) + 1
+        self._conn.execute('INSERT OR REPLACE INTO "_sequence" VALUES (?, ?, ?)', (spec.name, company_id, value))
+        return f"{spec.readable_prefix}{value:06d}"
+
+    def unknown_column(self, spec: TableSpec, name: str) -> PgError:
+        return PgError(400, "PGRST204", f"Could not find the '{name}' column of '{spec.name}' in the schema cache")
+
+    def insert(self, table: str, principal: Principal, payload: list[dict[str, Any]], *,
+               columns: Sequence[str] | None, missing_default: bool) -> list[dict[str, Any]]:
+        """INSERT one statement's rows; all or none (the caller's transaction rolls back on error)."""
+        spec = TABLES[table]
+        resource = spec.resource
+        self._require(spec, principal, "create")
+        if columns is None:
+            keys = list(payload[0]) if payload else []
+            first = set(keys)
+            if any(set(row) != first for row in payload[1:]):
+                raise PgError(400, "PGRST102", "All object keys must match")
+        else:
+            keys = list(columns)
+        for name in keys:
+            if name not in resource:
+                raise self.unknown_column(spec, name)
+        defaults = spec.defaults()
+        names = [c.name for c in resource.columns]
+        sql = (f'INSERT INTO "{table}" ({", ".join(_q(n) for n in names)}, "_ctid") '
+               f'VALUES ({", ".join("?" for _ in names)}, ?)')
+        fk_cache: dict[tuple[str, Any], bool] = {}
+        written = []
+        for row in payload:
+            record: dict[str, Any] = {}
+            for column in resource.columns:
+                if column.name in keys and column.name in row:
+                    record[column.name] = self._coerce(column, row[column.name])
+                elif column.name in defaults and (column.name not in keys or missing_default):
+                    record[column.name] = defaults[column.name]()
+                else:
+                    record[column.name] = None
+            if spec.readable_prefix and record.get("readableId") is None and record.get("companyId"):
+                record["readableId"] = self._next_readable(spec, record["companyId"])
+            self._check_row(spec, principal, record, names, fk_cache)
+            try:
+                self._conn.execute(sql, [*self._encode_row(spec, record), next(self._ctid)])
+            except sqlite3.IntegrityError as exc:
+                raise self._unique_error(spec, exc, record) from None
+            written.append({k: self._decode_value(resource.column(k), self._encode_value(resource.column(k), v))
+                            for k, v in record.items()})
+        return written
+
+    def _update_rows(self, spec: TableSpec, keys: Sequence[Any], changes: dict[str, Any]) -> int:
+        if not keys or not changes:
+            return 0
+        assignments = ", ".join(f"{_q(n)} = ?" for n in changes) + ', "_ctid" = ?'
+        key = _q(spec.resource.key)
+        count = 0
+        for value in keys:
+            params = [self._encode_value(spec.resource.column(n), v) for n, v in changes.items()]
+            count += self._conn.execute(f'UPDATE "{spec.name}" SET {assignments} WHERE {key} = ?',
+                                        [*params, next(self._ctid), value]).rowcount
+        return count
+
+    def update(self, table: str, principal: Principal, filters: Sequence[Condition | Logic],
+               body: dict[str, Any]) -> list[dict[str, Any]]:
+        spec = TABLES[table]
+        resource = spec.resource
+        self._require(spec, principal, "update")
+        for name in body:
+            if name not in resource:
+                raise self.unknown_column(spec, name)
+        changes = {name: self._coerce(resource.column(name), value) for name, value in body.items()}
+        rows, _ = self.select(table, principal, filters=filters)
+        fk_cache: dict[tuple[str, Any], bool] = {}
+        updated = []
+        for row in rows:
+            record = {**row, **changes}
+            self._check_row(spec, principal, record, list(changes), fk_cache)
+            try:
+                self._update_rows(spec, [row[resource.key]], changes)
+            except sqlite3.IntegrityError as exc:
+                raise self._unique_error(spec, exc, record) from None
+            updated.append(record)
+        if updated:
+            key = resource.key
+            fresh = {r[key]: r for r in self.select(
+                table, principal, filters=[Condition(key, "in", tuple(str(r[key]) for r in updated))])[0]}
+            updated = [fresh.get(r[key], r) for r in updated]
+        return updated
+
+    def delete(self, table: str, principal: Principal, filters: Sequence[Condition | Logic]) -> list[dict[str, Any]]:
+        spec = TABLES[table]
+        self._require(spec, principal, "delete")
+        rows, _ = self.select(table, principal, filters=filters)
+        if spec.undeletable_when:
+            for row in rows:
+                if row.get(spec.undeletable_when) is not None:
+                    raise PgError(400, "P0001", f"Cannot delete {spec.name} {row[spec.resource.key]}: it is an "
+                                  f"intercompany {spec.name} ({spec.undeletable_when} is set)")
+        self._delete_keys(spec, [row[spec.resource.key] for row in rows])
+        return rows
+
+    def _delete_keys(self, spec: TableSpec, keys: list[Any]) -> None:
+        """Delete rows by key, cascading and then checking the foreign keys that point at them."""
+        if not keys:
+            return
+        key = _q(spec.resource.key)
+        for start in range(0, len(keys), 500):
+            chunk = keys[start:start + 500]
+            self._conn.execute(f'DELETE FROM "{spec.name}" WHERE {key} IN ({", ".join("?" for _ in chunk)})', chunk)
+        for other in TABLES.values():
+            for column in other.resource.columns:
+                ref = column.reference
+                if ref is None or ref.table != spec.name:
+                    continue
+                for start in range(0, len(keys), 500):
+                    chunk = keys[start:start + 500]
+                    marks = ", ".join("?" for _ in chunk)
+                    hits = self._conn.execute(
+                        f'SELECT {_q(other.resource.key)}, {_q(column.name)} FROM "{other.name}" '
+                        f"WHERE {_q(column.name)} IN ({marks})", chunk).fetchall()
+                    if not hits:
+                        continue
+                    if ref.on_delete == "cascade":
+                        self._delete_keys(other, [h[0] for h in hits])
+                    elif ref.on_delete == "set null":
+                        self._update_rows(other, [h[0] for h in hits], {column.name: None})
+                    else:
+                        raise PgError(409, "23503", f'update or delete on table "{spec.name}" violates foreign key '
+                                      f'constraint "{other.name}_{column.name}_fkey" on table "{other.name}"',
+                                      details=f"Key ({_quote_ident(ref.column)})=({hits[0][1]}) is still "
+                                              f'referenced from table "{other.name}".')
+
+
+_LAYOUTS: dict[str, tuple[tuple[str, ...], tuple[bool, ...]]] = {}
+
+
+def _layout(spec: TableSpec) -> tuple[tuple[str, ...], tuple[bool, ...]]:
+    """Column names and which of them are stored as JSON text (objects, arrays, vectors): computed once per table.
+
+    Keyed by table name: hashing the frozen `Resource` itself would hash every column on every call.
+    """
+    layout = _LAYOUTS.get(spec.name)
+    if layout is None:
+        columns = spec.resource.columns
+        layout = _LAYOUTS[spec.name] = (
+            tuple(c.name for c in columns),
+            tuple(c.type in (ColumnType.JSON, ColumnType.TEXT_ARRAY, ColumnType.VECTOR) for c in columns),
+        )
+    return layout
+
+
+def _q(name: str) -> str:
+    return f'"{name}"'
