@@ -278,7 +278,9 @@ class FaultLayer:
             await _error_response(PgError(503, "57P01", "terminating connection due to administrator command",
                                           hint="The database is restarting: retry later."))(scope, receive, send)
             return
-        if switches.drop > 0 and method in switches.drop_methods:
+        if switches.drop > 0 and method in switches.drop_methods and switches.drop_skip > 0:
+            switches.drop_skip -= 1
+        elif switches.drop > 0 and method in switches.drop_methods:
             switches.drop -= 1
             if switches.drop_after_commit:
                 async def swallow(message: Message) -> None:

@@ -28,6 +28,7 @@ class Switches:
     :param rate_window: the rate limit's window in seconds (60: per minute; smaller to scale a benchmark down).
     :param fail_503: the next N requests are answered 503 (database unavailable), counting down.
     :param drop: the next N requests whose method is in `drop_methods` lose their connection (no complete response).
+    :param drop_skip: let this many matching requests through before dropping (drop "after N requests").
     :param drop_after_commit: drop after the request was processed and committed, so the client cannot know the outcome
         (the realistic, nasty case); when False the request is dropped before anything is done.
     :param drop_methods: which methods `drop` applies to.
@@ -42,6 +43,7 @@ class Switches:
     rate_window: float = 60.0
     fail_503: int = 0
     drop: int = 0
+    drop_skip: int = 0
     drop_after_commit: bool = False
     drop_methods: frozenset[str] = frozenset({"GET", "POST", "PATCH", "DELETE"})
     max_rows: int = 1000

@@ -1,0 +1,33 @@
+# Everything a fresh machine needs is here: `make demo` and `make test` create the venv and install first.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: install test lint demo sandbox clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+# reinstall whenever pyproject.toml changes
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev,parquet]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+lint: $(STAMP)
+	$(BIN)/ruff check bulkio tests
+
+test: lint
+	$(BIN)/pytest
+
+demo: $(STAMP)
+	$(BIN)/bulkio demo
+
+sandbox: $(STAMP)
+	$(BIN)/bulkio sandbox
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis *.egg-info

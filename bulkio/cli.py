@@ -1,0 +1,208 @@
+"""The `bulkio` command: parse options, call one library function, render the result with rich.
+
+No HTTP and no pandas here: each command delegates to the library, and every `BulkioError` becomes a one-line
+message and exit code 1 (2 for usage errors, as click does).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+from . import __version__
+from .errors import BulkioError
+
+__all__ = ["app", "main"]
+
+console = Console()
+err_console = Console(stderr=True)
+
+app = typer.Typer(
+    name="bulkio",
+    help="Move Carbon ERP records between the API and spreadsheets: export, edit, validate, plan, apply.",
+    no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode="rich",
+)
+
+SANDBOX_DEMO_KEY = "sandbox-demo-key"
+"""The sandbox's default admin key: a public, fake key that only the local sandbox accepts."""
+
+
+@contextmanager
+def _errors() -> Iterator[None]:
+    """Turn bulkio's own errors into one red line and exit code 1 (tracebacks are for bugs, not for bad input)."""
+    try:
+        yield
+    except BulkioError as exc:
+        err_console.print(f"[bold red]error:[/] {exc}", highlight=False, markup=True)
+        raise typer.Exit(1) from exc
+
+
+def _version(value: bool) -> None:
+    if value:
+        console.print(f"bulkio {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                          help="Print the version and exit.")] = False,
+) -> None:
+    """Move Carbon ERP records between the API and spreadsheets: export, edit, validate, plan, apply."""
+
+
+@app.command()
+def sandbox(
+    port: Annotated[int, typer.Option(help="Port to listen on (0 picks a free one).")] = 8765,
+    host: Annotated[str, typer.Option(help="Interface to bind; keep it on loopback.")] = "127.0.0.1",
+    rows: Annotated[int, typer.Option(help="Customers to seed for the main company.")] = 500,
+    seed: Annotated[int, typer.Option(help="Random seed: the same seed gives the same rows and ids.")] = 7,
+    max_rows: Annotated[int, typer.Option(help="db-max-rows: the silent cap on every response.")] = 1000,
+    allow_tx_override: Annotated[bool, typer.Option(help="Honour 'Prefer: tx=rollback' (off, like the real server).")
+                                 ] = False,
+    latency: Annotated[float, typer.Option(help="Seconds added to every response.")] = 0.0,
+    rate_limit: Annotated[int | None, typer.Option(help="Requests per minute per key (429 beyond, as Carbon's proxy)."
+                                                   )] = None,
+    fail_503: Annotated[int, typer.Option("--fail-503", help="Answer the next N requests with 503.")] = 0,
+    drop: Annotated[int, typer.Option(help="Drop the connection of N requests...")] = 0,
+    drop_skip: Annotated[int, typer.Option(help="...after letting this many through.")] = 0,
+    drop_after_commit: Annotated[bool, typer.Option(help="Drop after the write committed (outcome unknown).")
+                                 ] = False,
+    edit: Annotated[list[str] | None, typer.Option(
+        help="Concurrent editor: 'N:ID:column=value' changes row ID after N more requests (repeatable).")] = None,
+) -> None:
+    """Serve a seeded Carbon stand-in (PostgREST dialect) on loopback, for the demo and for trying bulkio safely.
+
+    The admin key is $BULKIO_API_KEY if set, else the public demo key 'sandbox-demo-key'.
+    """
+    from .sandbox import Sandbox, Switches
+    from .sandbox.switches import Edit
+
+    switches = Switches(latency=latency, rate_limit=rate_limit, fail_503=fail_503, drop=drop, drop_skip=drop_skip,
+                        drop_after_commit=drop_after_commit, max_rows=max_rows, allow_tx_override=allow_tx_override)
+    for spec in edit or []:
+        try:
+            after, key, assignment = spec.split(":", 2)
+            column, value = assignment.split("=", 1)
+            switches.edits.append(Edit(int(after), "customer", key, {column: value}))
+        except ValueError:
+            raise typer.BadParameter(f"--edit expects N:ID:column=value, got {spec!r}") from None
+    api_key = os.environ.get("BULKIO_API_KEY") or SANDBOX_DEMO_KEY
+    server = Sandbox(rows=rows, seed=seed, api_key=api_key, host=host, port=port, switches=switches,
+                     log_level="warning")
+    key_note = "$BULKIO_API_KEY" if os.environ.get("BULKIO_API_KEY") else f"the demo key '{SANDBOX_DEMO_KEY}'"
+    console.print(f"[bold]bulkio sandbox[/] serving {rows} customers at [cyan]http://{host}:{port}[/]; "
+                  f"it accepts {key_note}. Ctrl-C stops it.", highlight=False)
+    server.serve_forever()
+
+
+BaseUrl = Annotated[str | None, typer.Option("--base-url", envvar="BULKIO_BASE_URL", show_envvar=True,
+                                           help="The API's base URL (default https://rest.carbon.ms). "
+                                                "The key comes from $BULKIO_API_KEY or the config file.")]
+
+
+def _client(base_url: str | None) -> Any:
+    from .client import Client
+
+    return Client(base_url=base_url)
+
+
+@app.command()
+def ping(
+    base_url: BaseUrl = None,
+    resource: Annotated[str, typer.Option(help="Table whose rows to count.")] = "customer",
+) -> None:
+    """Check the connection: server, auth, company and row count (never prints the key)."""
+    from .report import facts_table
+    from .status import check
+
+    with _errors(), _client(base_url) as client:
+        status = check(client, resource)
+    console.print(facts_table("bulkio ping", status.facts()))
+
+
+@app.command("export")
+def export_command(
+    resource: Annotated[str, typer.Argument(help="Table to export, e.g. customer.")] = "customer",
+    output: Annotated[Path, typer.Option("--output", "-o", help="File to write: .xlsx, .csv or .parquet.")] = Path(
+        "customers.xlsx"),
+    select: Annotated[str | None, typer.Option(help="Comma-separated columns (default: all but embedding).")] = None,
+    where: Annotated[list[str] | None, typer.Option(help="PostgREST filter, e.g. 'name=ilike.*acme*' (repeatable).")
+                     ] = None,
+    order: Annotated[str | None, typer.Option(help="PostgREST order, e.g. 'name.asc' (the key breaks ties).")] = None,
+    limit: Annotated[int | None, typer.Option(help="At most this many rows.")] = None,
+    raw_ids: Annotated[bool, typer.Option(help="Keep reference ids instead of labels.")] = False,
+    no_escape: Annotated[bool, typer.Option(help="CSV: do not escape formula-looking cells.")] = False,
+    base_url: BaseUrl = None,
+) -> None:
+    """Export every row of a table to XLSX (formatted, with dropdowns and a hidden snapshot), CSV or Parquet."""
+    from .export import export_table
+    from .report import facts_table, row_progress
+    from .workbook import write_csv, write_workbook
+
+    suffix = output.suffix.lower()
+    if suffix not in (".xlsx", ".csv", ".parquet"):
+        raise typer.BadParameter(f"{output}: the file name must end in .xlsx, .csv or .parquet")
+    columns = [c.strip() for c in select.split(",") if c.strip()] if select else None
+    with _errors(), _client(base_url) as client, row_progress(err_console, f"export {resource}") as progress:
+        result = export_table(client, resource, select=columns, where=where, order=order, limit=limit,
+                              raw_ids=raw_ids, progress=progress)
+        if suffix == ".xlsx":
+            write_workbook(result, output)
+        elif suffix == ".csv":
+            write_csv(result, output, escape=not no_escape)
+        else:
+            result.display().to_parquet(output, index=False)
+    console.print(facts_table(f"exported {result.info.rows} {resource} rows", {
+        "file": output.resolve(), "host": result.info.host, "order": result.info.order,
+        "filters": ", ".join(result.info.filters) or "none"}))
+
+
+@app.command()
+def demo(
+    output: Annotated[Path, typer.Option("--output", "-o", help="Workbook to write.")] = Path("customers.xlsx"),
+    rows: Annotated[int, typer.Option(help="Customers in the sandbox.")] = 500,
+    seed: Annotated[int, typer.Option(help="The sandbox's seed (bulkio sandbox uses the same default).")] = 7,
+) -> None:
+    """Start a sandbox Carbon, export its customers to a workbook, and say what to do next."""
+    from .client import Client
+    from .export import export_table
+    from .report import row_progress
+    from .sandbox import Sandbox
+    from .workbook import write_workbook
+
+    with _errors(), Sandbox(rows=rows, seed=seed, api_key=SANDBOX_DEMO_KEY) as server:
+        console.print(f"[bold]1.[/] started a sandbox Carbon with {rows} customers at {server.url}",
+                      highlight=False)
+        with Client(base_url=server.url, api_key=server.api_key) as client, \
+                row_progress(console, "2. exporting customers") as progress:
+            result = export_table(client, "customer", progress=progress)
+        path = write_workbook(result, output).resolve()
+    console.print(f"[bold]3.[/] wrote [green]{path}[/] ({result.info.rows} customers, "
+                  f"{len(result.frame.columns)} columns)", highlight=False)
+    console.print(
+        "\n[bold]Next:[/]\n"
+        f"  - open {output} in Excel or LibreOffice: references show as names with dropdowns, grey columns are\n"
+        "    read-only, and the hidden sheets remember what was exported.\n"
+        "  - keep a sandbox running to work against (same seed, same rows): [cyan]make sandbox[/]\n"
+        "  - in another terminal:\n"
+        "      [cyan]export BULKIO_BASE_URL=http://127.0.0.1:8765 BULKIO_API_KEY=sandbox-demo-key[/]\n"
+        "      [cyan].venv/bin/bulkio ping[/]\n"
+        "      [cyan].venv/bin/bulkio export customer -o acme.csv --where 'name=ilike.*acme*'[/]",
+        highlight=False)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

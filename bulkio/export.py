@@ -1,0 +1,174 @@
+"""Export: every page of a resource into a DataFrame (and, through `workbook`, into XLSX / CSV / Parquet).
+
+`export_table()` returns an `Export`: the raw frame (ids as the API has them), the lookups that turn reference ids
+into labels, and `ExportInfo` (what was asked, from where, when). `export()` is the one-call form that returns the
+DataFrame people work with: labels instead of ids unless ``raw_ids=True``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+import pandas as pd
+
+from . import __version__
+from .flatten import flatten
+from .lookups import Lookup, fetch_lookups
+from .resources import Resource, get_resource
+
+if TYPE_CHECKING:
+    from .client import Client
+
+__all__ = ["Export", "ExportInfo", "Progress", "export", "export_table", "iter_records", "parse_where"]
+
+Progress = Callable[[int, int | None], None]
+"""Called after each page with (rows so far, total rows or None when the server did not say)."""
+
+
+@dataclass(frozen=True)
+class ExportInfo:
+    """What an export asked for and where from: stored in the workbook's hidden ``_bulkio`` sheet.
+
+    Never holds the API key: `host` is the base URL's host only.
+    """
+
+    resource: str
+    host: str
+    select: tuple[str, ...]
+    filters: tuple[str, ...]
+    order: str
+    exported_at: str
+    rows: int
+    raw_ids: bool = False
+    limit: int | None = None
+    version: str = __version__
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Export:
+    """One export: `frame` holds raw API values (reference ids), flattened to sheet columns."""
+
+    resource: Resource
+    frame: pd.DataFrame
+    info: ExportInfo
+    lookups: Mapping[str, Lookup] = field(default_factory=dict)
+
+    def display(self) -> pd.DataFrame:
+        """The frame people see: reference ids replaced by labels (unless the export was asked with raw ids)."""
+        if self.info.raw_ids:
+            return self.frame.copy()
+        shown = self.frame.copy()
+        for column, lookup in self.lookups.items():
+            if column in shown:
+                shown[column] = shown[column].map(lookup.label_for, na_action="ignore").astype(
+                    shown[column].dtype)
+        return shown
+
+
+def parse_where(where: Sequence[str] | Mapping[str, str] | None) -> list[tuple[str, str]]:
+    """``['name=ilike.*acme*']`` or ``{'name': 'ilike.*acme*'}`` -> ``[('name', 'ilike.*acme*')]``.
+
+    :raises ValueError: for an item without ``=`` (names the item).
+    """
+    if where is None:
+        return []
+    if isinstance(where, Mapping):
+        return [(str(k), str(v)) for k, v in where.items()]
+    out = []
+    for item in where:
+        column, sep, expr = item.partition("=")
+        if not sep or not column or not expr:
+            raise ValueError(f"filter {item!r} should look like column=operator.value, e.g. name=ilike.*acme*")
+        out.append((column.strip(), expr.strip()))
+    return out
+
+
+def _order_with_key(order: str | None, resource: Resource) -> str:
+    """Always send `order` (PostgREST has no stable order otherwise), ties broken by the key."""
+    if not order:
+        return f"{resource.key}.asc"
+    columns = [term.split(".")[0] for term in order.split(",")]
+    return order if resource.key in columns else f"{order},{resource.key}.asc"
+
+
+def iter_records(client: Client, resource: Resource | str, *, select: Sequence[str] | None = None,
+                 order: str | None = None, where: Sequence[str] | Mapping[str, str] | None = None,
+                 limit: int | None = None, page_size: int = 1000,
+                 progress: Progress | None = None) -> Iterator[list[dict[str, Any]]]:
+    """The pages of an export, as the API returns them, stopping at `limit` rows."""
+    resource = get_resource(resource)
+    columns = list(select or resource.exported_columns)
+    if resource.key not in columns:
+        columns.insert(0, resource.key)
+    filters = parse_where(where)
+    total = None
+    if progress is not None:
+        total = client.count(resource, filters=filters)
+        if limit is not None and total is not None:
+            total = min(total, limit)
+    seen = 0
+    for page in client.iter_pages(resource, select=columns, order=_order_with_key(order, resource),
+                                  filters=filters, page_size=page_size):
+        if limit is not None and seen + len(page) > limit:
+            page = page[: limit - seen]
+        seen += len(page)
+        if page:
+            yield page
+        if progress is not None:
+            progress(seen, total)
+        if limit is not None and seen >= limit:
+            break
+
+
+def export_table(client: Client, resource: Resource | str = "customer", *, select: Sequence[str] | None = None,
+                 order: str | None = None, where: Sequence[str] | Mapping[str, str] | None = None,
+                 limit: int | None = None, raw_ids: bool = False, page_size: int = 1000,
+                 progress: Progress | None = None) -> Export:
+    """Fetch every page (in a stable order) and flatten it; fetch the lookups unless `raw_ids`."""
+    resource = get_resource(resource)
+    records: list[dict[str, Any]] = []
+    for page in iter_records(client, resource, select=select, order=order, where=where, limit=limit,
+                             page_size=page_size, progress=progress):
+        records.extend(page)
+    columns = list(select or resource.exported_columns)
+    frame = flatten(records, resource, columns=columns)
+    lookups = {} if raw_ids else fetch_lookups(client, resource, columns)
+    info = ExportInfo(
+        resource=resource.name,
+        host=urlsplit(str(client.base_url)).netloc,
+        select=tuple(columns),
+        filters=tuple(f"{c}={e}" for c, e in parse_where(where)),
+        order=_order_with_key(order, resource),
+        exported_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        rows=len(frame),
+        raw_ids=raw_ids,
+        limit=limit,
+    )
+    return Export(resource, frame, info, lookups)
+
+
+def export(client: Client, resource: Resource | str = "customer", *, select: Sequence[str] | None = None,
+           order: str | None = None, filters: Sequence[str] | Mapping[str, str] | None = None,
+           limit: int | None = None, raw_ids: bool = False) -> pd.DataFrame:
+    """Every row of `resource` as a DataFrame: typed columns, ``customFields.<key>`` columns, labels for references.
+
+    :param select: columns to fetch (default: every exported column; ``embedding`` is never in the default).
+    :param order: PostgREST order, e.g. ``"name.asc"``; the key is always added as the tie-breaker.
+    :param filters: PostgREST filters, e.g. ``["name=ilike.*acme*"]`` or ``{"taxPercent": "gt.0.1"}``.
+    :param limit: at most this many rows.
+    :param raw_ids: keep reference ids instead of labels.
+
+    Example::
+
+        with Client() as client:
+            customers = bulkio.export(client, "customer", filters=["taxPercent=gt.0"], order="name.asc")
+    """
+    return export_table(client, resource, select=select, order=order, where=filters, limit=limit,
+                        raw_ids=raw_ids).display()

@@ -1,0 +1,278 @@
+"""Writing the workbooks people edit: XLSX with xlsxwriter (formatted, with dropdowns and a hidden snapshot) and CSV.
+
+Layout of an exported workbook:
+
+- the data sheet, named after the resource: bold frozen header, autofilter, widths, ids and phones as text, dates
+  as Excel dates, `taxPercent` shown as a percentage (the cell holds the fraction), read-only columns greyed with a
+  header comment, reference columns as labels with an in-cell dropdown, and an ``_action`` column (blank / delete);
+- ``Lookups``: one column of valid labels per reference column (feeds the dropdowns);
+- ``_bulkio`` (very hidden): what was exported, from which host, when (never the key);
+- ``_base`` (very hidden): the exported values with raw ids, for the three-way plan.
+
+Cells are rendered by `bulkio.values.to_cell`, the one place that decides how a value looks in a sheet, so an
+untouched workbook reads back equal.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import xlsxwriter
+from xlsxwriter.utility import xl_col_to_name
+
+from .errors import WorkbookError
+from .export import Export
+from .resources import Column, ColumnType, Resource
+from .values import to_cell
+
+__all__ = [
+    "ACTION_COLUMN",
+    "BASE_SHEET",
+    "LOOKUP_SHEET",
+    "META_SHEET",
+    "escape_formula",
+    "unescape_formula",
+    "write_csv",
+    "write_workbook",
+]
+
+ACTION_COLUMN = "_action"
+META_SHEET = "_bulkio"
+BASE_SHEET = "_base"
+LOOKUP_SHEET = "Lookups"
+_ACTIONS = ("delete",)
+_CONSTANT_MEMORY_ROWS = 50_000
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def escape_formula(text: str) -> str:
+    """OWASP CSV-injection escape: a cell a spreadsheet would run as a formula gets a leading apostrophe.
+
+    A value that already starts with an apostrophe before such a character gets one more, so `unescape_formula`
+    is an exact inverse.
+    """
+    probe = text.lstrip("'")
+    return "'" + text if (probe.startswith(_FORMULA_START) and probe != text) or text.startswith(_FORMULA_START) \
+        else text
+
+
+def unescape_formula(text: str) -> str:
+    """The exact inverse of `escape_formula`."""
+    if text.startswith("'") and text.lstrip("'").startswith(_FORMULA_START):
+        return text[1:]
+    return text
+
+
+def _column_for(resource: Resource | None, name: str) -> Column | None:
+    if resource is not None and name in resource:
+        return resource.column(name)
+    return None
+
+
+def _cell(column: Column | None, value: Any) -> Any:
+    """The value a sheet cell holds: through values.to_cell for known columns, plain for customFields keys."""
+    if column is not None:
+        return to_cell(column, value)
+    if value is None or (isinstance(value, float) and value != value):
+        return None
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    return value
+
+
+class _Formats:
+    def __init__(self, book: xlsxwriter.Workbook) -> None:
+        self.header = book.add_format({"bold": True, "bg_color": "#DDEBF7", "border": 1, "text_wrap": False})
+        self.header_ro = book.add_format({"bold": True, "bg_color": "#D9D9D9", "font_color": "#595959", "border": 1})
+        self.text = book.add_format({"num_format": "@"})
+        self.text_ro = book.add_format({"num_format": "@", "font_color": "#7F7F7F", "bg_color": "#F2F2F2"})
+        self.date = book.add_format({"num_format": "yyyy-mm-dd hh:mm:ss"})
+        self.date_ro = book.add_format({"num_format": "yyyy-mm-dd hh:mm:ss", "font_color": "#7F7F7F",
+                                        "bg_color": "#F2F2F2"})
+        self.percent = book.add_format({"num_format": "0.00###%"})
+        self.number = book.add_format({"num_format": "General"})
+
+
+def _write_value(sheet: Any, row: int, col: int, value: Any, fmt: Any, date_fmt: Any) -> None:
+    if value is None:
+        sheet.write_blank(row, col, None, fmt)
+    elif isinstance(value, bool):
+        sheet.write_boolean(row, col, value, fmt)
+    elif isinstance(value, (int, float)):
+        sheet.write_number(row, col, value, fmt)
+    elif isinstance(value, datetime):
+        sheet.write_datetime(row, col, value.replace(tzinfo=None), date_fmt)
+    else:
+        sheet.write_string(row, col, str(value), fmt)
+
+
+def _header_comment(column: Column | None, lookups_choices: int) -> str | None:
+    if column is None:
+        return "custom field: text, number or JSON"
+    parts = []
+    if column.read_only:
+        parts.append("Read-only: edits to this column are ignored on import.")
+    if column.description:
+        parts.append(column.description[0].upper() + column.description[1:] + ".")
+    if column.required:
+        parts.append("Required.")
+    if column.reference is not None and column.reference.label and lookups_choices:
+        parts.append(f"Pick a value from the list ({lookups_choices} choices, see the {LOOKUP_SHEET} sheet).")
+    return " ".join(parts) or None
+
+
+def write_workbook(source: Export | pd.DataFrame, path: str | Path, *, resource: Resource | None = None,
+                   constant_memory: bool | None = None) -> Path:
+    """Write an export (or any frame of a resource's columns) to a formatted XLSX workbook; returns the path.
+
+    :param constant_memory: stream rows (xlsxwriter's constant_memory mode); default: for exports over 50,000 rows.
+    :raises WorkbookError: when the file cannot be written (names the file).
+    """
+    path = Path(path)
+    if isinstance(source, Export):
+        frame, resource, info, lookups = source.display(), source.resource, source.info, source.lookups
+        base: pd.DataFrame | None = source.frame
+    else:
+        frame, info, lookups, base = source, None, {}, None
+    if constant_memory is None:
+        constant_memory = len(frame) > _CONSTANT_MEMORY_ROWS
+    sheet_name = resource.name[:31] if resource is not None else "data"
+    options = {"constant_memory": constant_memory, "strings_to_numbers": False, "strings_to_formulas": False,
+               "strings_to_urls": False, "remove_timezone": True}
+    try:
+        book = xlsxwriter.Workbook(str(path), options)
+    except Exception as exc:  # pragma: no cover - xlsxwriter opens lazily; kept for odd paths
+        raise WorkbookError(f"cannot create the workbook: {exc}", file=str(path)) from exc
+    fmt = _Formats(book)
+    sheet = book.add_worksheet(sheet_name)
+    columns = [str(c) for c in frame.columns if c != ACTION_COLUMN]
+    headers = [*columns, ACTION_COLUMN]
+    meta = [_column_for(resource, name) for name in columns]
+
+    # lookup sheet first in the file's sheet order? No: data sheet stays first; lookups are written after.
+    lookup_ranges: dict[str, str] = {}
+    lookup_sheet = book.add_worksheet(LOOKUP_SHEET) if lookups else None
+    if lookup_sheet is not None:
+        for index, (name, lookup) in enumerate(sorted(lookups.items())):
+            lookup_sheet.write_string(0, index, name, fmt.header)
+            for row, label in enumerate(lookup.choices, start=1):
+                lookup_sheet.write_string(row, index, label)
+            letter = xl_col_to_name(index)
+            lookup_ranges[name] = f"='{LOOKUP_SHEET}'!${letter}$2:${letter}${max(2, len(lookup.choices) + 1)}"
+            lookup_sheet.set_column(index, index, 28)
+
+    for col, (name, column) in enumerate(zip(headers, [*meta, None], strict=True)):
+        read_only = column is not None and column.read_only
+        sheet.write_string(0, col, name, fmt.header_ro if read_only else fmt.header)
+        comment = ("blank: create or update; 'delete': delete this row (only with apply)"
+                   if name == ACTION_COLUMN else _header_comment(column, len(lookups[name].choices)
+                                                                 if name in lookups else 0))
+        if comment:
+            sheet.write_comment(0, col, comment, {"x_scale": 2, "y_scale": 1.2})
+        width = min(60, max(10, len(name) + 2, *(len(str(v)) + 2 for v in frame[name].head(200).tolist())
+                            )) if name in frame else 10
+        sheet.set_column(col, col, width)
+
+    formats = []
+    for column in meta:
+        read_only = column is not None and column.read_only
+        if column is not None and column.type is ColumnType.NUMERIC:
+            formats.append(fmt.percent if column.format == "percent" else fmt.number)
+        elif column is not None and column.type is ColumnType.TIMESTAMP:
+            formats.append(fmt.date_ro if read_only else fmt.date)
+        else:
+            formats.append(fmt.text_ro if read_only else fmt.text)
+    date_formats = [fmt.date_ro if c is not None and c.read_only else fmt.date for c in meta]
+
+    records = frame[columns].itertuples(index=False, name=None)
+    n = 0
+    for n, values in enumerate(records, start=1):
+        for col, (value, column) in enumerate(zip(values, meta, strict=True)):
+            _write_value(sheet, n, col, _cell(column, _na_to_none(value)), formats[col], date_formats[col])
+        if ACTION_COLUMN in frame:
+            action = _na_to_none(frame[ACTION_COLUMN].iat[n - 1])
+            if action is not None:
+                sheet.write_string(n, len(columns), str(action))
+    last_row = max(n, 1000)
+    sheet.freeze_panes(1, 0)
+    sheet.autofilter(0, 0, max(n, 1), len(headers) - 1)
+    for col, name in enumerate(columns):
+        if name in lookup_ranges:
+            sheet.data_validation(1, col, last_row, col, {
+                "validate": "list", "source": lookup_ranges[name], "ignore_blank": True,
+                "error_type": "warning", "error_title": f"Unknown {name}",
+                "error_message": f"Pick a value from the {LOOKUP_SHEET} sheet; unknown values fail on import."})
+    sheet.data_validation(1, len(columns), last_row, len(columns), {
+        "validate": "list", "source": list(_ACTIONS), "ignore_blank": True})
+
+    if info is not None:
+        meta_sheet = book.add_worksheet(META_SHEET)
+        for row, (key, value) in enumerate(info.to_dict().items()):
+            meta_sheet.write_string(row, 0, key)
+            shown = json.dumps(list(value)) if isinstance(value, tuple) else ("" if value is None else str(value))
+            meta_sheet.write_string(row, 1, shown)
+        meta_sheet.very_hidden()
+    if base is not None:
+        base_sheet = book.add_worksheet(BASE_SHEET)
+        base_columns = [str(c) for c in base.columns]
+        base_meta = [_column_for(resource, c) for c in base_columns]
+        for col, name in enumerate(base_columns):
+            base_sheet.write_string(0, col, name)
+        for r, values in enumerate(base[base_columns].itertuples(index=False, name=None), start=1):
+            for col, (value, column) in enumerate(zip(values, base_meta, strict=True)):
+                cell = _cell(column, _na_to_none(value))
+                _write_value(base_sheet, r, col, cell, None, fmt.date)
+        base_sheet.very_hidden()
+    sheet.activate()
+    try:
+        book.close()
+    except Exception as exc:
+        raise WorkbookError(f"cannot write the workbook: {exc}", file=str(path)) from exc
+    return path
+
+
+def _na_to_none(value: Any) -> Any:
+    if value is None or value is pd.NA or value is pd.NaT:
+        return None
+    if isinstance(value, float) and value != value:
+        return None
+    return value
+
+
+def write_csv(source: Export | pd.DataFrame, path: str | Path, *, resource: Resource | None = None,
+              escape: bool = True, columns: Sequence[str] | None = None) -> Path:
+    """Write CSV as Excel likes it: UTF-8 with a BOM, cells rendered by `values.to_cell`, formula-looking text
+    escaped (OWASP) unless ``escape=False``. Returns the path."""
+    path = Path(path)
+    if isinstance(source, Export):
+        frame, resource = source.display(), source.resource
+    else:
+        frame = source
+    names = list(columns or [str(c) for c in frame.columns])
+    meta = [_column_for(resource, name) for name in names]
+    try:
+        with path.open("w", encoding="utf-8-sig", newline="") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(names)
+            for values in frame[names].itertuples(index=False, name=None):
+                row = []
+                for value, column in zip(values, meta, strict=True):
+                    cell = _cell(column, _na_to_none(value))
+                    if cell is None:
+                        row.append("")
+                    elif isinstance(cell, datetime):
+                        row.append(cell.isoformat())
+                    elif isinstance(cell, str):
+                        row.append(escape_formula(cell) if escape else cell)
+                    else:
+                        row.append(cell)
+                writer.writerow(row)
+    except OSError as exc:
+        raise WorkbookError(f"cannot write: {exc.strerror}", file=str(path)) from exc
+    return path
