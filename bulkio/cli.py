@@ -190,14 +190,14 @@ def demo(
                   f"{len(result.frame.columns)} columns)", highlight=False)
     console.print(
         "\n[bold]Next:[/]\n"
-        f"  - open {output} in Excel or LibreOffice: references show as names with dropdowns, grey columns are\n"
-        "    read-only, and the hidden sheets remember what was exported.\n"
-        "  - keep a sandbox running to work against (same seed, same rows): [cyan]make sandbox[/]\n"
-        "  - in another terminal:\n"
+        f"  - open {output} in Excel or LibreOffice: references show as names with dropdowns,\n"
+        "    grey columns are read-only, hidden sheets remember what was exported.\n"
+        "  - keep a sandbox running (same seed, same rows): [cyan]make sandbox[/]\n"
+        "  - then, in another terminal:\n"
         "      [cyan]export BULKIO_BASE_URL=http://127.0.0.1:8765 BULKIO_API_KEY=sandbox-demo-key[/]\n"
         "      [cyan].venv/bin/bulkio ping[/]\n"
-        "      [cyan].venv/bin/bulkio export customer -o acme.csv --where 'name=ilike.*acme*'[/]",
-        highlight=False)
+        "      [cyan].venv/bin/bulkio export customer -o eu.csv --where 'currencyCode=eq.EUR'[/]",
+        highlight=False, soft_wrap=True)
 
 
 def main() -> None:

@@ -66,7 +66,7 @@ def _customers(rng: random.Random, count: int, company: str, users: list[str], t
     names: set[str] = set()
     repeats: dict[str, int] = {}
     out = []
-    epoch = datetime(2024, 1, 1, tzinfo=UTC)
+    epoch = datetime(2023, 6, 1, tzinfo=UTC)  # three years up to mid 2026: nothing in the future
     for n in range(count):
         if n < len(_SPECIAL_NAMES):
             name = _SPECIAL_NAMES[n]
