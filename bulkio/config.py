@@ -17,6 +17,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from .errors import ConfigError
+from .filters import DEFAULT_URL_BUDGET
 
 __all__ = [
     "DEFAULT_BASE_URL",
@@ -37,15 +38,14 @@ DEFAULT_BATCH_SIZE = 500
 DEFAULT_CONCURRENCY = 4
 DEFAULT_MAX_RETRIES = 5
 DEFAULT_PAGE_SIZE = 1000
-DEFAULT_URL_BUDGET = 6000
 DEFAULT_CONFIG_FILE = Path("~/.config/bulkio/config.toml")
 _AUTH_MODES = ("bearer", "carbon-key")
 
 
 def is_loopback(host: str) -> bool:
     """True for localhost and loopback addresses (127.0.0.0/8, ::1): the only hosts plain http may carry a key to."""
-    host = host.strip("[]").lower()
-    if host == "localhost" or host.endswith(".localhost"):
+    host = host.strip("[]").lower().rstrip(".")
+    if host == "localhost":
         return True
     try:
         return ipaddress.ip_address(host).is_loopback
@@ -81,6 +81,11 @@ class Settings:
     concurrency: int = DEFAULT_CONCURRENCY
     url_budget: int = DEFAULT_URL_BUDGET
 
+    def __post_init__(self) -> None:
+        if isinstance(self.auth, str):
+            object.__setattr__(self, "auth", self.auth.strip().lower())
+        self.check()
+
     def __repr__(self) -> str:
         key = "'***'" if self.api_key else "None"
         shown = ", ".join(f"{f.name}={getattr(self, f.name)!r}" for f in fields(self) if f.name != "api_key")
@@ -96,7 +101,7 @@ class Settings:
         env = os.environ if environ is None else environ
         values: dict[str, Any] = {}
         file_values = _read_config(config_file or env.get("BULKIO_CONFIG"), profile or env.get("BULKIO_PROFILE"),
-                                   explicit=config_file is not None or "BULKIO_CONFIG" in env)
+                                   explicit=config_file is not None or bool(env.get("BULKIO_CONFIG")))
         values.update(file_values)
         for name, variable in (("base_url", "BULKIO_BASE_URL"), ("api_key", "BULKIO_API_KEY"),
                                ("auth", "BULKIO_AUTH")):
@@ -107,24 +112,30 @@ class Settings:
         unknown = sorted(set(values) - known)
         if unknown:
             raise ConfigError(f"unknown setting(s): {', '.join(unknown)}; known: {', '.join(sorted(known))}")
-        settings = cls(**values)
-        settings.check()
-        return settings
+        return cls(**values)
 
     def with_(self, **changes: Any) -> Settings:
-        """A copy with some settings changed (checked again)."""
-        settings = replace(self, **changes)
-        settings.check()
-        return settings
+        """A copy with some settings changed (checked again).
+
+        :raises ConfigError: as `check`.
+        """
+        return replace(self, **changes)
 
     def check(self) -> None:
         """Refuse settings that would leak the key or cannot work.
 
         :raises ConfigError: a non-https URL to a non-loopback host, an unknown auth mode, or bad numbers.
         """
-        parts = urlsplit(self.base_url)
+        if not isinstance(self.base_url, str):
+            raise ConfigError(f"base_url must be text, not {type(self.base_url).__name__}")
+        try:
+            parts = urlsplit(self.base_url)
+            parts.port  # noqa: B018 -- raises ValueError for a bad port
+        except ValueError:
+            raise ConfigError(f"base URL {_safe_url(self.base_url)!r} is not a valid URL") from None
         if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ConfigError(f"base URL {self.base_url!r} is not an http(s) URL")
+            raise ConfigError(f"base URL {_safe_url(self.base_url)!r} is not an http(s) URL, e.g. "
+                              f"{DEFAULT_BASE_URL}")
         if parts.scheme != "https" and not is_loopback(parts.hostname):
             raise ConfigError(f"refusing to send the API key over plain http to {parts.hostname}: use https "
                               "(plain http is allowed only for loopback addresses such as the sandbox)")
@@ -132,11 +143,18 @@ class Settings:
             raise ConfigError("put the API key in BULKIO_API_KEY or the config file, not in the URL")
         if self.auth not in _AUTH_MODES:
             raise ConfigError(f"auth must be one of {', '.join(_AUTH_MODES)}, not {self.auth!r}")
-        for name in ("timeout", "page_size", "batch_size", "concurrency", "url_budget"):
-            if getattr(self, name) <= 0:
-                raise ConfigError(f"{name} must be positive")
-        if self.max_retries < 0:
-            raise ConfigError("max_retries must be 0 or more")
+        if self.api_key is not None and (not isinstance(self.api_key, str) or not self.api_key.strip()
+                                         or any(c in self.api_key for c in "\r\n")):
+            raise ConfigError("the API key must be one line of text")  # never shown
+        numbers = {"timeout": (int, float), "page_size": (int,), "batch_size": (int,), "concurrency": (int,),
+                   "url_budget": (int,), "max_retries": (int,), "rate_limit": (int, type(None))}
+        for name, types in numbers.items():
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, types):
+                raise ConfigError(f"{name} must be a number, not {value!r}")
+            if value is not None and (value < 0 if name == "max_retries" else value <= 0):
+                raise ConfigError(f"{name} must be {'0 or more' if name == 'max_retries' else 'positive'}, "
+                                  f"not {value!r}")
 
     def require_key(self) -> str:
         """The API key, or a ConfigError that says where to put one."""
@@ -146,11 +164,24 @@ class Settings:
         return self.api_key
 
 
+def _safe_url(url: str) -> str:
+    """`url` without any user-info part (which may hold a secret), for messages."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        scheme, rest = "", url
+    host, slash, path = rest.partition("/")
+    if "@" in host:
+        host = "***@" + host.rsplit("@", 1)[1]
+    return f"{scheme}{sep}{host}{slash}{path}"
+
+
 def _read_config(path: str | Path | None, profile: str | None, *, explicit: bool) -> dict[str, Any]:
     file = Path(path).expanduser() if path else DEFAULT_CONFIG_FILE.expanduser()
     if not file.exists():
         if explicit:
             raise ConfigError(f"config file {file} does not exist")
+        if profile is not None:
+            raise ConfigError(f"profile {profile!r} was asked for, but there is no config file ({file})")
         return {}
     try:
         data = tomllib.loads(file.read_text(encoding="utf-8"))

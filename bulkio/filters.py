@@ -2,8 +2,16 @@
 
 PostgREST's rules (``shared/reference.md``): inside ``in.(...)`` and ``or=(...)`` a value containing ``,`` ``.``
 ``:`` ``(`` ``)`` ``"`` ``\\`` or white space must be double-quoted, with ``\\"`` and ``\\\\`` escaped; percent-encoding
-does not protect a comma. ``+`` must travel as ``%2B`` (else it is a space): httpx's query encoding does that, so
-these helpers build *unencoded* parameter values and let httpx encode them.
+does not protect a comma. ``+`` must travel as ``%2B`` (else it is a space).
+
+These helpers build *unencoded* parameter values, e.g. ``("name", 'in.("Smith, Jones",Acme)')``; httpx encodes them
+when the request is sent (``+`` -> ``%2B``, space -> ``+``, ``,`` -> ``%2C``), exactly as `encoded_length` counts.
+All functions are pure.
+
+Example::
+
+    params = [("select", "id,name"), ("name", in_(["Acme", "Smith, Jones & Co."]))]
+    params.append(("or", or_([("phone", "like", "+44*"), ("phone", "is", None)])))
 """
 
 from __future__ import annotations
@@ -11,7 +19,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote_plus, urlencode
 
 __all__ = [
     "DEFAULT_URL_BUDGET",
@@ -33,9 +41,14 @@ Filters = Sequence[tuple[str, str]] | Sequence[str] | Mapping[str, str] | None
 
 _NEEDS_QUOTES = re.compile(r'[,.:()"\\\s]')
 _RESERVED = frozenset({"null", "true", "false"})
+_LIST_OPERATORS = frozenset({"in", "not.in"})
+_IS_OPERATORS = frozenset({"is", "not.is"})
 
 
 def _text(value: Any) -> str:
+    """A Python value as PostgREST text: booleans as ``true``/``false``; None is refused (use ``is.null``)."""
+    if value is None:
+        raise ValueError("None cannot be compared with eq/in: filter it with is.null (e.g. ('phone', 'is.null'))")
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)
@@ -44,10 +57,19 @@ def _text(value: Any) -> str:
 def quote(value: Any) -> str:
     """A value as it must appear inside ``in.(...)`` or ``or=(...)``.
 
+    Values with a reserved character (``,.:()"\\`` or white space), empty strings and the words ``null``, ``true``
+    and ``false`` are double-quoted with ``"`` and ``\\`` backslash-escaped; quoting is always safe, so it errs on
+    the side of quoting. Other values are returned as they are.
+
+    :param value: the value (numbers and booleans are written as PostgREST reads them).
+    :raises ValueError: for None (PostgREST compares with null through ``is.null``, never inside a list).
+
     >>> quote("Acme")
     'Acme'
     >>> quote('Smith, Jones "Ltd."')
     '"Smith, Jones \\\\"Ltd.\\\\""'
+    >>> quote("")
+    '""'
     """
     text = _text(value)
     if text == "" or text.lower() in _RESERVED or _NEEDS_QUOTES.search(text):
@@ -56,23 +78,42 @@ def quote(value: Any) -> str:
 
 
 def eq(value: Any) -> str:
-    """``eq.<value>``: a top-level filter value needs no quoting (only list syntax does)."""
+    """``eq.<value>`` for a top-level parameter (``name=eq.Acme, Inc.``): no quoting, PostgREST takes it literally.
+
+    :raises ValueError: for None (use ``is.null``).
+
+    >>> eq("Smith, Jones")
+    'eq.Smith, Jones'
+    """
     return f"eq.{_text(value)}"
 
 
 def in_(values: Iterable[Any]) -> str:
-    """``in.(a,"b,c")``: every value quoted as PostgREST needs."""
+    """``in.(a,"b,c")``: every value quoted as PostgREST needs (an empty list matches nothing: ``in.()``).
+
+    :raises ValueError: for a None among the values.
+
+    >>> in_(["Acme", "Smith, Jones"])
+    'in.(Acme,"Smith, Jones")'
+    """
     return "in.(" + ",".join(quote(v) for v in values) + ")"
 
 
 def or_(conditions: Iterable[tuple[str, str, Any]]) -> str:
-    """``(a.eq.1,b.in.(x,y))`` from ``[("a", "eq", 1), ("b", "in", ["x", "y"])]`` for the ``or`` parameter."""
+    """The value of an ``or`` parameter from ``(column, operator, value)`` triples.
+
+    ``in``/``not.in`` take a list of values, ``is``/``not.is`` take None / True / False, every other operator one
+    value (quoted when needed).
+
+    >>> or_([("name", "eq", "Acme, Inc."), ("id", "in", ["a", "b"]), ("phone", "is", None)])
+    '(name.eq."Acme, Inc.",id.in.(a,b),phone.is.null)'
+    """
     parts = []
     for column, operator, value in conditions:
-        if operator in ("in", "not.in"):
+        if operator in _LIST_OPERATORS:
             parts.append(f"{column}.{operator}.(" + ",".join(quote(v) for v in value) + ")")
-        elif operator in ("is", "not.is"):
-            parts.append(f"{column}.{operator}.{_text(value)}")
+        elif operator in _IS_OPERATORS:
+            parts.append(f"{column}.{operator}.{'null' if value is None else _text(value)}")
         else:
             parts.append(f"{column}.{operator}.{quote(value)}")
     return "(" + ",".join(parts) + ")"
@@ -82,11 +123,16 @@ def as_params(filters: Filters) -> list[tuple[str, str]]:
     """Normalise any accepted filter form to ``[(column, "operator.value"), ...]``.
 
     :raises ValueError: for a string without ``=`` (naming it, with an example).
+
+    >>> as_params(["name=eq.Acme", ("id", "in.(a,b)")])
+    [('name', 'eq.Acme'), ('id', 'in.(a,b)')]
     """
     if not filters:
         return []
     if isinstance(filters, Mapping):
         return [(str(k), str(v)) for k, v in filters.items()]
+    if isinstance(filters, str):
+        filters = [filters]
     out = []
     for item in filters:
         if isinstance(item, tuple):
@@ -100,28 +146,43 @@ def as_params(filters: Filters) -> list[tuple[str, str]]:
 
 
 def encoded_length(params: Sequence[tuple[str, str]]) -> int:
-    """Length of the query string httpx will send for `params` (same encoding rules)."""
+    """Bytes of the query string httpx sends for `params` (``a=1&b=2``, form-encoded: ``+`` -> ``%2B``)."""
     return len(urlencode(list(params)))
 
 
-def split_in(column: str, values: Sequence[Any], *, budget: int = DEFAULT_URL_BUDGET, used: int = 0,
-             ) -> Iterator[list[Any]]:
-    """Chunks of `values` whose ``column=in.(...)`` parameter keeps the URL under `budget` bytes.
+def _encoded(text: str) -> int:
+    return len(quote_plus(text, safe=""))
 
-    :param used: bytes the rest of the URL already takes (scheme, host, path, other parameters).
-    :raises ValueError: when a single value alone does not fit.
+
+def split_in(column: str, values: Iterable[Any], budget: int = DEFAULT_URL_BUDGET, base_url_len: int = 0,
+             ) -> Iterator[list[Any]]:
+    """Chunks of `values`, in order, each as large as fits: ``<url>?...&column=in.(...)`` stays within `budget`.
+
+    :param column: the filtered column (``id``).
+    :param values: the values to match; each is quoted as `in_` quotes it.
+    :param budget: bytes the whole URL may take.
+    :param base_url_len: bytes of the URL without this parameter: scheme, host, path and the other parameters,
+        e.g. ``len(str(httpx.URL(url, params=others)))``; the ``?`` or ``&`` before the parameter is counted here.
+    :raises ValueError: when a single value does not fit (naming its length, never the budget's reason).
+
+    >>> list(split_in("id", ["a", "b", "c"], budget=34, base_url_len=16))
+    [['a', 'b'], ['c']]
     """
-    room = budget - used - len(column) - len("=in.%28%29") - 1
+    # "&column=in.(" ... ")" with "(" -> %28, ")" -> %29 and a %2C between values
+    fixed = base_url_len + 1 + _encoded(column) + len("=in.%28") + len("%29")
+    room = budget - fixed
     chunk: list[Any] = []
     size = 0
     for value in values:
-        item = len(urlencode([("", quote(value))])) - 1 + 3  # the value, encoded, plus an encoded comma
+        item = _encoded(quote(value))
         if item > room:
-            raise ValueError(f"a value of {column} is too long for one request URL ({item} bytes > {room})")
-        if chunk and size + item > room:
+            raise ValueError(f"a value of {column} takes {item} bytes encoded: too long for one request URL "
+                             f"({room} bytes are left under the URL budget)")
+        extra = item + (3 if chunk else 0)
+        if chunk and size + extra > room:
             yield chunk
-            chunk, size = [], 0
+            chunk, size, extra = [], 0, item
         chunk.append(value)
-        size += item
+        size += extra
     if chunk:
         yield chunk
