@@ -52,7 +52,7 @@ def flatten(records: Sequence[Mapping[str, Any]], resource: Resource,
         if column.is_json:
             keys = sorted({key for value in values if isinstance(value, dict) for key in value})
             for key in keys:
-                cells = [to_custom_cell(v.get(key)) if isinstance(v, dict) else None for v in values]
+                cells = [to_custom_cell(v[key]) if isinstance(v, dict) and key in v else None for v in values]
                 data[f"{name}.{key}"] = pd.Series(cells, dtype=object)
             continue
         data[name] = _series(column, values)
@@ -74,10 +74,9 @@ def unflatten(frame: pd.DataFrame | Iterable[Mapping[str, Any]], resource: Resou
             split = split_custom(str(name), resource)
             if split is not None:
                 column, key = split
-                value = from_custom_cell(cell)
                 custom.setdefault(column.name, {})
-                if value is not None:
-                    custom[column.name][key] = value
+                if not _missing(cell) and not is_empty(cell):  # an empty cell: the key is absent
+                    custom[column.name][key] = from_custom_cell(cell)
             elif name in resource:
                 column = resource.column(str(name))
                 if column.type is ColumnType.TIMESTAMP and not is_empty(cell):

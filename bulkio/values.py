@@ -82,6 +82,11 @@ def _denoise(number: float) -> float | int:
     return int(cleaned) if cleaned.is_integer() and abs(cleaned) < 2**53 else cleaned
 
 
+def _exact(number: float) -> float | int:
+    """Custom-field numbers keep every digit (they may come from anywhere); only integral floats become int."""
+    return int(number) if number.is_integer() and abs(number) < 2**53 else number
+
+
 def _utc(value: datetime) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
@@ -218,13 +223,16 @@ def from_cell(column: Column, cell: Any) -> Any:
 
 def to_custom_cell(value: Any) -> Any:
     """A custom-field value as a cell: numbers and bools as they are, text as text unless reading it back would
-    change its type (``"123"``, ``"true"``, ``"[1]"``: then JSON), objects and lists as JSON."""
+    change its type (``"123"``, ``"true"``, ``"[1]"``: then JSON), objects and lists as JSON, and a key set to
+    JSON null as the text ``null`` (an empty cell means the key is absent)."""
     if value is None:
-        return None
+        return "null"
     if isinstance(value, bool):
         return value
-    if isinstance(value, (int, float)):
-        return _denoise(float(value))
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        return _exact(value)
     if isinstance(value, str):
         return json.dumps(value, ensure_ascii=False) if from_custom_cell(value) != value else value
     return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
@@ -236,8 +244,10 @@ def from_custom_cell(cell: Any) -> Any:
         return None
     if isinstance(cell, bool):
         return cell
-    if isinstance(cell, (int, float)):
-        return _denoise(float(cell))
+    if isinstance(cell, int):
+        return cell
+    if isinstance(cell, float):
+        return _exact(cell)
     text = str(cell).strip()
     if text[:1] in '[{"' or text in ("true", "false", "null") or _looks_numeric(text):
         try:
