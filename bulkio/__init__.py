@@ -6,6 +6,9 @@ The data flow is ``client -> export -> (sheet) -> read -> validate -> plan -> ap
 
 from __future__ import annotations
 
+from ._version import __version__
+from .client import Client
+from .config import Settings
 from .errors import (
     ApiError,
     ApplyError,
@@ -16,24 +19,30 @@ from .errors import (
     ValidationFailed,
     WorkbookError,
 )
+from .export import export, export_table
 from .resources import CUSTOMER, Column, ColumnType, Reference, Resource, get_resource
-
-__version__ = "0.1.0"
+from .workbook import write_csv, write_workbook
 
 __all__ = [
     "CUSTOMER",
     "ApiError",
     "ApplyError",
     "BulkioError",
+    "Client",
     "Column",
     "ColumnType",
     "ConfigError",
     "PlanConflict",
     "Reference",
     "Resource",
+    "Settings",
     "TransportError",
     "ValidationFailed",
     "WorkbookError",
     "__version__",
+    "export",
+    "export_table",
     "get_resource",
+    "write_csv",
+    "write_workbook",
 ]

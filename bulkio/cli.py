@@ -15,7 +15,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
-from . import __version__
+from ._version import __version__
 from .errors import BulkioError
 
 __all__ = ["app", "main"]

@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 
 import pandas as pd
 
-from . import __version__
+from ._version import __version__
 from .flatten import flatten
 from .lookups import Lookup, fetch_lookups
 from .resources import Resource, get_resource
