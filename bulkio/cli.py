@@ -167,6 +167,39 @@ def export_command(
 
 
 @app.command()
+def template(
+    resource: Annotated[str, typer.Argument(help="Table, e.g. customer.")] = "customer",
+    output: Annotated[Path, typer.Option("--output", "-o", help="File to write: .xlsx or .csv (header only).")
+                      ] = Path("customer.template.xlsx"),
+    from_server: Annotated[bool, typer.Option(help="Fetch the valid labels from the server for dropdowns.")] = False,
+    base_url: BaseUrl = None,
+) -> None:
+    """Write a blank import workbook: headers with each column's type and rules, dropdowns, an example row."""
+    from .lookups import fetch_lookups
+    from .resources import get_resource
+    from .workbook import template_columns, write_csv, write_template
+
+    with _errors():
+        try:
+            res = get_resource(resource)
+        except KeyError as exc:
+            raise typer.BadParameter(str(exc.args[0])) from None
+        if output.suffix.lower() == ".csv":
+            import pandas as pd
+
+            write_csv(pd.DataFrame(columns=template_columns(res)), output, resource=res)
+        elif output.suffix.lower() == ".xlsx":
+            lookups = {}
+            if from_server:
+                with _client(base_url) as client:
+                    lookups = fetch_lookups(client, res, template_columns(res))
+            write_template(res, output, lookups=lookups, example=dict(res.example))
+        else:
+            raise typer.BadParameter(f"{output}: the file name must end in .xlsx or .csv")
+    console.print(f"wrote the {res.name} template to {output}", highlight=False)
+
+
+@app.command()
 def demo(
     output: Annotated[Path, typer.Option("--output", "-o", help="Workbook to write.")] = Path("customers.xlsx"),
     rows: Annotated[int, typer.Option(help="Customers in the sandbox.")] = 500,

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -26,8 +26,10 @@ import pandas as pd
 import xlsxwriter
 from xlsxwriter.utility import xl_col_to_name
 
+from ._version import __version__
 from .errors import WorkbookError
 from .export import Export
+from .lookups import Lookup
 from .resources import Column, ColumnType, Resource
 from .values import to_cell
 
@@ -37,8 +39,10 @@ __all__ = [
     "LOOKUP_SHEET",
     "META_SHEET",
     "escape_formula",
+    "template_columns",
     "unescape_formula",
     "write_csv",
+    "write_template",
     "write_workbook",
 ]
 
@@ -49,6 +53,7 @@ LOOKUP_SHEET = "Lookups"
 _ACTIONS = ("delete",)
 _CONSTANT_MEMORY_ROWS = 50_000
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_ACTION_COMMENT = "Leave blank to create or update the row; write 'delete' to delete it (only when applied)."
 
 
 def escape_formula(text: str) -> str:
@@ -127,6 +132,102 @@ def _header_comment(column: Column | None, lookups_choices: int) -> str | None:
     return " ".join(parts) or None
 
 
+def _formats_for(fmt: _Formats, meta: Sequence[Column | None]) -> tuple[list[Any], list[Any]]:
+    """Per column: the cell format, and the date format used when a cell holds a datetime."""
+    formats, date_formats = [], []
+    for column in meta:
+        read_only = column is not None and column.read_only
+        if column is not None and column.type is ColumnType.NUMERIC:
+            formats.append(fmt.percent if column.format == "percent" else fmt.number)
+        elif column is not None and column.type is ColumnType.TIMESTAMP:
+            formats.append(fmt.date_ro if read_only else fmt.date)
+        else:
+            formats.append(fmt.text_ro if read_only else fmt.text)
+        date_formats.append(fmt.date_ro if read_only else fmt.date)
+    return formats, date_formats
+
+
+def _write_lookups(book: xlsxwriter.Workbook, fmt: _Formats, lookups: Mapping[str, Lookup]) -> dict[str, str]:
+    """The Lookups sheet: one column of valid labels per reference column; returns the dropdown source ranges."""
+    ranges: dict[str, str] = {}
+    if not lookups:
+        return ranges
+    sheet = book.add_worksheet(LOOKUP_SHEET)
+    for index, (name, lookup) in enumerate(sorted(lookups.items())):
+        sheet.write_string(0, index, name, fmt.header)
+        for row, label in enumerate(lookup.choices, start=1):
+            sheet.write_string(row, index, label)
+        letter = xl_col_to_name(index)
+        ranges[name] = f"='{LOOKUP_SHEET}'!${letter}$2:${letter}${max(2, len(lookup.choices) + 1)}"
+        sheet.set_column(index, index, 28)
+    return ranges
+
+
+def _write_header(sheet: Any, fmt: _Formats, frame: pd.DataFrame, columns: Sequence[str],
+                  meta: Sequence[Column | None], lookups: Mapping[str, Lookup]) -> None:
+    for col, (name, column) in enumerate(zip([*columns, ACTION_COLUMN], [*meta, None], strict=True)):
+        read_only = column is not None and column.read_only
+        sheet.write_string(0, col, name, fmt.header_ro if read_only else fmt.header)
+        comment = (_ACTION_COMMENT if name == ACTION_COLUMN
+                   else _header_comment(column, len(lookups[name].choices) if name in lookups else 0))
+        if comment:
+            sheet.write_comment(0, col, comment, {"x_scale": 2, "y_scale": 1.2})
+        sample = [len(str(v)) + 2 for v in frame[name].head(200).tolist()] if name in frame else []
+        sheet.set_column(col, col, min(60, max(10, len(name) + 2, *sample)))
+
+
+def _finish_data_sheet(sheet: Any, rows: int, columns: Sequence[str], meta: Sequence[Column | None],
+                       ranges: Mapping[str, str]) -> None:
+    """Freeze the header, filter, and add the dropdowns of editable reference columns (for at least 1,000 rows,
+    so new rows get them too)."""
+    last_row = max(rows, 1000)
+    sheet.freeze_panes(1, 0)
+    sheet.autofilter(0, 0, max(rows, 1), len(columns))
+    for col, (name, column) in enumerate(zip(columns, meta, strict=True)):
+        if name in ranges and not (column is not None and column.read_only):
+            sheet.data_validation(1, col, last_row, col, {
+                "validate": "list", "source": ranges[name], "ignore_blank": True,
+                "error_type": "warning", "error_title": f"Unknown {name}",
+                "error_message": f"Pick a value from the {LOOKUP_SHEET} sheet; unknown values fail on import."})
+    sheet.data_validation(1, len(columns), last_row, len(columns), {
+        "validate": "list", "source": list(_ACTIONS), "ignore_blank": True})
+
+
+def _write_rows(sheet: Any, frame: pd.DataFrame, columns: Sequence[str], meta: Sequence[Column | None],
+                formats: Sequence[Any], date_formats: Sequence[Any], *, first_row: int = 1) -> int:
+    n = 0
+    actions = frame[ACTION_COLUMN].tolist() if ACTION_COLUMN in frame else None
+    for n, values in enumerate(frame[list(columns)].itertuples(index=False, name=None), start=first_row):
+        for col, (value, column) in enumerate(zip(values, meta, strict=True)):
+            _write_value(sheet, n, col, _cell(column, _na_to_none(value)), formats[col], date_formats[col])
+        if actions is not None and _na_to_none(actions[n - first_row]) is not None:
+            sheet.write_string(n, len(columns), str(actions[n - first_row]))
+    return n - first_row + 1 if len(frame) else 0
+
+
+def _write_meta(book: xlsxwriter.Workbook, values: Mapping[str, Any]) -> None:
+    sheet = book.add_worksheet(META_SHEET)
+    for row, (key, value) in enumerate(values.items()):
+        sheet.write_string(row, 0, key)
+        shown = json.dumps(list(value)) if isinstance(value, tuple) else ("" if value is None else str(value))
+        sheet.write_string(row, 1, shown)
+    sheet.very_hidden()
+
+
+def _open(path: Path, constant_memory: bool) -> xlsxwriter.Workbook:
+    options = {"constant_memory": constant_memory, "strings_to_numbers": False, "strings_to_formulas": False,
+               "strings_to_urls": False, "remove_timezone": True}
+    return xlsxwriter.Workbook(str(path), options)
+
+
+def _close(book: xlsxwriter.Workbook, path: Path) -> Path:
+    try:
+        book.close()
+    except Exception as exc:  # xlsxwriter raises its own FileCreateError and OSError subclasses
+        raise WorkbookError(f"cannot write the workbook: {exc}", file=str(path)) from exc
+    return path
+
+
 def write_workbook(source: Export | pd.DataFrame, path: str | Path, *, resource: Resource | None = None,
                    constant_memory: bool | None = None) -> Path:
     """Write an export (or any frame of a resource's columns) to a formatted XLSX workbook; returns the path.
@@ -142,99 +243,64 @@ def write_workbook(source: Export | pd.DataFrame, path: str | Path, *, resource:
         frame, info, lookups, base = source, None, {}, None
     if constant_memory is None:
         constant_memory = len(frame) > _CONSTANT_MEMORY_ROWS
-    sheet_name = resource.name[:31] if resource is not None else "data"
-    options = {"constant_memory": constant_memory, "strings_to_numbers": False, "strings_to_formulas": False,
-               "strings_to_urls": False, "remove_timezone": True}
-    try:
-        book = xlsxwriter.Workbook(str(path), options)
-    except Exception as exc:  # pragma: no cover - xlsxwriter opens lazily; kept for odd paths
-        raise WorkbookError(f"cannot create the workbook: {exc}", file=str(path)) from exc
+    book = _open(path, constant_memory)
     fmt = _Formats(book)
-    sheet = book.add_worksheet(sheet_name)
+    sheet = book.add_worksheet(resource.name[:31] if resource is not None else "data")
     columns = [str(c) for c in frame.columns if c != ACTION_COLUMN]
-    headers = [*columns, ACTION_COLUMN]
     meta = [_column_for(resource, name) for name in columns]
-
-    # lookup sheet first in the file's sheet order? No: data sheet stays first; lookups are written after.
-    lookup_ranges: dict[str, str] = {}
-    lookup_sheet = book.add_worksheet(LOOKUP_SHEET) if lookups else None
-    if lookup_sheet is not None:
-        for index, (name, lookup) in enumerate(sorted(lookups.items())):
-            lookup_sheet.write_string(0, index, name, fmt.header)
-            for row, label in enumerate(lookup.choices, start=1):
-                lookup_sheet.write_string(row, index, label)
-            letter = xl_col_to_name(index)
-            lookup_ranges[name] = f"='{LOOKUP_SHEET}'!${letter}$2:${letter}${max(2, len(lookup.choices) + 1)}"
-            lookup_sheet.set_column(index, index, 28)
-
-    for col, (name, column) in enumerate(zip(headers, [*meta, None], strict=True)):
-        read_only = column is not None and column.read_only
-        sheet.write_string(0, col, name, fmt.header_ro if read_only else fmt.header)
-        comment = ("blank: create or update; 'delete': delete this row (only with apply)"
-                   if name == ACTION_COLUMN else _header_comment(column, len(lookups[name].choices)
-                                                                 if name in lookups else 0))
-        if comment:
-            sheet.write_comment(0, col, comment, {"x_scale": 2, "y_scale": 1.2})
-        width = min(60, max(10, len(name) + 2, *(len(str(v)) + 2 for v in frame[name].head(200).tolist())
-                            )) if name in frame else 10
-        sheet.set_column(col, col, width)
-
-    formats = []
-    for column in meta:
-        read_only = column is not None and column.read_only
-        if column is not None and column.type is ColumnType.NUMERIC:
-            formats.append(fmt.percent if column.format == "percent" else fmt.number)
-        elif column is not None and column.type is ColumnType.TIMESTAMP:
-            formats.append(fmt.date_ro if read_only else fmt.date)
-        else:
-            formats.append(fmt.text_ro if read_only else fmt.text)
-    date_formats = [fmt.date_ro if c is not None and c.read_only else fmt.date for c in meta]
-
-    records = frame[columns].itertuples(index=False, name=None)
-    n = 0
-    for n, values in enumerate(records, start=1):
-        for col, (value, column) in enumerate(zip(values, meta, strict=True)):
-            _write_value(sheet, n, col, _cell(column, _na_to_none(value)), formats[col], date_formats[col])
-        if ACTION_COLUMN in frame:
-            action = _na_to_none(frame[ACTION_COLUMN].iat[n - 1])
-            if action is not None:
-                sheet.write_string(n, len(columns), str(action))
-    last_row = max(n, 1000)
-    sheet.freeze_panes(1, 0)
-    sheet.autofilter(0, 0, max(n, 1), len(headers) - 1)
-    for col, name in enumerate(columns):
-        if name in lookup_ranges:
-            sheet.data_validation(1, col, last_row, col, {
-                "validate": "list", "source": lookup_ranges[name], "ignore_blank": True,
-                "error_type": "warning", "error_title": f"Unknown {name}",
-                "error_message": f"Pick a value from the {LOOKUP_SHEET} sheet; unknown values fail on import."})
-    sheet.data_validation(1, len(columns), last_row, len(columns), {
-        "validate": "list", "source": list(_ACTIONS), "ignore_blank": True})
-
+    ranges = _write_lookups(book, fmt, lookups)
+    _write_header(sheet, fmt, frame, columns, meta, lookups)
+    formats, date_formats = _formats_for(fmt, meta)
+    rows = _write_rows(sheet, frame, columns, meta, formats, date_formats)
+    _finish_data_sheet(sheet, rows, columns, meta, ranges)
     if info is not None:
-        meta_sheet = book.add_worksheet(META_SHEET)
-        for row, (key, value) in enumerate(info.to_dict().items()):
-            meta_sheet.write_string(row, 0, key)
-            shown = json.dumps(list(value)) if isinstance(value, tuple) else ("" if value is None else str(value))
-            meta_sheet.write_string(row, 1, shown)
-        meta_sheet.very_hidden()
+        _write_meta(book, info.to_dict())
     if base is not None:
         base_sheet = book.add_worksheet(BASE_SHEET)
         base_columns = [str(c) for c in base.columns]
-        base_meta = [_column_for(resource, c) for c in base_columns]
         for col, name in enumerate(base_columns):
             base_sheet.write_string(0, col, name)
-        for r, values in enumerate(base[base_columns].itertuples(index=False, name=None), start=1):
-            for col, (value, column) in enumerate(zip(values, base_meta, strict=True)):
-                cell = _cell(column, _na_to_none(value))
-                _write_value(base_sheet, r, col, cell, None, fmt.date)
+        base_meta = [_column_for(resource, c) for c in base_columns]
+        _write_rows(base_sheet, base, base_columns, base_meta,
+                    [None] * len(base_columns), [fmt.date] * len(base_columns))
         base_sheet.very_hidden()
     sheet.activate()
-    try:
-        book.close()
-    except Exception as exc:
-        raise WorkbookError(f"cannot write the workbook: {exc}", file=str(path)) from exc
-    return path
+    return _close(book, path)
+
+
+def template_columns(resource: Resource) -> list[str]:
+    """The columns of a blank import workbook: every exported column except JSON objects (their keys are unknown
+    until data exists; add ``customFields.<key>`` columns as needed)."""
+    return [c.name for c in resource.columns if c.exported and not c.is_json]
+
+
+def write_template(resource: Resource, path: str | Path, *, lookups: Mapping[str, Lookup] | None = None,
+                   example: Mapping[str, Any] | None = None) -> Path:
+    """A blank import workbook for `resource`: headers with a comment per column (type and rules), dropdowns when
+    `lookups` are given (fetched from a server), and an ``Example`` sheet with one filled-in row.
+    """
+    path = Path(path)
+    lookups = dict(lookups or {})
+    columns = template_columns(resource)
+    meta = [resource.column(name) for name in columns]
+    book = _open(path, False)
+    fmt = _Formats(book)
+    sheet = book.add_worksheet(resource.name[:31])
+    empty = pd.DataFrame(columns=columns)
+    ranges = _write_lookups(book, fmt, lookups)
+    _write_header(sheet, fmt, empty, columns, meta, lookups)
+    formats, date_formats = _formats_for(fmt, meta)
+    for col, column_format in enumerate(formats):
+        sheet.set_column(col, col, None, column_format)
+    _finish_data_sheet(sheet, 0, columns, meta, ranges)
+    example_sheet = book.add_worksheet("Example")
+    _write_header(example_sheet, fmt, empty, columns, meta, lookups)
+    if example:
+        _write_rows(example_sheet, pd.DataFrame([dict(example)], columns=columns), columns, meta, formats,
+                    date_formats)
+    _write_meta(book, {"resource": resource.name, "kind": "template", "version": __version__})
+    sheet.activate()
+    return _close(book, path)
 
 
 def _na_to_none(value: Any) -> Any:

@@ -105,6 +105,7 @@ class Resource:
     :param label: the column people call a row by (``name`` for a customer type); references show it.
     :param batch_size: rows per write request by default.
     :param description: one line for ``bulkio resources``.
+    :param example: one plausible row (column, value pairs) for the template's Example sheet.
     """
 
     name: str
@@ -116,6 +117,7 @@ class Resource:
     label: str | None = None
     batch_size: int = 500
     description: str = ""
+    example: tuple[tuple[str, object], ...] = ()
     _by_name: dict[str, Column] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:

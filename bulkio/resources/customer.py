@@ -128,6 +128,9 @@ CUSTOMER = Resource(
     unique=(("name", "companyId"), ("readableId", "companyId")),
     label="name",
     description="customers",
+    example=(("name", "Example Tools Ltd"), ("customerTypeId", "Distributor"), ("customerStatusId", "Active"),
+             ("phone", "+44 20 7946 0958"), ("website", "https://tools.example.com"), ("currencyCode", "GBP"),
+             ("taxPercent", 0.2), ("tags", "vip, export"), ("defaultCc", "accounts@tools.example.com")),
 )
 
 CUSTOMER_CONTACT = Resource(
