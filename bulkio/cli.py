@@ -146,24 +146,25 @@ def export_command(
     """Export every row of a table to XLSX (formatted, with dropdowns and a hidden snapshot), CSV or Parquet."""
     from .export import export_table
     from .report import facts_table, row_progress
-    from .workbook import write_csv, write_workbook
+    from .stream import stream_export
+    from .workbook import write_workbook
 
     suffix = output.suffix.lower()
     if suffix not in (".xlsx", ".csv", ".parquet"):
         raise typer.BadParameter(f"{output}: the file name must end in .xlsx, .csv or .parquet")
     columns = [c.strip() for c in select.split(",") if c.strip()] if select else None
     with _errors(), _client(base_url) as client, row_progress(err_console, f"export {resource}") as progress:
-        result = export_table(client, resource, select=columns, where=where, order=order, limit=limit,
-                              raw_ids=raw_ids, progress=progress)
         if suffix == ".xlsx":
+            result = export_table(client, resource, select=columns, where=where, order=order, limit=limit,
+                                  raw_ids=raw_ids, progress=progress)
             write_workbook(result, output)
-        elif suffix == ".csv":
-            write_csv(result, output, escape=not no_escape)
-        else:
-            result.display().to_parquet(output, index=False)
-    console.print(facts_table(f"exported {result.info.rows} {resource} rows", {
-        "file": output.resolve(), "host": result.info.host, "order": result.info.order,
-        "filters": ", ".join(result.info.filters) or "none"}))
+            info = result.info
+        else:  # CSV and Parquet stream page by page, in constant memory
+            info = stream_export(client, resource, output, select=columns, where=where, order=order, limit=limit,
+                                 raw_ids=raw_ids, escape=not no_escape, progress=progress)
+    console.print(facts_table(f"exported {info.rows} {resource} rows", {
+        "file": output.resolve(), "host": info.host, "order": info.order,
+        "filters": ", ".join(info.filters) or "none"}))
 
 
 @app.command()

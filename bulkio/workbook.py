@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -38,6 +38,7 @@ __all__ = [
     "BASE_SHEET",
     "LOOKUP_SHEET",
     "META_SHEET",
+    "csv_rows",
     "escape_formula",
     "template_columns",
     "unescape_formula",
@@ -311,34 +312,48 @@ def _na_to_none(value: Any) -> Any:
     return value
 
 
-def write_csv(source: Export | pd.DataFrame, path: str | Path, *, resource: Resource | None = None,
-              escape: bool = True, columns: Sequence[str] | None = None) -> Path:
+def csv_rows(frame: pd.DataFrame, names: Sequence[str], resource: Resource | None, *, escape: bool = True
+             ) -> Iterator[list[Any]]:
+    """The CSV rows of `frame`: cells rendered by `values.to_cell`, datetimes in ISO 8601, formulas escaped."""
+    meta = [_column_for(resource, name) for name in names]
+    for values in frame[list(names)].itertuples(index=False, name=None):
+        row = []
+        for value, column in zip(values, meta, strict=True):
+            cell = _cell(column, _na_to_none(value))
+            if cell is None:
+                row.append("")
+            elif isinstance(cell, datetime):
+                row.append(cell.isoformat())
+            elif isinstance(cell, str):
+                row.append(escape_formula(cell) if escape else cell)
+            else:
+                row.append(cell)
+        yield row
+
+
+def write_csv(source: Export | pd.DataFrame | Iterable[pd.DataFrame], path: str | Path, *,
+              resource: Resource | None = None, escape: bool = True, columns: Sequence[str] | None = None) -> Path:
     """Write CSV as Excel likes it: UTF-8 with a BOM, cells rendered by `values.to_cell`, formula-looking text
-    escaped (OWASP) unless ``escape=False``. Returns the path."""
+    escaped (OWASP) unless ``escape=False``. `source` may be an iterable of frames (streamed, with `columns`).
+    Returns the path."""
     path = Path(path)
     if isinstance(source, Export):
-        frame, resource = source.display(), source.resource
+        frames: Iterable[pd.DataFrame] = [source.display()]
+        resource = source.resource
+        names = list(columns or [str(c) for c in source.frame.columns])
+    elif isinstance(source, pd.DataFrame):
+        frames = [source]
+        names = list(columns or [str(c) for c in source.columns])
     else:
-        frame = source
-    names = list(columns or [str(c) for c in frame.columns])
-    meta = [_column_for(resource, name) for name in names]
+        if columns is None:
+            raise ValueError("streaming CSV needs the columns up front")
+        frames, names = source, list(columns)
     try:
         with path.open("w", encoding="utf-8-sig", newline="") as handle:
             writer = csv.writer(handle)
             writer.writerow(names)
-            for values in frame[names].itertuples(index=False, name=None):
-                row = []
-                for value, column in zip(values, meta, strict=True):
-                    cell = _cell(column, _na_to_none(value))
-                    if cell is None:
-                        row.append("")
-                    elif isinstance(cell, datetime):
-                        row.append(cell.isoformat())
-                    elif isinstance(cell, str):
-                        row.append(escape_formula(cell) if escape else cell)
-                    else:
-                        row.append(cell)
-                writer.writerow(row)
+            for frame in frames:
+                writer.writerows(csv_rows(frame.reindex(columns=names), names, resource, escape=escape))
     except OSError as exc:
         raise WorkbookError(f"cannot write: {exc.strerror}", file=str(path)) from exc
     return path

@@ -1,0 +1,132 @@
+"""Streaming exports: CSV and Parquet written page by page, in constant memory, however many rows there are.
+
+The header must be known before the first row, but `customFields` keys are only known after the last page. So the
+pages are spooled to a temporary JSON-lines file while the keys are collected (one pass over the network), then the
+file is read back in chunks and written out. Memory holds one page or one chunk at a time; the disk holds the rest.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+import pandas as pd
+
+from .errors import WorkbookError
+from .export import Export, ExportInfo, Progress, _order_with_key, iter_records
+from .filters import as_params
+from .flatten import flatten
+from .lookups import fetch_lookups
+from .resources import Resource, get_resource
+from .workbook import write_csv
+
+if TYPE_CHECKING:
+    from .client import Client
+
+__all__ = ["CHUNK_ROWS", "stream_export"]
+
+CHUNK_ROWS = 5000
+"""Rows per chunk when the spool is written out: the unit of memory use."""
+
+
+def _columns(resource: Resource, select: Sequence[str], custom_keys: Mapping[str, set[str]]) -> list[str]:
+    names: list[str] = []
+    for name in select:
+        if resource.column(name).is_json:
+            names.extend(f"{name}.{key}" for key in sorted(custom_keys.get(name, ())))
+        else:
+            names.append(name)
+    return names
+
+
+def _chunks(spool: Path, size: int) -> Iterator[list[dict[str, Any]]]:
+    chunk: list[dict[str, Any]] = []
+    with spool.open(encoding="utf-8") as handle:
+        for line in handle:
+            chunk.append(json.loads(line))
+            if len(chunk) >= size:
+                yield chunk
+                chunk = []
+    if chunk:
+        yield chunk
+
+
+def stream_export(client: Client, resource: Resource | str, path: str | Path, *,
+                  select: Sequence[str] | None = None, where: Sequence[str] | Mapping[str, str] | None = None,
+                  order: str | None = None, limit: int | None = None, raw_ids: bool = False, escape: bool = True,
+                  page_size: int = 1000, chunk_rows: int = CHUNK_ROWS, progress: Progress | None = None
+                  ) -> ExportInfo:
+    """Export `resource` to `path` (``.csv`` or ``.parquet``) without holding all rows in memory.
+
+    :raises WorkbookError: for another suffix, or when the file cannot be written.
+    """
+    res = get_resource(resource)
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in (".csv", ".parquet"):
+        raise WorkbookError("streaming writes .csv or .parquet", file=str(path))
+    select = list(select or res.exported_columns)
+    lookups = {} if raw_ids else fetch_lookups(client, res, select)
+    custom_keys: dict[str, set[str]] = {}
+    json_columns = [name for name in select if res.column(name).is_json]
+    rows = 0
+    with tempfile.TemporaryDirectory(prefix="bulkio-") as tmp:
+        spool = Path(tmp) / "pages.jsonl"
+        with spool.open("w", encoding="utf-8") as handle:
+            for page in iter_records(client, res, select=select, order=order, where=where, limit=limit,
+                                     page_size=page_size, progress=progress):
+                for record in page:
+                    for name in json_columns:
+                        if isinstance(record.get(name), dict):
+                            custom_keys.setdefault(name, set()).update(record[name])
+                    handle.write(json.dumps(record, ensure_ascii=False))
+                    handle.write("\n")
+                rows += len(page)
+        columns = _columns(res, select, custom_keys)
+        info = ExportInfo(resource=res.name, host=urlsplit(client.base_url).netloc, select=tuple(select),
+                          filters=tuple(f"{c}={e}" for c, e in as_params(where)),
+                          order=_order_with_key(order, res), exported_at=datetime.now(UTC).isoformat(
+                              timespec="seconds"), rows=rows, raw_ids=raw_ids, limit=limit)
+
+        def frames() -> Iterator[pd.DataFrame]:
+            for chunk in _chunks(spool, chunk_rows):
+                frame = flatten(chunk, res, columns=select).reindex(columns=columns)
+                yield Export(res, frame, replace(info, rows=len(frame)), lookups).display()
+
+        if suffix == ".csv":
+            write_csv(frames(), path, resource=res, escape=escape, columns=columns)
+        else:
+            _write_parquet(frames(), path, columns)
+    return info
+
+
+def _write_parquet(frames: Iterator[pd.DataFrame], path: Path, columns: Sequence[str]) -> None:
+    """One row group per chunk, with the schema of the first chunk (custom fields as text: their types vary)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    writer = None
+    schema = None
+    try:
+        for frame in frames:
+            for name in columns:
+                if "." in name:  # customFields.<key>: mixed types across rows, written as their cell text
+                    frame[name] = frame[name].map(lambda v: None if v is None else str(v)).astype("string")
+            table = pa.Table.from_pandas(frame, preserve_index=False, schema=schema)
+            if writer is None:
+                schema = table.schema
+                writer = pq.ParquetWriter(path, schema)
+            writer.write_table(table)
+        if writer is None:
+            pq.write_table(pa.table({name: pa.array([], pa.string()) for name in columns}), path)
+    except OSError as exc:
+        raise WorkbookError(f"cannot write: {exc}", file=str(path)) from exc
+    finally:
+        if writer is not None:
+            writer.close()
