@@ -188,6 +188,8 @@ def _read_config(path: str | Path | None, profile: str | None, *, explicit: bool
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise ConfigError(f"cannot read config file {file}: {exc}") from None
     profiles = data.pop("profiles", {})
+    if not isinstance(profiles, dict) or not all(isinstance(v, dict) for v in profiles.values()):
+        raise ConfigError(f"config file {file}: profiles must be tables, e.g. [profiles.staging]")
     if profile is not None:
         if profile not in profiles:
             raise ConfigError(f"config file {file} has no [profiles.{profile}]; it has: "

@@ -58,8 +58,8 @@ def quote(value: Any) -> str:
     """A value as it must appear inside ``in.(...)`` or ``or=(...)``.
 
     Values with a reserved character (``,.:()"\\`` or white space), empty strings and the words ``null``, ``true``
-    and ``false`` are double-quoted with ``"`` and ``\\`` backslash-escaped; quoting is always safe, so it errs on
-    the side of quoting. Other values are returned as they are.
+    and ``false`` (as text; Python booleans stay bare) are double-quoted, with ``"`` and ``\\`` backslash-escaped.
+    Quoting is always safe, so it errs on the side of quoting. Other values are returned as they are.
 
     :param value: the value (numbers and booleans are written as PostgREST reads them).
     :raises ValueError: for None (PostgREST compares with null through ``is.null``, never inside a list).
@@ -72,6 +72,8 @@ def quote(value: Any) -> str:
     '""'
     """
     text = _text(value)
+    if isinstance(value, bool):
+        return text
     if text == "" or text.lower() in _RESERVED or _NEEDS_QUOTES.search(text):
         return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
     return text

@@ -95,7 +95,9 @@ class Sandbox:
 
     def start(self) -> Sandbox:
         """Serve in a daemon thread; returns when the server accepts connections."""
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        # IPPROTO_TCP explicitly: with protocol 0 asyncio skips TCP_NODELAY and every response waits ~40 ms for a
+        # delayed ACK on loopback
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((self.host, self.port))
         self.port = sock.getsockname()[1]
