@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import zipfile
 from datetime import datetime
 from pathlib import Path
@@ -115,13 +116,20 @@ def test_meta_sheet_says_what_and_where_but_not_the_key(book: Any, sandbox: Sand
     assert {"select", "filters", "order", "exported_at", "version", "rows"} <= set(meta)
 
 
-def test_base_sheet_holds_raw_ids(book: Any, exported: Export) -> None:
+def test_base_sheet_holds_the_raw_values_as_json(book: Any, exported: Export) -> None:
     base = book["_base"]
-    header = [c.value for c in base[1]]
-    assert header == list(exported.frame.columns)
-    column = header.index("customerTypeId") + 1
-    values = {base.cell(row=r, column=column).value for r in range(2, base.max_row + 1)} - {None}
-    assert values and all(v.startswith("ctyp_") for v in values)
+    assert base.cell(row=1, column=1).value == "id"
+    names = json.loads(base.cell(row=1, column=2).value)
+    assert names == list(exported.frame.columns)
+    rows = {base.cell(row=r, column=1).value: json.loads(base.cell(row=r, column=2).value)
+            for r in range(2, base.max_row + 1)}
+    assert list(rows) == list(exported.frame["id"])
+    types = [row[names.index("customerTypeId")] for row in rows.values()]
+    assert {t for t in types if t} and all(t.startswith("ctyp_") for t in types if t)  # raw ids, not labels
+    first = exported.frame.iloc[0]
+    stored = dict(zip(names, rows[first["id"]], strict=True))
+    assert stored["taxPercent"] == first["taxPercent"] and stored["phone"] == (
+        None if pd.isna(first["phone"]) else first["phone"])
 
 
 def test_the_key_is_nowhere_in_the_file(exported: Export, tmp_path: Path, sandbox: Sandbox) -> None:
@@ -134,7 +142,7 @@ def test_the_key_is_nowhere_in_the_file(exported: Export, tmp_path: Path, sandbo
 def test_constant_memory_mode_writes_the_same_cells(exported: Export, tmp_path: Path) -> None:
     small = openpyxl.load_workbook(write_workbook(exported, tmp_path / "a.xlsx", constant_memory=False))
     streamed = openpyxl.load_workbook(write_workbook(exported, tmp_path / "b.xlsx", constant_memory=True))
-    for name in ("customer", "_base"):
+    for name in ("customer", "_base", "Lookups"):
         a = [[c.value for c in row] for row in small[name].iter_rows()]
         b = [[c.value for c in row] for row in streamed[name].iter_rows()]
         assert a == b, name
