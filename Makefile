@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install test lint demo sandbox clean
+.PHONY: install test lint demo sandbox bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml | $(BIN)/python
 install: $(STAMP)
 
 lint: $(STAMP)
-	$(BIN)/ruff check bulkio tests
+	$(BIN)/ruff check bulkio tests benchmarks
 
 test: lint
 	$(BIN)/pytest
@@ -28,6 +28,11 @@ demo: $(STAMP)
 
 sandbox: $(STAMP)
 	$(BIN)/bulkio sandbox
+
+# ROWS=1000000 make bench for the big figures; results go to benchmarks/results.json
+ROWS ?= 100000
+bench: $(STAMP)
+	$(BIN)/python -m benchmarks --rows $(ROWS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis *.egg-info

@@ -1,0 +1,127 @@
+"""bulkio's benchmarks: each figure beside a naive baseline measured in the same run, as JSON.
+
+    python -m benchmarks --rows 100000            # or: make bench
+    python -m benchmarks --rows 2000 --quick      # what CI runs: the harness, not the figures
+
+The sandbox runs in its own process (`bulkio sandbox`), so its memory is never counted; each measured export runs
+in a fresh Python process whose peak RSS is read from the kernel (`getrusage(RUSAGE_CHILDREN)`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+KEY = "bench-key-not-secret"
+
+_STREAM = """
+import sys, bulkio
+from bulkio.stream import stream_export
+with bulkio.Client() as client:
+    stream_export(client, "customer", sys.argv[1])
+"""
+_NAIVE_CSV = """
+import sys, bulkio
+with bulkio.Client() as client:
+    frame = bulkio.export(client, "customer")   # every row in memory first
+frame.to_csv(sys.argv[1], index=False)
+"""
+_XLSX_BULKIO = """
+import sys, time, bulkio
+with bulkio.Client() as client:
+    result = bulkio.export_table(client, "customer")
+started = time.perf_counter()
+bulkio.write_workbook(result, sys.argv[1])
+print(time.perf_counter() - started)
+"""
+_XLSX_OPENPYXL = """
+import sys, time, bulkio
+with bulkio.Client() as client:
+    frame = bulkio.export(client, "customer")
+frame = frame.apply(lambda s: s.dt.tz_localize(None) if hasattr(s, "dt") and s.dt.tz is not None else s)
+started = time.perf_counter()
+frame.to_excel(sys.argv[1], index=False, engine="openpyxl")
+print(time.perf_counter() - started)
+"""
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+_PEAK = "\nimport resource as _r; print('PEAK_KB', _r.getrusage(_r.RUSAGE_SELF).ru_maxrss)\n"
+
+
+def _run(code: str, out: Path, env: dict[str, str]) -> tuple[float, float, str]:
+    """(wall seconds, peak RSS MB of that process alone, its other stdout) of `code` in a fresh interpreter."""
+    started = time.perf_counter()
+    done = subprocess.run([sys.executable, "-c", code + _PEAK, str(out)], env=env, capture_output=True, text=True,
+                          check=True)
+    wall = time.perf_counter() - started
+    lines = done.stdout.strip().splitlines()
+    peak_kb = int(lines[-1].split()[1])
+    return wall, peak_kb / 1024, "\n".join(lines[:-1]).strip()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=100_000, help="customers in the sandbox")
+    parser.add_argument("--output", type=Path, default=Path(__file__).with_name("results.json"))
+    parser.add_argument("--quick", action="store_true", help="CI: check the harness runs, keep no results")
+    args = parser.parse_args()
+
+    port = _free_port()
+    env = {**os.environ, "BULKIO_BASE_URL": f"http://127.0.0.1:{port}", "BULKIO_API_KEY": KEY, "BULKIO_CONFIG": ""}
+    server = subprocess.Popen([sys.executable, "-m", "bulkio.cli", "sandbox", "--port", str(port), "--rows",
+                               str(args.rows)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    figures: dict[str, Any] = {}
+    try:
+        deadline = time.monotonic() + 60 + args.rows / 2000
+        while True:
+            try:
+                httpx.get(f"{env['BULKIO_BASE_URL']}/company", headers={"Authorization": f"Bearer {KEY}"})
+                break
+            except httpx.TransportError:
+                if time.monotonic() > deadline or server.poll() is not None:
+                    raise SystemExit("the sandbox did not start") from None
+                time.sleep(0.5)
+        with tempfile.TemporaryDirectory() as tmp:
+            work = Path(tmp)
+            stream_wall, stream_rss, _ = _run(_STREAM, work / "s.csv", env)
+            naive_wall, naive_rss, _ = _run(_NAIVE_CSV, work / "n.csv", env)
+            figures["csv_export_peak_rss_mb"] = {
+                "bulkio_streaming": round(stream_rss, 1), "naive_in_memory": round(naive_rss, 1),
+                "ratio_naive_over_bulkio": round(naive_rss / stream_rss, 2),
+                "bulkio_seconds": round(stream_wall, 2), "naive_seconds": round(naive_wall, 2)}
+            _, _, bulkio_write = _run(_XLSX_BULKIO, work / "b.xlsx", env)
+            _, _, openpyxl_write = _run(_XLSX_OPENPYXL, work / "o.xlsx", env)
+            figures["xlsx_write_seconds"] = {
+                "bulkio_xlsxwriter": round(float(bulkio_write), 2), "pandas_openpyxl": round(float(openpyxl_write), 2),
+                "ratio_openpyxl_over_bulkio": round(float(openpyxl_write) / float(bulkio_write), 2)}
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    result = {"rows": args.rows, "date": datetime.now(UTC).isoformat(timespec="seconds"),
+              "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
+              "figures": figures}
+    print(json.dumps(result, indent=2))
+    if not args.quick:
+        args.output.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
