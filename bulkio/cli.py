@@ -216,9 +216,12 @@ def demo(
     with _errors(), Sandbox(rows=rows, seed=seed, api_key=SANDBOX_DEMO_KEY) as server:
         console.print(f"[bold]1.[/] started a sandbox Carbon with {rows} customers at {server.url}",
                       highlight=False)
-        with Client(base_url=server.url, api_key=server.api_key) as client, \
-                row_progress(console, "2. exporting customers") as progress:
-            result = export_table(client, "customer", progress=progress)
+        with Client(base_url=server.url, api_key=server.api_key) as client:
+            with row_progress(console, "2. exporting customers") as progress:
+                result = export_table(client, "customer", progress=progress)
+            requests = client.requests_made
+        console.print(f"[bold]2.[/] exported {result.info.rows} customers in {requests} requests "
+                      "(pages plus one per lookup table)", highlight=False)
         path = write_workbook(result, output).resolve()
     console.print(f"[bold]3.[/] wrote [green]{path}[/] ({result.info.rows} customers, "
                   f"{len(result.frame.columns)} columns)", highlight=False)
