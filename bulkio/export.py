@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 import pandas as pd
 
 from ._version import __version__
+from .filters import as_params
 from .flatten import flatten
 from .lookups import Lookup, fetch_lookups
 from .resources import Resource, get_resource
@@ -23,7 +24,7 @@ from .resources import Resource, get_resource
 if TYPE_CHECKING:
     from .client import Client
 
-__all__ = ["Export", "ExportInfo", "Progress", "export", "export_table", "iter_records", "parse_where"]
+__all__ = ["Export", "ExportInfo", "Progress", "export", "export_table", "iter_records"]
 
 Progress = Callable[[int, int | None], None]
 """Called after each page with (rows so far, total rows or None when the server did not say)."""
@@ -72,24 +73,6 @@ class Export:
         return shown
 
 
-def parse_where(where: Sequence[str] | Mapping[str, str] | None) -> list[tuple[str, str]]:
-    """``['name=ilike.*acme*']`` or ``{'name': 'ilike.*acme*'}`` -> ``[('name', 'ilike.*acme*')]``.
-
-    :raises ValueError: for an item without ``=`` (names the item).
-    """
-    if where is None:
-        return []
-    if isinstance(where, Mapping):
-        return [(str(k), str(v)) for k, v in where.items()]
-    out = []
-    for item in where:
-        column, sep, expr = item.partition("=")
-        if not sep or not column or not expr:
-            raise ValueError(f"filter {item!r} should look like column=operator.value, e.g. name=ilike.*acme*")
-        out.append((column.strip(), expr.strip()))
-    return out
-
-
 def _order_with_key(order: str | None, resource: Resource) -> str:
     """Always send `order` (PostgREST has no stable order otherwise), ties broken by the key."""
     if not order:
@@ -107,7 +90,7 @@ def iter_records(client: Client, resource: Resource | str, *, select: Sequence[s
     columns = list(select or resource.exported_columns)
     if resource.key not in columns:
         columns.insert(0, resource.key)
-    filters = parse_where(where)
+    filters = as_params(where)
     total = None
     if progress is not None:
         total = client.count(resource, filters=filters)
@@ -144,7 +127,7 @@ def export_table(client: Client, resource: Resource | str = "customer", *, selec
         resource=resource.name,
         host=urlsplit(str(client.base_url)).netloc,
         select=tuple(columns),
-        filters=tuple(f"{c}={e}" for c, e in parse_where(where)),
+        filters=tuple(f"{c}={e}" for c, e in as_params(where)),
         order=_order_with_key(order, resource),
         exported_at=datetime.now(UTC).isoformat(timespec="seconds"),
         rows=len(frame),
