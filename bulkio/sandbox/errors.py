@@ -10,7 +10,7 @@ __all__ = ["PgError"]
 class PgError(Exception):
     """An error the sandbox answers with, exactly as PostgREST would render it."""
 
-    def __init__(self, status: int, code: str, message: str, *, details: str | None = None,
+    def __init__(self, status: int, code: str, message: str, *, details: Any = None,
                  hint: str | None = None, headers: dict[str, str] | None = None) -> None:
         super().__init__(message)
         self.status = status

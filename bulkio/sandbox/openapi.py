@@ -52,7 +52,7 @@ def openapi_document(base_url: str) -> dict[str, Any]:
         resource = spec.resource
         definitions[name] = {
             "type": "object",
-            "required": [c.name for c in resource.columns if c.required or c.name == resource.key],
+            "required": [c.name for c in resource.columns if c.required],
             "properties": {c.name: _property(c, resource.key) for c in resource.columns},
         }
         ref = {"$ref": f"#/definitions/{name}"}

@@ -13,24 +13,21 @@ from __future__ import annotations
 import itertools
 import json
 import math
-import re
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from functools import lru_cache
 from typing import Any
 
 from ..resources import Column, ColumnType
 from .errors import PgError
+from .pgtypes import coerce, decode_value, encode_value, filter_value, pg_contains, pg_like, quote_ident
 from .query import Condition, Embed, Field, Logic, OrderTerm
 from .schema import TABLES, TableSpec, now_iso, sqlite_ddl
 
 __all__ = ["Principal", "Store"]
 
-_NUMERIC_LIMIT = 1e5  # numeric(10,5): at most 5 digits before the point
 
 
 @dataclass(frozen=True)
@@ -42,61 +39,6 @@ class Principal:
     scopes: frozenset[str]
 
 
-def _quote_ident(name: str) -> str:
-    """Postgres quotes identifiers that are not all lower case (as in its error details)."""
-    return name if re.fullmatch(r"[a-z_][a-z0-9_]*", name) else f'"{name}"'
-
-
-@lru_cache(maxsize=512)
-def _like_regex(pattern: str, ci: bool) -> re.Pattern[str]:
-    out = []
-    for ch in pattern:
-        if ch in "*%":
-            out.append(".*")
-        elif ch == "_":
-            out.append(".")
-        else:
-            out.append(re.escape(ch))
-    return re.compile("".join(out), re.DOTALL | (re.IGNORECASE if ci else 0))
-
-
-def _pg_like(value: Any, pattern: Any, ci: int) -> int | None:
-    if value is None or pattern is None:
-        return None
-    return 1 if _like_regex(str(pattern), bool(ci)).fullmatch(str(value)) else 0
-
-
-def _pg_contains(array_json: Any, items_json: str, contained: int) -> int | None:
-    if array_json is None:
-        return None
-    have, want = set(json.loads(array_json)), set(json.loads(items_json))
-    return int(have <= want) if contained else int(want <= have)
-
-
-def _canonical_timestamp(raw: str, column: Column) -> str:
-    try:
-        value = datetime.fromisoformat(raw.strip().replace(" ", "T", 1) if len(raw) > 10 else raw.strip())
-    except ValueError:
-        raise PgError(400, "22007", f'invalid input syntax for type {column.type.value}: "{raw}"') from None
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return value.astimezone(UTC).isoformat(timespec="microseconds")
-
-
-def _display_timestamp(stored: str) -> str:
-    return stored.replace(".000000", "")
-
-
-def _parse_array_literal(raw: str) -> list[Any]:
-    if not (raw.startswith("{") and raw.endswith("}")):
-        raise PgError(400, "22P02", f'malformed array literal: "{raw}"',
-                      details='Array value must start with "{" or dimension information.')
-    inner = raw[1:-1]
-    if not inner:
-        return []
-    from .query import split_list
-    return [None if item == "NULL" else item for item in split_list(inner)]
-
 
 class Store:
     """Tables of every company, in one in-memory SQLite database."""
@@ -104,8 +46,8 @@ class Store:
     def __init__(self) -> None:
         self.lock = threading.RLock()
         self._conn = sqlite3.connect(":memory:", check_same_thread=False, isolation_level=None)
-        self._conn.create_function("pg_like", 3, _pg_like, deterministic=True)
-        self._conn.create_function("pg_contains", 3, _pg_contains, deterministic=True)
+        self._conn.create_function("pg_like", 3, pg_like, deterministic=True)
+        self._conn.create_function("pg_contains", 3, pg_contains, deterministic=True)
         for statement in sqlite_ddl():
             self._conn.execute(statement)
         self._ctid = itertools.count(1)
@@ -164,20 +106,12 @@ class Store:
         """A change made behind the API user's back (the concurrent editor). Sets `updatedAt` like the app would."""
         spec = TABLES[table]
         resource = spec.resource
-        changes = {name: self._coerce(resource.column(name), value) for name, value in changes.items()}
+        changes = {name: coerce(resource.column(name), value) for name, value in changes.items()}
         if "updatedAt" in resource and "updatedAt" not in changes:
             changes["updatedAt"] = now_iso()
         with self.transaction():
             return self._update_rows(spec, [key], changes)
 
-    # ----------------------------------------------------------------- encoding
-    @staticmethod
-    def _encode_value(column: Column, value: Any) -> Any:
-        if value is None:
-            return None
-        if column.type in (ColumnType.JSON, ColumnType.TEXT_ARRAY, ColumnType.VECTOR):
-            return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-        return value
 
     def _encode_row(self, spec: TableSpec, record: dict[str, Any]) -> list[Any]:
         dumps = json.dumps
@@ -187,17 +121,6 @@ class Store:
             for value, flag in zip(map(record.get, names), as_json, strict=True)
         ]
 
-    @staticmethod
-    def _decode_value(column: Column, value: Any) -> Any:
-        if value is None:
-            return None
-        if column.type in (ColumnType.JSON, ColumnType.TEXT_ARRAY, ColumnType.VECTOR):
-            return json.loads(value)
-        if column.type is ColumnType.NUMERIC:
-            return int(value) if float(value).is_integer() else value
-        if column.type is ColumnType.TIMESTAMP:
-            return _display_timestamp(value)
-        return value
 
     def _fetch(self, spec: TableSpec, sql: str, params: Sequence[Any]) -> list[dict[str, Any]]:
         cursor = self._conn.execute(sql, params)
@@ -206,59 +129,10 @@ class Store:
         out = []
         for raw in cursor.fetchall():
             out.append({
-                name: self._decode_value(col, value)
+                name: decode_value(col, value)
                 for name, col, value in zip(names, columns, raw, strict=True) if col is not None
             })
         return out
-
-    # ----------------------------------------------------------------- coercion (JSON body -> column type)
-    def _coerce(self, column: Column, value: Any) -> Any:
-        if value is None:
-            return None
-        kind = column.type
-        if kind is ColumnType.TEXT:
-            if isinstance(value, bool):
-                return "true" if value else "false"
-            if isinstance(value, (dict, list)):
-                return json.dumps(value, ensure_ascii=False)
-            return str(value)
-        if kind is ColumnType.NUMERIC:
-            if isinstance(value, (bool, dict, list)):
-                raise PgError(400, "22P02", f'invalid input syntax for type numeric: "{json.dumps(value)}"')
-            try:
-                number = float(value)
-            except (TypeError, ValueError):
-                raise PgError(400, "22P02", f'invalid input syntax for type numeric: "{value}"') from None
-            if math.isinf(number) or (not math.isnan(number) and abs(number) >= _NUMERIC_LIMIT):
-                raise PgError(400, "22003", "numeric field overflow",
-                              details="A field with precision 10, scale 5 must round to an absolute value less "
-                                      "than 10^5.")
-            return number if math.isnan(number) else round(number, 5)
-        if kind is ColumnType.INTEGER:
-            try:
-                return int(str(value).strip()) if not isinstance(value, bool) else int(value)
-            except ValueError:
-                raise PgError(400, "22P02", f'invalid input syntax for type integer: "{value}"') from None
-        if kind is ColumnType.BOOLEAN:
-            if isinstance(value, bool):
-                return int(value)
-            text = str(value).strip().lower()
-            if text in ("true", "t", "yes", "on", "1"):
-                return 1
-            if text in ("false", "f", "no", "off", "0"):
-                return 0
-            raise PgError(400, "22P02", f'invalid input syntax for type boolean: "{value}"')
-        if kind is ColumnType.TIMESTAMP:
-            return _canonical_timestamp(str(value), column)
-        if kind is ColumnType.TEXT_ARRAY:
-            if isinstance(value, str):
-                value = _parse_array_literal(value)
-            if not isinstance(value, list):
-                raise PgError(400, "22P02", f'malformed array literal: "{json.dumps(value)}"',
-                              details='Array value must start with "{" or dimension information.')
-            return [None if v is None else (json.dumps(v) if isinstance(v, (dict, list)) else str(v))
-                    for v in value]
-        return value  # json, vector: stored as given
 
     # ----------------------------------------------------------------- WHERE / ORDER
     def _rls(self, spec: TableSpec, principal: Principal | None) -> tuple[str, list[Any]]:
@@ -275,22 +149,6 @@ class Store:
             raise PgError(400, "42703", f"column {spec.name}.{name} does not exist")
         return spec.resource.column(name)
 
-    def _filter_value(self, column: Column, raw: str) -> Any:
-        if column.type is ColumnType.NUMERIC:
-            try:
-                return float(raw)
-            except ValueError:
-                raise PgError(400, "22P02", f'invalid input syntax for type numeric: "{raw}"') from None
-        if column.type is ColumnType.INTEGER:
-            try:
-                return int(raw)
-            except ValueError:
-                raise PgError(400, "22P02", f'invalid input syntax for type integer: "{raw}"') from None
-        if column.type is ColumnType.TIMESTAMP:
-            return _canonical_timestamp(raw, column)
-        if column.type is ColumnType.TEXT_ARRAY:
-            return self._encode_value(column, self._coerce(column, raw))
-        return raw
 
     def _condition_sql(self, spec: TableSpec, cond: Condition) -> tuple[str, list[Any]]:
         column = self._column(spec, cond.column)
@@ -298,7 +156,7 @@ class Store:
         op, value = cond.operator, cond.value
         comparisons = {"eq": "=", "neq": "<>", "gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
         if op in comparisons:
-            sql, params = f"{col} {comparisons[op]} ?", [self._filter_value(column, str(value))]
+            sql, params = f"{col} {comparisons[op]} ?", [filter_value(column, str(value))]
         elif op in ("like", "ilike"):
             sql, params = f"pg_like({col}, ?, {int(op == 'ilike')})", [value]
         elif op == "is":
@@ -307,7 +165,7 @@ class Store:
                    "true": f"{col} = 1", "false": f"{col} = 0"}[word]
             params = []
         elif op == "in":
-            items = [self._filter_value(column, v) for v in value]
+            items = [filter_value(column, v) for v in value]
             sql = f"{col} IN ({', '.join('?' for _ in items)})" if items else "0"
             params = items
         else:  # cs, cd
@@ -372,31 +230,48 @@ class Store:
 
     def _relationship(self, spec: TableSpec, embed: Embed) -> tuple[TableSpec, str, str]:
         """(target table, local column, target column) for an embedding; the local side holds the foreign key
-        for many-to-one, the target side for one-to-many (target column starts with '<')."""
+        for many-to-one, the target side for one-to-many (target column starts with '<').
+
+        As PostgREST: every foreign key between the two tables, in either direction, is a candidate; more than one
+        is 300 PGRST201 unless a hint (`table!fk_column` or `table!constraint_name`) picks one.
+        """
         name = embed.target
         if name in spec.resource and spec.resource.column(name).reference is not None:
             ref = spec.resource.column(name).reference
             assert ref is not None
             return TABLES[ref.table], name, ref.column
-        if name in TABLES:
-            candidates = [c for c in spec.resource.columns if c.reference and c.reference.table == name]
-            if embed.hint:
-                candidates = [c for c in candidates if c.name == embed.hint]
-            if len(candidates) == 1:
-                ref = candidates[0].reference
-                assert ref is not None
-                return TABLES[name], candidates[0].name, ref.column
-            if len(candidates) > 1:
-                raise PgError(300, "PGRST201", f"Could not embed because more than one relationship was found for "
-                              f"'{spec.name}' and '{name}'",
-                              details=", ".join(f"{spec.name}_{c.name}_fkey" for c in candidates),
-                              hint=f"Try changing '{name}' to one of: "
-                                   + ", ".join(f"'{name}!{c.name}'" for c in candidates))
-            back = [c for c in TABLES[name].resource.columns if c.reference and c.reference.table == spec.name]
-            if len(back) == 1 and back[0].reference is not None:
-                return TABLES[name], back[0].reference.column, "<" + back[0].name
-        raise PgError(400, "PGRST200", f"Could not find a relationship between '{spec.name}' and '{name}' in the "
-                      "schema cache", hint="Verify that the table and the foreign key exist.")
+        if name not in TABLES:
+            raise self._no_relationship(spec.name, name)
+        target = TABLES[name]
+        # (local column, target column, one-to-many, constraint, foreign-key column)
+        options: list[tuple[str, str, bool, str, str]] = [
+            (c.name, c.reference.column, False, f"{spec.name}_{c.name}_fkey", c.name)
+            for c in spec.resource.columns if c.reference is not None and c.reference.table == name
+        ]
+        if name != spec.name:
+            options += [(c.reference.column, c.name, True, f"{name}_{c.name}_fkey", c.name)
+                        for c in target.resource.columns if c.reference is not None and c.reference.table == spec.name]
+        if embed.hint:
+            options = [o for o in options if embed.hint in (o[3], o[4])]
+        if len(options) == 1:
+            local, remote, one_to_many, _, _ = options[0]
+            return target, local, ("<" if one_to_many else "") + remote
+        if not options:
+            raise self._no_relationship(spec.name, name)
+        details = [{"cardinality": "one-to-many" if many else "many-to-one",
+                    "embedding": f"{spec.name} with {name}",
+                    "relationship": f"{constraint} using {spec.name}({local}) and {name}({remote})"}
+                   for local, remote, many, constraint, _ in options]
+        raise PgError(300, "PGRST201", f"Could not embed because more than one relationship was found for "
+                      f"'{spec.name}' and '{name}'", details=details,
+                      hint=f"Try changing '{name}' to one of the following: "
+                           + ", ".join(f"'{name}!{o[3]}'" for o in options)
+                           + ". Find the desired relationship in the 'details' key.")
+
+    @staticmethod
+    def _no_relationship(table: str, name: str) -> PgError:
+        return PgError(400, "PGRST200", f"Could not find a relationship between '{table}' and '{name}' in the "
+                       "schema cache", hint="Verify that the table and the foreign key exist.")
 
     def shape(self, table: str, principal: Principal, rows: list[dict[str, Any]],
               items: Sequence[Field | Embed | str]) -> list[dict[str, Any]]:
@@ -476,7 +351,7 @@ class Store:
             if not fk_cache[cache_key]:
                 raise PgError(409, "23503", f'insert or update on table "{spec.name}" violates foreign key '
                               f'constraint "{spec.name}_{column.name}_fkey"',
-                              details=f'Key ({_quote_ident(column.name)})=({value}) is not present in table '
+                              details=f'Key ({quote_ident(column.name)})=({value}) is not present in table '
                                       f'"{ref.table}".')
 
     def _unique_error(self, spec: TableSpec, exc: sqlite3.IntegrityError, record: dict[str, Any]) -> PgError:
@@ -487,7 +362,7 @@ class Store:
             name, columns = f"{spec.name}_pkey", [spec.resource.key]
         else:
             name = f"{spec.name}_{'_'.join(columns)}_key"
-        keys = ", ".join(_quote_ident(c) for c in columns)
+        keys = ", ".join(quote_ident(c) for c in columns)
         values = ", ".join(str(record.get(c)) for c in columns)
         return PgError(409, "23505", f'duplicate key value violates unique constraint "{name}"',
                        details=f"Key ({keys})=({values}) already exists.")
@@ -528,7 +403,7 @@ class Store:
             record: dict[str, Any] = {}
             for column in resource.columns:
                 if column.name in keys and column.name in row:
-                    record[column.name] = self._coerce(column, row[column.name])
+                    record[column.name] = coerce(column, row[column.name])
                 elif column.name in defaults and (column.name not in keys or missing_default):
                     record[column.name] = defaults[column.name]()
                 else:
@@ -540,7 +415,7 @@ class Store:
                 self._conn.execute(sql, [*self._encode_row(spec, record), next(self._ctid)])
             except sqlite3.IntegrityError as exc:
                 raise self._unique_error(spec, exc, record) from None
-            written.append({k: self._decode_value(resource.column(k), self._encode_value(resource.column(k), v))
+            written.append({k: decode_value(resource.column(k), encode_value(resource.column(k), v))
                             for k, v in record.items()})
         return written
 
@@ -551,7 +426,7 @@ class Store:
         key = _q(spec.resource.key)
         count = 0
         for value in keys:
-            params = [self._encode_value(spec.resource.column(n), v) for n, v in changes.items()]
+            params = [encode_value(spec.resource.column(n), v) for n, v in changes.items()]
             count += self._conn.execute(f'UPDATE "{spec.name}" SET {assignments} WHERE {key} = ?',
                                         [*params, next(self._ctid), value]).rowcount
         return count
@@ -564,7 +439,7 @@ class Store:
         for name in body:
             if name not in resource:
                 raise self.unknown_column(spec, name)
-        changes = {name: self._coerce(resource.column(name), value) for name, value in body.items()}
+        changes = {name: coerce(resource.column(name), value) for name, value in body.items()}
         rows, _ = self.select(table, principal, filters=filters)
         fk_cache: dict[tuple[str, Any], bool] = {}
         updated = []
@@ -623,7 +498,7 @@ class Store:
                     else:
                         raise PgError(409, "23503", f'update or delete on table "{spec.name}" violates foreign key '
                                       f'constraint "{other.name}_{column.name}_fkey" on table "{other.name}"',
-                                      details=f"Key ({_quote_ident(ref.column)})=({hits[0][1]}) is still "
+                                      details=f"Key ({quote_ident(ref.column)})=({hits[0][1]}) is still "
                                               f'referenced from table "{other.name}".')
 
 

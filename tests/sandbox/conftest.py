@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from .rawhttp import api, api_for
+from .rawhttp import api, api_for, shared_transport
 
-__all__ = ["api", "api_for"]
+__all__ = ["api", "api_for", "shared_transport"]
