@@ -7,6 +7,9 @@ DataFrame people work with: labels instead of ids unless ``raw_ids=True``.
 
 from __future__ import annotations
 
+import contextlib
+import queue
+import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -81,6 +84,50 @@ def _order_with_key(order: str | None, resource: Resource) -> str:
     return order if resource.key in columns else f"{order},{resource.key}.asc"
 
 
+_DONE = object()
+
+
+def _prefetched(pages: Iterator[list[dict[str, Any]]], depth: int = 2) -> Iterator[list[dict[str, Any]]]:
+    """Fetch the next pages in a thread while the caller works on this one (network and CPU overlap).
+
+    Paging stays sequential (each keyset request needs the previous page's last key), so this never sends more
+    requests than the plain loop; `depth` bounds the pages held in memory. Errors surface in the caller's thread.
+    """
+    buffer: queue.Queue[Any] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for page in pages:
+                while not stop.is_set():
+                    try:
+                        buffer.put(page, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            buffer.put(_DONE)
+        except BaseException as exc:  # handed to the consumer, raised there
+            buffer.put(exc)
+
+    worker = threading.Thread(target=produce, name="bulkio-prefetch", daemon=True)
+    worker.start()
+    try:
+        while True:
+            item = buffer.get()
+            if item is _DONE:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        while worker.is_alive():
+            with contextlib.suppress(queue.Empty):
+                buffer.get(timeout=0.1)
+
+
 def iter_records(client: Client, resource: Resource | str, *, select: Sequence[str] | None = None,
                  order: str | None = None, where: Sequence[str] | Mapping[str, str] | None = None,
                  limit: int | None = None, page_size: int = 1000,
@@ -97,8 +144,9 @@ def iter_records(client: Client, resource: Resource | str, *, select: Sequence[s
         if limit is not None and total is not None:
             total = min(total, limit)
     seen = 0
-    for page in client.iter_pages(resource, select=columns, order=_order_with_key(order, resource),
-                                  filters=filters, page_size=page_size):
+    pages = client.iter_pages(resource, select=columns, order=_order_with_key(order, resource), filters=filters,
+                              page_size=page_size, limit=limit)
+    for page in _prefetched(pages):
         if limit is not None and seen + len(page) > limit:
             page = page[: limit - seen]
         seen += len(page)

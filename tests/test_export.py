@@ -10,6 +10,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from bulkio.client import Client
+from bulkio.errors import TransportError
 from bulkio.export import export, export_table
 from bulkio.flatten import unflatten
 from bulkio.resources import CUSTOMER
@@ -117,3 +118,19 @@ def test_export_then_unflatten_gives_back_what_the_server_holds(sandbox_server: 
             spec = CUSTOMER.column(column)
             assert normalize(spec, row[column]) == normalize(spec, server_row[column]), column
         assert row.get("customFields") == (server_row["customFields"] or None)  # null, {} and no columns alike
+
+
+def test_prefetching_sends_no_extra_page_when_a_limit_is_reached(client: Client, sandbox: Sandbox) -> None:
+    sandbox.switches.max_rows = 25
+    frame = export(client, "customer", raw_ids=True, limit=30)
+    assert len(frame) == 30
+    assert len([r for r in sandbox.requests if r[1].startswith("/customer?")]) == 2
+
+
+def test_an_error_while_prefetching_reaches_the_caller(sandbox: Sandbox) -> None:
+    sandbox.switches.max_rows = 25
+    sandbox.switches.fail_503 = 0
+    with Client(sandbox.url, sandbox.api_key, max_retries=0) as impatient:
+        sandbox.switches.drop, sandbox.switches.drop_skip = 1, 2  # the third page's connection breaks
+        with pytest.raises(TransportError):
+            export(impatient, "customer", raw_ids=True)
