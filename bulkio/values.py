@@ -8,10 +8,12 @@ these rules, so an untouched exported workbook always reads back equal:
   turned into a number (``442079460960.0``) is an error, not a guess;
 - numbers lose Excel's float noise (``0.30000000000000004`` -> ``0.3``, rounded to 15 significant digits);
 - percent columns take ``20%`` or ``0.2`` (both 0.2); a bare ``20`` stays 20 and validation flags it;
-- timestamps are UTC; Excel date serials (``45292.5``), dates, datetimes and ISO text are accepted;
+- timestamps are UTC; Excel date serials (``45292.5``), dates, datetimes and ISO text are accepted; they compare
+  to the millisecond, the precision of an Excel date;
 - arrays are one cell: ``a, b, c`` when no item needs quoting, else JSON (``["a, b", "c"]``); an empty cell is ``[]``;
 - JSON objects are compact JSON with sorted keys; a custom-field cell holds a scalar, or JSON when text alone would
-  be ambiguous (``"123"`` the string is written ``"123"`` with quotes, 123 the number without).
+  be ambiguous (``"123"`` the string is written ``"123"`` with quotes, 123 the number without) or when a number has
+  more significant digits than Excel keeps (15).
 """
 
 from __future__ import annotations
@@ -232,7 +234,8 @@ def to_custom_cell(value: Any) -> Any:
     if isinstance(value, int):
         return value
     if isinstance(value, float):
-        return _exact(value)
+        # Excel keeps 15 significant digits (xlsxwriter writes 16): a longer number travels as text, exactly
+        return _exact(value) if float(f"{value:.15g}") == value else json.dumps(value)
     if isinstance(value, str):
         return json.dumps(value, ensure_ascii=False) if from_custom_cell(value) != value else value
     return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
@@ -281,8 +284,9 @@ def normalize(column: Column | None, value: Any) -> Any:
         if parsed in ({}, None):
             return None
         return json.dumps(parsed, sort_keys=True, ensure_ascii=False)
-    if kind is ColumnType.TIMESTAMP:
-        return _parse_timestamp(value).isoformat(timespec="microseconds")
+    if kind is ColumnType.TIMESTAMP:  # to the nearest millisecond: all an Excel date holds (readers round)
+        moment = _parse_timestamp(value) + timedelta(microseconds=500)
+        return moment.isoformat(timespec="milliseconds")
     return from_cell(column, value)
 
 

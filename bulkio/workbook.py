@@ -368,6 +368,7 @@ def csv_rows(frame: pd.DataFrame, names: Sequence[str], resource: Resource | Non
         values = _column_cells(frame[name], _column_for(resource, name))
         columns.append([
             "" if v is None else v.isoformat() if isinstance(v, datetime)
+            else ("true" if v else "false") if isinstance(v, bool)  # JSON's spelling, which reads back as a bool
             else (escape_formula(v) if escape else v) if isinstance(v, str) else v
             for v in values
         ])
