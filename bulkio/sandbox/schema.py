@@ -131,10 +131,14 @@ def sqlite_ddl() -> list[str]:
                 f'CREATE UNIQUE INDEX "{resource.name}_{"_".join(unique)}_key" ON "{resource.name}" ({index_cols})'
             )
         for column in resource.columns:
-            if column.reference is not None:
-                statements.append(
-                    f'CREATE INDEX "{resource.name}_{column.name}_idx" ON "{resource.name}" ("{column.name}")'
-                )
+            if column.reference is None:
+                continue
+            indexed = f'"{column.name}"'
+            if spec.rls == "company" and column.name == "companyId":
+                # row-level security filters every read by company: with the key second, a keyset page
+                # (companyId = ? AND id > ? ORDER BY id LIMIT n) and its count are index range scans
+                indexed += f', "{resource.key}"'
+            statements.append(f'CREATE INDEX "{resource.name}_{column.name}_idx" ON "{resource.name}" ({indexed})')
     statements.append('CREATE TABLE "_membership" ("userId" TEXT, "companyId" TEXT, '
                       'PRIMARY KEY ("userId", "companyId"))')
     statements.append('CREATE TABLE "_sequence" ("table" TEXT, "companyId" TEXT, "value" INTEGER, '
