@@ -291,16 +291,9 @@ def normalize(column: Column | None, value: Any) -> Any:
 
 
 def normalize_series(column: Column | None, series: pd.Series) -> pd.Series:
-    """`normalize` over a whole column; vectorised for text and numbers (the diff of 100,000 rows depends on it)."""
-    if (column is not None and column.type is ColumnType.TEXT and series.dtype.kind in ("O", "U", "T")) \
-            or (column is not None and column.type is ColumnType.TEXT and isinstance(series.dtype, pd.StringDtype)):
-        text = series.astype("string").str.strip()
-        if column.format == "phone" or series.map(lambda v: isinstance(v, (int, float)) and not isinstance(
-                v, bool), na_action="ignore").fillna(False).astype(bool).any():
-            return series.map(lambda v: normalize(column, v)).astype(object)
-        return text.mask(text == "").astype(object).where(text.notna() & (text != ""), None)
-    if column is not None and column.type is ColumnType.NUMERIC and series.dtype.kind in ("f", "i", "u"):
-        numbers = pd.to_numeric(series, errors="coerce").astype(float).round(10)
-        return numbers.astype(object).where(numbers.notna(), None).map(
-            lambda v: None if v is None else _denoise(v))
-    return series.map(lambda v: normalize(column, v)).astype(object)
+    """`normalize` over a whole column (object dtype, None for empty); plain text takes a vectorised path."""
+    if column is not None and column.type is ColumnType.TEXT and column.format != "phone" \
+            and isinstance(series.dtype, pd.StringDtype):
+        text = series.str.strip().astype(object)
+        return text.where(text.notna() & (text != ""), None)
+    return pd.Series([normalize(column, v) for v in series.tolist()], index=series.index, dtype=object)
