@@ -60,31 +60,24 @@ CURRENCY_CODE = Resource(
     description="ISO 4217 currency codes",
 )
 
-CUSTOMER_TYPE = Resource(
-    name="customerType",
-    columns=(
-        Column("id", nullable=False, has_default=True, read_only=True),
-        Column("name", nullable=False),
-        Column("companyId", nullable=False, reference=Reference("company"), read_only=True),
-    ),
-    natural_key=("name",),
-    unique=(("name", "companyId"),),
-    label="name",
-    description="customer types (e.g. Distributor, Retail)",
-)
+def _company_names(name: str, description: str) -> Resource:
+    """A per-company list of names (customer types, statuses): id, name, companyId; a name is unique per company."""
+    return Resource(
+        name=name,
+        columns=(
+            Column("id", nullable=False, has_default=True, read_only=True),
+            Column("name", nullable=False),
+            Column("companyId", nullable=False, reference=Reference("company"), read_only=True),
+        ),
+        natural_key=("name",),
+        unique=(("name", "companyId"),),
+        label="name",
+        description=description,
+    )
 
-CUSTOMER_STATUS = Resource(
-    name="customerStatus",
-    columns=(
-        Column("id", nullable=False, has_default=True, read_only=True),
-        Column("name", nullable=False),
-        Column("companyId", nullable=False, reference=Reference("company"), read_only=True),
-    ),
-    natural_key=("name",),
-    unique=(("name", "companyId"),),
-    label="name",
-    description="customer statuses (e.g. Active, On Hold)",
-)
+
+CUSTOMER_TYPE = _company_names("customerType", "customer types (e.g. Distributor, Retail)")
+CUSTOMER_STATUS = _company_names("customerStatus", "customer statuses (e.g. Active, On Hold)")
 
 _USER_REF = Reference("user", label="email")
 
