@@ -114,7 +114,8 @@ def _sqlite_type(column: Column) -> str:
 
 
 def sqlite_ddl() -> list[str]:
-    """CREATE statements: the storage only. Constraints are checked by `store.py` so errors read like Postgres'."""
+    """CREATE statements: the storage only, tables first, then indexes (CREATE INDEX / CREATE UNIQUE INDEX), which
+    the store builds after the seed is loaded. Constraints are checked by `store.py` so errors read like Postgres'."""
     statements = []
     for spec in TABLES.values():
         resource = spec.resource

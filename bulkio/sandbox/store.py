@@ -48,14 +48,26 @@ class Store:
         self._conn = sqlite3.connect(":memory:", check_same_thread=False, isolation_level=None)
         self._conn.create_function("pg_like", 3, pg_like, deterministic=True)
         self._conn.create_function("pg_contains", 3, pg_contains, deterministic=True)
-        for statement in sqlite_ddl():
-            self._conn.execute(statement)
+        statements = sqlite_ddl()
+        for statement in statements:
+            if not statement.startswith("CREATE UNIQUE INDEX") and not statement.startswith("CREATE INDEX"):
+                self._conn.execute(statement)
+        # indexes are built once the seed is in (`save_pristine`): a million rows load ~3x faster without them
+        self._pending_indexes = [s for s in statements if "INDEX" in s.split("(", 1)[0]]
         self._ctid = itertools.count(1)
         self._pristine: sqlite3.Connection | None = None
 
     # ----------------------------------------------------------------- housekeeping
+    def create_indexes(self) -> None:
+        """Build the indexes (unique constraints among them); the seed loads before them, for speed."""
+        with self.lock:
+            for statement in self._pending_indexes:
+                self._conn.execute(statement)
+            self._pending_indexes = []
+
     def save_pristine(self) -> None:
-        """Remember the current state as the one `restore_pristine` goes back to."""
+        """Build any pending indexes and remember the current state as the one `restore_pristine` goes back to."""
+        self.create_indexes()
         with self.lock:
             self._pristine = sqlite3.connect(":memory:", check_same_thread=False)
             self._conn.backup(self._pristine)
