@@ -1,0 +1,111 @@
+"""Validation against real workbooks: a clean export has no issue; each planted error is found, at its Excel place."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import openpyxl
+import pytest
+
+from bulkio.client import Client
+from bulkio.errors import ValidationFailed
+from bulkio.export import Export, export_table
+from bulkio.read import read_sheet
+from bulkio.sandbox import Sandbox
+from bulkio.validate import IssueCode, validate
+from bulkio.workbook import write_csv, write_template, write_workbook
+
+
+@pytest.fixture
+def exported(sandbox: Sandbox) -> Export:
+    with Client(sandbox.url, sandbox.api_key) as client:
+        return export_table(client, "customer")
+
+
+def _edit(path: Path, edits: dict[tuple[int, str], Any], *, new_columns: dict[str, Any] | None = None) -> None:
+    book = openpyxl.load_workbook(path)
+    sheet = book["customer"]
+    header = {c.value: c.column for c in sheet[1]}
+    for (row, name), value in edits.items():
+        sheet.cell(row=row, column=header[name]).value = value
+    for offset, (name, value) in enumerate((new_columns or {}).items(), start=1):
+        sheet.cell(row=1, column=len(header) + offset).value = name
+        sheet.cell(row=2, column=len(header) + offset).value = value
+    book.save(path)
+
+
+@pytest.mark.parametrize("writer", [write_workbook, write_csv])
+def test_a_clean_export_has_no_issue(exported: Export, tmp_path: Path, writer: Any) -> None:
+    path = writer(exported, tmp_path / ("c.xlsx" if writer is write_workbook else "c.csv"))
+    report = validate(read_sheet(path, "customer"), exported.lookups)
+    assert report.issues == () and not report.has_errors()
+
+
+def test_every_planted_error_is_found_where_excel_shows_it(exported: Export, tmp_path: Path) -> None:
+    path = write_workbook(exported, tmp_path / "edited.xlsx")
+    names = exported.display()["name"].tolist()
+    _edit(path, {
+        (3, "taxPercent"): 20,
+        (4, "customerTypeId"): "Distributer",
+        (5, "name"): names[4],                     # row 6's name: a duplicate
+        (7, "phone"): 442079460960,                # Excel turned the phone number into a number
+        (8, "_action"): "remove",
+        (9, "readableId"): "CUS999999",            # read-only: a warning, not an error
+        (10, "defaultCc"): "not-an-email, ok@example.com",
+        (11, "name"): None,
+        (12, "id"): exported.frame["id"].iloc[0],  # row 2's id: a duplicate key
+        (13, "currencyCode"): "EURO",
+        (14, "createdAt"): "next tuesday",
+    }, new_columns={"colour": "red"})
+    report = validate(read_sheet(path), exported.lookups)
+    found = {(i.row, i.column, i.code) for i in report.issues}
+    expected = {
+        (3, "taxPercent", IssueCode.OUT_OF_RANGE), (4, "customerTypeId", IssueCode.UNKNOWN_LABEL),
+        (5, "name", IssueCode.DUPLICATE_NAME), (6, "name", IssueCode.DUPLICATE_NAME),
+        (7, "phone", IssueCode.BAD_VALUE), (8, "_action", IssueCode.BAD_ACTION),
+        (9, "readableId", IssueCode.READ_ONLY_EDITED), (10, "defaultCc", IssueCode.BAD_EMAIL),
+        (11, "name", IssueCode.REQUIRED), (2, "id", IssueCode.DUPLICATE_KEY), (12, "id", IssueCode.DUPLICATE_KEY),
+        (13, "currencyCode", IssueCode.UNKNOWN_LABEL), (None, "colour", IssueCode.UNKNOWN_COLUMN),
+    }
+    assert expected <= found, expected - found
+    by_place = {(i.row, i.column): i for i in report.issues}
+    assert "fraction" in by_place[(3, "taxPercent")].message and "20%" in by_place[(3, "taxPercent")].message
+    assert "Distributor" in by_place[(4, "customerTypeId")].message  # the valid choices are listed
+    assert "Text" in by_place[(7, "phone")].message
+    assert by_place[(9, "readableId")].severity == "warning"
+    assert by_place[(3, "taxPercent")].letter == "V" and by_place[(3, "taxPercent")].file == str(path)
+    # createdAt is read-only: an unreadable date there is still a bad value (the cell is kept as it was typed)
+    assert (14, "createdAt") in by_place
+    frame = report.to_frame()
+    assert list(frame.columns)[:5] == ["file", "sheet", "row", "letter", "column"] and len(frame) == len(report)
+    assert "error(s)" in report._repr_html_()
+
+
+def test_strict_mode_raises_at_the_first_error(exported: Export, tmp_path: Path) -> None:
+    path = write_workbook(exported, tmp_path / "c.xlsx")
+    _edit(path, {(3, "taxPercent"): 7})
+    with pytest.raises(ValidationFailed, match="row 3"):
+        validate(read_sheet(path), exported.lookups, lazy=False)
+
+
+def test_a_template_with_new_rows_needs_the_required_columns(exported: Export, tmp_path: Path) -> None:
+    from bulkio.resources import CUSTOMER
+
+    path = write_template(CUSTOMER, tmp_path / "t.xlsx")
+    book = openpyxl.load_workbook(path)
+    sheet = book["customer"]
+    header = [c.value for c in sheet[1]]
+    sheet.cell(row=2, column=header.index("phone") + 1).value = "+44 1"  # a new row without a name
+    book.save(path)
+    report = validate(read_sheet(path), exported.lookups)
+    assert [(i.row, i.code) for i in report.errors] == [(2, IssueCode.REQUIRED)]
+    assert any("two-way" in w for w in read_sheet(path).warnings)
+
+
+def test_a_csv_without_the_name_column_cannot_create_rows(exported: Export, tmp_path: Path) -> None:
+    path = tmp_path / "phones.csv"
+    path.write_text("phone\n+44 1\n", encoding="utf-8")
+    report = validate(read_sheet(path, "customer"), exported.lookups)
+    assert [i.code for i in report.errors] == [IssueCode.MISSING_COLUMN]
+    assert "'name'" in report.errors[0].message
