@@ -168,6 +168,40 @@ def export_command(
 
 
 @app.command()
+def validate(
+    file: Annotated[Path, typer.Argument(help="The edited workbook (.xlsx) or CSV file.")],
+    resource: Annotated[str | None, typer.Option(help="Table (default: from the workbook; needed for CSV).")
+                        ] = None,
+    errors: Annotated[Path | None, typer.Option(help="Error workbook to write (default: <file>.errors.xlsx).")
+                      ] = None,
+    base_url: BaseUrl = None,
+) -> None:
+    """Check every cell of an edited sheet; on errors, write an error workbook and exit 1."""
+    from .errorbook import write_error_workbook
+    from .lookups import fetch_lookups
+    from .read import read_sheet
+    from .report import issues_table
+    from .validate import validate as run_validation
+
+    with _errors():
+        sheet = read_sheet(file, resource)
+        with _client(base_url) as client:
+            lookups = fetch_lookups(client, sheet.resource)
+        report = run_validation(sheet, lookups)
+        for warning in sheet.warnings:
+            err_console.print(f"[yellow]warning:[/] {warning}", highlight=False)
+        if report.issues:
+            console.print(issues_table(report))
+        if report.has_errors():
+            written = write_error_workbook(sheet, report, errors)
+            console.print(f"[bold red]{len(report.errors)} error(s)[/], {len(report.warnings)} warning(s); "
+                          f"wrote {written} with each bad cell highlighted", highlight=False)
+            raise typer.Exit(1)
+    console.print(f"[green]no errors[/] in {len(sheet.frame)} rows ({len(report.warnings)} warning(s))",
+                  highlight=False)
+
+
+@app.command()
 def template(
     resource: Annotated[str, typer.Argument(help="Table, e.g. customer.")] = "customer",
     output: Annotated[Path, typer.Option("--output", "-o", help="File to write: .xlsx or .csv (header only).")

@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-__all__ = ["facts_table", "row_progress"]
+__all__ = ["facts_table", "issues_table", "row_progress"]
 
 
 @contextmanager
@@ -35,4 +35,18 @@ def facts_table(title: str, facts: Mapping[str, Any]) -> Table:
     table.add_column()
     for name, value in facts.items():
         table.add_row(name, "" if value is None else str(value))
+    return table
+
+
+def issues_table(report: Any, limit: int = 50) -> Table:
+    """Validation issues as a table: Excel row, column, value, message (the first `limit`, then a count)."""
+    table = Table(title=f"{len(report.errors)} error(s), {len(report.warnings)} warning(s)", title_justify="left")
+    for title in ("row", "column", "value", "problem"):
+        table.add_column(title, overflow="fold")
+    for issue in report.issues[:limit]:
+        style = "red" if issue.severity == "error" else "yellow"
+        table.add_row("" if issue.row is None else str(issue.row), f"{issue.letter or ''} {issue.column or ''}",
+                      "" if issue.value is None else str(issue.value)[:40], f"[{style}]{issue.message}[/]")
+    if len(report.issues) > limit:
+        table.add_row("", "", "", f"... {len(report.issues) - limit} more in the error workbook")
     return table
