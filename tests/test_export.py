@@ -84,11 +84,12 @@ def test_export_info_names_the_host_never_the_key(client: Client, sandbox: Sandb
 _NAME = st.text(st.characters(blacklist_categories=("Cs", "Cc")), min_size=1, max_size=25).filter(
     lambda s: s.strip() == s and s.strip())
 _TAG = st.text(st.characters(blacklist_categories=("Cs", "Cc")), min_size=1, max_size=12)
+_JSON_TEXT = st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00")  # Postgres refuses NUL
 _CUSTOM = st.dictionaries(
     st.text(st.characters(whitelist_categories=("Ll", "Lu", "Nd")), min_size=1, max_size=8),
-    st.one_of(st.none(), st.booleans(), st.integers(-10**6, 10**6), st.text(max_size=10),
+    st.one_of(st.none(), st.booleans(), st.integers(-10**6, 10**6), st.text(_JSON_TEXT, max_size=10),
               st.floats(allow_nan=False, allow_infinity=False, width=32).map(lambda f: round(f, 4)),
-              st.dictionaries(st.text(max_size=4), st.integers(0, 9), max_size=2)),
+              st.dictionaries(st.text(_JSON_TEXT, max_size=4), st.integers(0, 9), max_size=2)),
     max_size=4)
 _CUSTOMER = st.fixed_dictionaries({
     "name": _NAME,

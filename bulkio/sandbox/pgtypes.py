@@ -109,6 +109,18 @@ def decode_value(column: Column, value: Any) -> Any:
 
 def coerce(column: Column, value: Any) -> Any:
     """A JSON body value cast to the column's type, as Postgres casts it (or its error)."""
+    value = _coerce(column, value)
+    if column.type in (ColumnType.JSON, ColumnType.VECTOR) and value is not None \
+            and "\\u0000" in json.dumps(value):
+        raise PgError(400, "22P05", "unsupported Unicode escape sequence",
+                      details="\\u0000 cannot be converted to text.")
+    texts = value if isinstance(value, list) and column.type is ColumnType.TEXT_ARRAY else [value]
+    if any(isinstance(t, str) and "\x00" in t for t in texts):
+        raise PgError(400, "22021", 'invalid byte sequence for encoding "UTF8": 0x00')
+    return value
+
+
+def _coerce(column: Column, value: Any) -> Any:
     if value is None:
         return None
     kind = column.type

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import httpx
+
 from bulkio.sandbox import Sandbox
 
 from .rawhttp import Api, error_code, mine, new_customer, row
@@ -167,3 +169,13 @@ def test_an_explicit_readable_id_is_kept(api: Api, sandbox: Sandbox) -> None:
     created = api.post("/customer", [new_customer(sandbox, "Mine", readableId="CUS999999")],
                        Prefer="return=representation").json()[0]
     assert created["readableId"] == "CUS999999"
+
+
+def test_nul_characters_are_refused_as_postgres_refuses_them(sandbox: Sandbox) -> None:
+    """Postgres text cannot hold NUL (22021) and jsonb refuses \\u0000 (22P05): both are 400s, nothing written."""
+    with httpx.Client(base_url=sandbox.url, headers={"Authorization": f"Bearer {sandbox.api_key}"}) as http:
+        for body, code in (({"name": "A\x00B"}, "22021"), ({"name": "Ok", "customFields": {"k": "x\x00"}}, "22P05"),
+                           ({"name": "Ok2", "tags": ["a\x00"]}, "22021")):
+            response = http.post("/customer", json=[{**body, "companyId": sandbox.company_id}])
+            assert response.status_code == 400 and response.json()["code"] == code, body
+    assert not any(r["name"] in ("A\x00B", "Ok", "Ok2") for r in sandbox.rows())
