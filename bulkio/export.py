@@ -27,7 +27,7 @@ from .resources import Resource, get_resource
 if TYPE_CHECKING:
     from .client import Client
 
-__all__ = ["Export", "ExportInfo", "Progress", "export", "export_table", "iter_records"]
+__all__ = ["Export", "ExportInfo", "Progress", "export", "export_info", "export_table", "iter_records"]
 
 Progress = Callable[[int, int | None], None]
 """Called after each page with (rows so far, total rows or None when the server did not say)."""
@@ -171,18 +171,26 @@ def export_table(client: Client, resource: Resource | str = "customer", *, selec
     columns = list(select or resource.exported_columns)
     frame = flatten(records, resource, columns=columns)
     lookups = {} if raw_ids else fetch_lookups(client, resource, columns)
-    info = ExportInfo(
+    info = export_info(client, resource, columns, where=where, order=order, limit=limit, raw_ids=raw_ids,
+                       rows=len(frame))
+    return Export(resource, frame, info, lookups)
+
+
+def export_info(client: Client, resource: Resource, select: Sequence[str], *,
+                where: Sequence[str] | Mapping[str, str] | None, order: str | None, limit: int | None,
+                raw_ids: bool, rows: int) -> ExportInfo:
+    """What an export asked for and where from, stamped now (the host only: never the key)."""
+    return ExportInfo(
         resource=resource.name,
         host=urlsplit(str(client.base_url)).netloc,
-        select=tuple(columns),
+        select=tuple(select),
         filters=tuple(f"{c}={e}" for c, e in as_params(where)),
         order=_order_with_key(order, resource),
         exported_at=datetime.now(UTC).isoformat(timespec="seconds"),
-        rows=len(frame),
+        rows=rows,
         raw_ids=raw_ids,
         limit=limit,
     )
-    return Export(resource, frame, info, lookups)
 
 
 def export(client: Client, resource: Resource | str = "customer", *, select: Sequence[str] | None = None,

@@ -11,16 +11,13 @@ import json
 import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import replace
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
 import pandas as pd
 
 from .errors import WorkbookError
-from .export import Export, ExportInfo, Progress, _order_with_key, iter_records
-from .filters import as_params
+from .export import Export, ExportInfo, Progress, export_info, iter_records
 from .flatten import flatten
 from .lookups import fetch_lookups
 from .resources import Resource, get_resource
@@ -89,10 +86,7 @@ def stream_export(client: Client, resource: Resource | str, path: str | Path, *,
                     handle.write("\n")
                 rows += len(page)
         columns = _columns(res, select, custom_keys)
-        info = ExportInfo(resource=res.name, host=urlsplit(client.base_url).netloc, select=tuple(select),
-                          filters=tuple(f"{c}={e}" for c, e in as_params(where)),
-                          order=_order_with_key(order, res), exported_at=datetime.now(UTC).isoformat(
-                              timespec="seconds"), rows=rows, raw_ids=raw_ids, limit=limit)
+        info = export_info(client, res, select, where=where, order=order, limit=limit, raw_ids=raw_ids, rows=rows)
 
         def frames() -> Iterator[pd.DataFrame]:
             for chunk in _chunks(spool, chunk_rows):
