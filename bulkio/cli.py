@@ -255,7 +255,7 @@ def demo(
                 result = export_table(client, "customer", progress=progress)
             requests = client.requests_made
         console.print(f"[bold]2.[/] exported {result.info.rows} customers in {requests} requests "
-                      "(pages plus one per lookup table)", highlight=False)
+                      "(a count, the pages, one per lookup table)", highlight=False)
         path = write_workbook(result, output).resolve()
     console.print(f"[bold]3.[/] wrote [green]{path}[/] ({result.info.rows} customers, "
                   f"{len(result.frame.columns)} columns)", highlight=False)
