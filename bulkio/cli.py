@@ -187,7 +187,7 @@ def validate(
         sheet = read_sheet(file, resource)
         with _client(base_url) as client:
             lookups = fetch_lookups(client, sheet.resource)
-        report = run_validation(sheet, lookups)
+            report = run_validation(sheet, lookups, client=client)
         for warning in sheet.warnings:
             err_console.print(f"[yellow]warning:[/] {warning}", highlight=False)
         if report.issues:

@@ -13,18 +13,22 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 import pandera.pandas as pa
 from pandera.errors import SchemaErrors
 
+from .filters import in_
 from .flatten import split_custom
 from .lookups import LabelError, Lookup
 from .read import Sheet
 from .resources import Column, Resource
 from .values import CellError, from_cell, is_empty, normalize
 from .workbook import ACTION_COLUMN
+
+if TYPE_CHECKING:
+    from .client import Client
 
 __all__ = ["Issue", "IssueCode", "ValidationReport", "build_schema", "validate"]
 
@@ -43,6 +47,8 @@ class IssueCode(StrEnum):
     UNKNOWN_LABEL = "unknown_label"
     AMBIGUOUS_LABEL = "ambiguous_label"
     DUPLICATE_KEY = "duplicate_key"
+    UNKNOWN_KEY = "unknown_key"
+    EXISTS_ON_SERVER = "exists_on_server"
     DUPLICATE_NAME = "duplicate_name"
     UNKNOWN_COLUMN = "unknown_column"
     MISSING_COLUMN = "missing_column"
@@ -268,9 +274,12 @@ def _letter(frame: pd.DataFrame, column: str | None) -> str | None:
     return letters
 
 
-def validate(sheet: Sheet, lookups: Mapping[str, Lookup] | None = None, *, lazy: bool = True) -> ValidationReport:
+def validate(sheet: Sheet, lookups: Mapping[str, Lookup] | None = None, *, client: Client | None = None,
+             lazy: bool = True) -> ValidationReport:
     """Check every cell of `sheet`; return every issue at once (or raise at the first error if not `lazy`).
 
+    :param client: also check against the server: every ``id`` must exist there, and a new row's natural key
+        (``name``) must not (in as few requests as the URL budget allows).
     :raises ValidationFailed: only when ``lazy=False`` and there is an error.
     """
     from .errors import ValidationFailed
@@ -314,6 +323,8 @@ def validate(sheet: Sheet, lookups: Mapping[str, Lookup] | None = None, *, lazy:
             else:  # pragma: no cover - a pandera check bulkio does not know
                 add(index, column, value, IssueCode.BAD_VALUE, check)
     issues.extend(_read_only_edits(sheet, frame))
+    if client is not None:
+        issues.extend(_server_checks(client, sheet, frame))
     issues.sort(key=lambda i: (i.severity != "error", i.row or 0, i.letter or ""))
     report = ValidationReport(tuple(issues))
     if not lazy and report.has_errors():
@@ -343,4 +354,44 @@ def _read_only_edits(sheet: Sheet, frame: pd.DataFrame) -> list[Issue]:
                 out.append(Issue(sheet.file, sheet.sheet, sheet.rows[position], _letter(frame, name), name,
                                  record[name], IssueCode.READ_ONLY_EDITED,
                                  f"{name} is read-only: this edit will be ignored", "warning"))
+    return out
+
+
+def _present(client: Client, resource: Resource, column: str, values: list[str]) -> set[str]:
+    """Which of `values` the server holds in `column` (``column=in.(...)``, split under the URL budget)."""
+    found: set[str] = set()
+    params = [("select", column)]
+    for chunk in client.split_in(resource, column, values, params):
+        for page in client.iter_pages(resource, select=[column], filters=[(column, in_(chunk))]):
+            found.update(str(row[column]) for row in page)
+    return found
+
+
+def _server_checks(client: Client, sheet: Sheet, frame: pd.DataFrame) -> list[Issue]:
+    """Ids the server does not have (a typo, a row deleted meanwhile, another company's row) and new rows whose
+    natural key already exists there (it would be refused as a duplicate)."""
+    resource = sheet.resource
+    out: list[Issue] = []
+    key = resource.key
+    keys = pd.Series([None if is_empty(v) else str(v).strip() for v in frame[key]], dtype=object) \
+        if key in frame else None
+    if keys is not None:
+        wanted = sorted({k for k in keys if k})
+        known = _present(client, resource, key, wanted) if wanted else set()
+        for position, value in enumerate(keys):
+            if value and value not in known:
+                out.append(Issue(sheet.file, sheet.sheet, sheet.rows[position], _letter(frame, key), key, value,
+                                 IssueCode.UNKNOWN_KEY, f"no {resource.name} has id {value!r} on the server (deleted "
+                                 "since the export, mistyped, or another company's): clear it to create a new row"))
+    for natural in resource.natural_key:
+        if natural not in frame:
+            continue
+        new_rows = [p for p in range(len(frame)) if keys is None or not keys.iloc[p]]
+        names = {p: str(frame[natural].iloc[p]).strip() for p in new_rows if not is_empty(frame[natural].iloc[p])}
+        taken = _present(client, resource, natural, sorted(set(names.values()))) if names else set()
+        for position, value in names.items():
+            if value in taken:
+                out.append(Issue(sheet.file, sheet.sheet, sheet.rows[position], _letter(frame, natural), natural,
+                                 value, IssueCode.EXISTS_ON_SERVER, f"a {resource.name} with {natural} {value!r} "
+                                 "already exists on the server: give this row its id to update it, or rename it"))
     return out

@@ -109,3 +109,25 @@ def test_a_csv_without_the_name_column_cannot_create_rows(exported: Export, tmp_
     report = validate(read_sheet(path, "customer"), exported.lookups)
     assert [i.code for i in report.errors] == [IssueCode.MISSING_COLUMN]
     assert "'name'" in report.errors[0].message
+
+
+def test_against_the_server_unknown_ids_and_existing_names(exported: Export, tmp_path: Path,
+                                                           sandbox: Sandbox) -> None:
+    path = write_workbook(exported, tmp_path / "c.xlsx")
+    existing = exported.display()["name"].iloc[10]
+    _edit(path, {(3, "id"): "cust_doesNotExist123"})
+    book = openpyxl.load_workbook(path)
+    sheet = book["customer"]
+    header = {c.value: c.column for c in sheet[1]}
+    new_row = sheet.max_row + 1
+    sheet.cell(row=new_row, column=header["name"]).value = existing        # a create that would collide
+    sheet.cell(row=new_row + 1, column=header["name"]).value = "Brand New Ltd"  # a fine create
+    book.save(path)
+    sandbox.requests.clear()
+    with Client(sandbox.url, sandbox.api_key) as client:
+        report = validate(read_sheet(path), exported.lookups, client=client)
+    found = {(i.row, i.column, i.code) for i in report.errors}
+    assert found == {(3, "id", IssueCode.UNKNOWN_KEY), (new_row, "name", IssueCode.EXISTS_ON_SERVER),
+                     # the new row also repeats row 12's name inside the sheet
+                     (12, "name", IssueCode.DUPLICATE_NAME), (new_row, "name", IssueCode.DUPLICATE_NAME)}
+    assert len(sandbox.requests) == 2  # one id=in.(...) and one name=in.(...) request for the whole sheet
