@@ -129,8 +129,15 @@ def _read_xlsx(path: Path, resource: Resource | None, sheet_name: str | None) ->
             (n for n in names if n not in _NOT_DATA and visible.get(n, True)), None)
     if sheet_name not in names:
         raise WorkbookError(f"no sheet named {sheet_name!r}; the workbook has: {', '.join(names)}", file=file)
-    frame, rows = _frame(book.get_sheet_by_name(sheet_name).to_python(skip_empty_area=False), file, sheet_name,
-                         csv_cells=False)
+    data = book.get_sheet_by_name(sheet_name)
+    merged = data.merged_cell_ranges or []
+    if merged:  # only the first cell of a merged range holds its value: the others would read as empty
+        (top, left), (bottom, right) = merged[0]
+        span = f"{_letter(left)}{top + 1}:{_letter(right)}{bottom + 1}"
+        raise WorkbookError(f"merged cells ({span}{' and more' if len(merged) > 1 else ''}): unmerge them, so "
+                            "that no cell silently reads as empty", file=file, sheet=sheet_name, row=top + 1,
+                            column=_letter(left))
+    frame, rows = _frame(data.to_python(skip_empty_area=False), file, sheet_name, csv_cells=False)
     warnings = []
     base = None
     if BASE_SHEET in names:

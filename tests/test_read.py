@@ -140,3 +140,13 @@ def test_any_customers_survive_server_export_xlsx_and_read(sandbox_server: Sandb
     for suffix, write in ((".xlsx", write_workbook), (".csv", write_csv)):
         path = write(exported, tmp_path_factory.mktemp("rt") / f"c{suffix}")
         assert _differences(exported.display(), read_sheet(path, "customer").frame) == [], suffix
+
+
+def test_merged_cells_are_refused_with_their_range(exported: Export, tmp_path: Path) -> None:
+    path = write_workbook(exported, tmp_path / "c.xlsx")
+    book = openpyxl.load_workbook(path)
+    book["customer"].merge_cells("C4:E4")  # only C4 keeps its value: D4 and E4 would read as cleared
+    book.save(path)
+    with pytest.raises(WorkbookError, match="C4:E4") as info:
+        read_sheet(path)
+    assert "row 4" in str(info.value) and "unmerge" in str(info.value)
