@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import codecs
 import csv
+import html
 import io
 import json
+import re
+import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -139,6 +142,16 @@ def _read_xlsx(path: Path, resource: Resource | None, sheet_name: str | None) ->
                             column=_letter(left))
     frame, rows = _frame(data.to_python(skip_empty_area=False), file, sheet_name, csv_cells=False)
     warnings = []
+    formulas = _formula_cells(path, sheet_name)
+    for letter, row, computed in formulas:
+        if not computed:  # saved by a program that does not calculate: the cell would read as empty
+            raise WorkbookError("a formula without a computed value: open and save the file in Excel or LibreOffice "
+                                "(or paste values) so its result is stored", file=file, sheet=sheet_name, row=row,
+                                column=letter)
+    if formulas:
+        letter, row, _ = formulas[0]
+        warnings.append(f"{path.name}: {len(formulas)} cell(s) hold formulas (first: {letter}{row}); their last "
+                        "computed values are used")
     base = None
     if BASE_SHEET in names:
         base = _read_base(book.get_sheet_by_name(BASE_SHEET).to_python(), file)
@@ -146,6 +159,43 @@ def _read_xlsx(path: Path, resource: Resource | None, sheet_name: str | None) ->
         warnings.append(f"{path.name}: no export snapshot (a template, or re-saved by another program): the plan "
                         "will compare the sheet with the server only (two-way)")
     return Sheet(file, sheet_name, resource, frame, rows, meta, base, warnings)
+
+
+_SHEET_TAG = re.compile(rb"<sheet\b[^>]*>")
+_ATTRIBUTE = re.compile(rb'([\w:]+)="([^"]*)"')
+_FORMULA_CELL = re.compile(rb'<c r="([A-Z]+)([0-9]+)"[^>]*>(.*?)</c>', re.S)
+
+
+def _formula_cells(path: Path, sheet_name: str) -> list[tuple[str, int, bool]]:
+    """(column letter, row, has a computed value) of every formula cell of `sheet_name` (read from the XML:
+    calamine gives values only)."""
+    with zipfile.ZipFile(path) as archive:
+        book = archive.read("xl/workbook.xml")
+        rels = archive.read("xl/_rels/workbook.xml.rels")
+        relation = None
+        for tag in _SHEET_TAG.findall(book):
+            attributes = dict(_ATTRIBUTE.findall(tag))
+            if html.unescape(attributes.get(b"name", b"").decode()) == sheet_name:
+                relation = attributes.get(b"r:id")
+        targets = {dict(_ATTRIBUTE.findall(t)).get(b"Id"): dict(_ATTRIBUTE.findall(t)).get(b"Target")
+                   for t in re.findall(rb"<Relationship\b[^>]*>", rels)}
+        target = targets.get(relation)
+        if target is None:
+            return []
+        name = target.decode().lstrip("/")
+        member = name if name.startswith("xl/") else f"xl/{name}"
+        with archive.open(member) as stream:  # streamed: most sheets have no formula, and are not held whole
+            tail, found = b"", False
+            while chunk := stream.read(1 << 22):
+                if b"<f" in tail + chunk[:2] or b"<f" in chunk:
+                    found = True
+                    break
+                tail = chunk[-1:]
+        if not found:
+            return []
+        data = archive.read(member)
+    return [(letter.decode(), int(row), b"<v>" in inner and b"<v></v>" not in inner)
+            for letter, row, inner in _FORMULA_CELL.findall(data) if b"<f" in inner]
 
 
 def _read_base(table: list[list[Any]], file: str) -> dict[str, dict[str, Any]] | None:

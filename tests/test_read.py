@@ -150,3 +150,31 @@ def test_merged_cells_are_refused_with_their_range(exported: Export, tmp_path: P
     with pytest.raises(WorkbookError, match="C4:E4") as info:
         read_sheet(path)
     assert "row 4" in str(info.value) and "unmerge" in str(info.value)
+
+
+def test_formulas_use_their_computed_values_with_a_warning(tmp_path: Path) -> None:
+    import xlsxwriter
+
+    path = tmp_path / "f.xlsx"
+    book = xlsxwriter.Workbook(str(path))
+    sheet = book.add_worksheet("customer")
+    sheet.write_row(0, 0, ["name", "taxPercent"])
+    sheet.write_string(1, 0, "Formula Co")
+    sheet.write_formula(1, 1, "=10/100", None, 0.1)  # as Excel saves it: the formula and its last result
+    book.close()
+    read = read_sheet(path, "customer")
+    assert read.frame["taxPercent"].tolist() == [0.1]
+    assert any("formulas (first: B2)" in w for w in read.warnings)
+
+
+def test_a_formula_without_a_computed_value_is_refused(tmp_path: Path) -> None:
+    book = openpyxl.Workbook()  # openpyxl stores formulas but never calculates them
+    sheet = book.active
+    sheet.title = "customer"
+    sheet.append(["name", "taxPercent"])
+    sheet.append(["No Value Co", "=10/100"])
+    path = tmp_path / "nf.xlsx"
+    book.save(path)
+    with pytest.raises(WorkbookError, match="without a computed value") as info:
+        read_sheet(path, "customer")
+    assert "row 2" in str(info.value) and "column B" in str(info.value)
