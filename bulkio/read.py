@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+from xlsxwriter.utility import xl_col_to_name
 
 from .errors import WorkbookError
 from .resources import Resource, get_resource
@@ -71,12 +72,8 @@ def _header(cells: Sequence[Any], file: str, sheet: str | None) -> list[str]:
 
 
 def _letter(index: int) -> str:
-    letters = ""
-    index += 1
-    while index:
-        index, rest = divmod(index - 1, 26)
-        letters = chr(65 + rest) + letters
-    return letters
+    """Excel's column letter for a 0-based column index (A, ..., Z, AA, ...)."""
+    return xl_col_to_name(index)
 
 
 def _frame(table: list[list[Any]], file: str, sheet: str | None, *, csv_cells: bool) -> tuple[pd.DataFrame,

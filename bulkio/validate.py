@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 import pandera.pandas as pa
 from pandera.errors import SchemaErrors
+from xlsxwriter.utility import xl_col_to_name
 
 from .filters import in_
 from .flatten import split_custom
@@ -264,14 +265,10 @@ def build_schema(resource: Resource, columns: list[str], lookups: Mapping[str, L
 
 # ------------------------------------------------------------------------------------------------ running it
 def _letter(frame: pd.DataFrame, column: str | None) -> str | None:
+    """The Excel column letter of `column` in the sheet (None for a column the sheet lacks)."""
     if column is None or column not in frame.columns:
         return None
-    index = list(frame.columns).index(column) + 1
-    letters = ""
-    while index:
-        index, rest = divmod(index - 1, 26)
-        letters = chr(65 + rest) + letters
-    return letters
+    return xl_col_to_name(list(frame.columns).index(column))
 
 
 def validate(sheet: Sheet, lookups: Mapping[str, Lookup] | None = None, *, client: Client | None = None,
