@@ -17,7 +17,8 @@ from ..resources import Column, ColumnType
 from .errors import PgError
 from .query import split_list
 
-__all__ = ["coerce", "decode_value", "encode_value", "filter_value", "pg_contains", "pg_like", "quote_ident"]
+__all__ = ["coerce", "decode_value", "encode_value", "filter_value", "pg_contains", "pg_jsonb", "pg_like",
+           "quote_ident"]
 
 _NUMERIC_LIMIT = 1e5  # numeric(10,5): at most 5 digits before the point
 
@@ -53,6 +54,23 @@ def pg_contains(array_json: Any, items_json: str, contained: int) -> int | None:
         return None
     have, want = set(json.loads(array_json)), set(json.loads(items_json))
     return int(have <= want) if contained else int(want <= have)
+
+
+def _canonical_json(value: Any) -> str:
+    def tidy(item: Any) -> Any:  # jsonb compares numbers by value: 1 = 1.0
+        if isinstance(item, float) and item.is_integer():
+            return int(item)
+        if isinstance(item, dict):
+            return {k: tidy(v) for k, v in item.items()}
+        if isinstance(item, list):
+            return [tidy(v) for v in item]
+        return item
+    return json.dumps(tidy(value), ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+
+
+def pg_jsonb(stored: Any) -> str | None:
+    """A stored JSON text as a canonical text, so ``=`` compares as jsonb does (key order and spacing ignored)."""
+    return None if stored is None else _canonical_json(json.loads(stored))
 
 
 def _canonical_timestamp(raw: str, column: Column) -> str:
@@ -185,4 +203,10 @@ def filter_value(column: Column, raw: str) -> Any:
         return _canonical_timestamp(raw, column)
     if column.type is ColumnType.TEXT_ARRAY:
         return encode_value(column, coerce(column, raw))
+    if column.type is ColumnType.JSON:
+        try:
+            return _canonical_json(json.loads(raw))
+        except json.JSONDecodeError:
+            raise PgError(400, "22P02", "invalid input syntax for type json",
+                          details=f'Token "{raw[:20]}" is invalid.') from None
     return raw

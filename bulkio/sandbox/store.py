@@ -22,7 +22,7 @@ from typing import Any
 
 from ..resources import Column, ColumnType
 from .errors import PgError
-from .pgtypes import coerce, decode_value, encode_value, filter_value, pg_contains, pg_like, quote_ident
+from .pgtypes import coerce, decode_value, encode_value, filter_value, pg_contains, pg_jsonb, pg_like, quote_ident
 from .query import Condition, Embed, Field, Logic, OrderTerm
 from .schema import TABLES, TableSpec, now_iso, sqlite_ddl
 
@@ -48,6 +48,7 @@ class Store:
         self._conn = sqlite3.connect(":memory:", check_same_thread=False, isolation_level=None)
         self._conn.create_function("pg_like", 3, pg_like, deterministic=True)
         self._conn.create_function("pg_contains", 3, pg_contains, deterministic=True)
+        self._conn.create_function("pg_jsonb", 1, pg_jsonb, deterministic=True)
         statements = sqlite_ddl()
         for statement in statements:
             if not statement.startswith("CREATE UNIQUE INDEX") and not statement.startswith("CREATE INDEX"):
@@ -167,7 +168,11 @@ class Store:
         col = _q(cond.column)
         op, value = cond.operator, cond.value
         comparisons = {"eq": "=", "neq": "<>", "gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
-        if op in comparisons:
+        if op in comparisons and column.type is ColumnType.JSON:
+            if op not in ("eq", "neq"):
+                raise PgError(400, "42883", f"operator does not exist: jsonb {comparisons[op]} unknown")
+            sql, params = f"pg_jsonb({col}) {comparisons[op]} ?", [filter_value(column, str(value))]
+        elif op in comparisons:
             sql, params = f"{col} {comparisons[op]} ?", [filter_value(column, str(value))]
         elif op in ("like", "ilike"):
             sql, params = f"pg_like({col}, ?, {int(op == 'ilike')})", [value]

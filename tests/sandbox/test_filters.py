@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
@@ -243,3 +244,27 @@ def test_an_unterminated_quote_is_400_pgrst100(api: Api) -> None:
 
 def test_a_non_numeric_value_for_a_numeric_column_is_400_22p02(api: Api) -> None:
     assert error_code(api.get("/customer", {"taxPercent": "gt.abc"}), 400) == "22P02"
+
+
+# ------------------------------------------------------------------------------------------------ equality on jsonb
+def test_jsonb_equality_ignores_key_order_and_spacing(api: Api, sandbox: Sandbox) -> None:
+    """As Postgres' jsonb ``=``: bulkio's guarded updates compare ``customFields`` with ``eq.<json>``."""
+    row = next(r for r in sandbox.rows() if r["customFields"] and len(r["customFields"]) > 1)
+    fields = row["customFields"]
+    reordered = "{" + ", ".join(f'"{k}": {json.dumps(fields[k])}' for k in reversed(list(fields))) + "}"
+    assert row["id"] in _ids(api, {"customFields": f"eq.{reordered}"})
+    assert row["id"] not in _ids(api, {"customFields": f"neq.{reordered}"})
+    assert row["id"] not in _ids(api, {"customFields": 'eq.{"other": 1}'})
+
+
+def test_jsonb_equality_with_bad_json_is_22p02(api: Api) -> None:
+    response = api.get("/customer", {"customFields": "eq.{not json"})
+    assert error_code(response, 400) == "22P02"
+
+
+def test_array_equality_is_exact_and_ordered(api: Api, sandbox: Sandbox) -> None:
+    row = next(r for r in sandbox.rows() if r["tags"] and len(r["tags"]) > 1)
+    literal = "{" + ",".join(quoted(t) for t in row["tags"]) + "}"
+    assert row["id"] in _ids(api, {"tags": f"eq.{literal}"})
+    backwards = "{" + ",".join(quoted(t) for t in reversed(row["tags"])) + "}"
+    assert row["id"] not in _ids(api, {"tags": f"eq.{backwards}"})
