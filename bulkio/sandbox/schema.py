@@ -23,10 +23,11 @@ from ..resources import (
     USER,
     Column,
     ColumnType,
+    Reference,
     Resource,
 )
 
-__all__ = ["TABLES", "TableSpec", "base58_id", "now_iso", "sqlite_ddl"]
+__all__ = ["SUPPLIER", "TABLES", "TableSpec", "base58_id", "now_iso", "sqlite_ddl"]
 
 _B58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
 
@@ -91,6 +92,28 @@ class TableSpec:
         return out
 
 
+SUPPLIER = Resource(
+    name="supplier",
+    columns=(
+        Column("id", nullable=False, has_default=True),
+        Column("name", nullable=False),
+        Column("taxId", max_length=32),
+        Column("accountManagerId", reference=Reference("user")),
+        Column("currencyCode", reference=Reference("currencyCode", column="code")),
+        Column("phone"),
+        Column("paymentTermDays", ColumnType.INTEGER),
+        Column("rating", ColumnType.NUMERIC),
+        Column("companyId", nullable=False, reference=Reference("company")),
+        Column("createdAt", ColumnType.TIMESTAMP, nullable=False, has_default=True),
+        Column("tags", ColumnType.TEXT_ARRAY, has_default=True),
+        Column("customFields", ColumnType.JSON),
+    ),
+    unique=(("name", "companyId"),),
+    description="suppliers",
+)
+"""A table bulkio has no hand-written definition for: it exists in the sandbox only to prove that any table the
+server describes in its OpenAPI document can be exported, validated and imported (`bulkio.resources.openapi`)."""
+
 TABLES: dict[str, TableSpec] = {
     spec.name: spec
     for spec in (
@@ -98,6 +121,7 @@ TABLES: dict[str, TableSpec] = {
         TableSpec(CUSTOMER_TYPE, id_prefix="ctyp"),
         TableSpec(CUSTOMER_STATUS, id_prefix="csts"),
         TableSpec(CUSTOMER_CONTACT, id_prefix="ccon"),
+        TableSpec(SUPPLIER, id_prefix="supp"),
         TableSpec(USER, id_prefix="user", rls="member", writable=False),
         TableSpec(COMPANY, id_prefix="comp", rls="self", writable=False),
         TableSpec(CURRENCY_CODE, rls=None, writable=False),

@@ -126,6 +126,34 @@ def _customers(rng: random.Random, count: int, company: str, users: list[str], t
     return out
 
 
+def _suppliers(rng: random.Random, count: int, company: str, users: list[str]) -> list[dict[str, Any]]:
+    """Suppliers: the table bulkio knows only from the OpenAPI document (an integer, a number, an array, jsonb)."""
+    names: set[str] = set()
+    out = []
+    epoch = datetime(2024, 1, 1, tzinfo=UTC)
+    for _ in range(count):
+        name = f"{rng.choice(_FIRST)} {rng.choice(_SECOND)} {rng.choice(_SUFFIX)}"
+        while name in names:
+            name = f"{name} ({rng.choice(_CITIES)})"
+        names.add(name)
+        created = epoch + timedelta(seconds=rng.randrange(0, 2 * 365 * 86400))
+        out.append({
+            "id": base58_id("supp", rng),
+            "name": name,
+            "taxId": f"GB{rng.randrange(10**9):09d}" if rng.random() < 0.8 else None,
+            "accountManagerId": rng.choice(users) if rng.random() < 0.7 else None,
+            "currencyCode": rng.choice(_CURRENCIES)[0],
+            "phone": rng.choice(_PHONES).format(rng.randrange(10000)) if rng.random() < 0.9 else None,
+            "paymentTermDays": rng.choice([None, 0, 14, 30, 45, 60]),
+            "rating": rng.choice([None, 3.5, 4, 4.25, 5]),
+            "companyId": company,
+            "createdAt": created.isoformat(timespec="microseconds"),
+            "tags": rng.sample(["preferred", "local", "iso-9001", "backup"], rng.randrange(0, 3)),
+            "customFields": {"leadTimeDays": rng.choice([5, 10, 20])} if rng.random() < 0.5 else None,
+        })
+    return out
+
+
 def seed_database(store: Store, *, rows: int = 500, seed: int = 7, other_rows: int = 25,
                   admin_key: str | None = None) -> SeedResult:
     """Fill `store` with a deterministic world; the same seed gives the same rows and ids."""
@@ -169,6 +197,11 @@ def seed_database(store: Store, *, rows: int = 500, seed: int = 7, other_rows: i
         store.bulk_load("customer", customers)
         store.bulk_load("customerContact", contacts)
         store.set_sequence("customer", company, count)
+
+    # suppliers draw from their own generator, so adding them left every other seeded row and key unchanged
+    supplier_rng = random.Random(f"supplier:{seed}")
+    for company, count in ((main, min(40, max(5, rows // 10))), (other, 3)):
+        store.bulk_load("supplier", _suppliers(supplier_rng, count, company, users[company]))
 
     token = f"{rng.getrandbits(64):016x}"
     keys = {

@@ -60,15 +60,40 @@ def test_array_items_are_strings(customer: dict[str, Any]) -> None:
     assert customer["properties"]["tags"]["items"] == {"type": "string"}
 
 
-def test_required_lists_not_null_columns_without_default(customer: dict[str, Any]) -> None:
+def test_required_lists_every_not_null_column_defaults_included(customer: dict[str, Any]) -> None:
+    """As PostgREST does (its issue #2559): `required` is NOT NULL, whether or not the server has a default."""
     required = set(customer["required"])
-    assert {"name", "companyId"} <= required
-    assert not required & {"id", "readableId", "taxPercent", "createdAt", "tags", "phone", "customerTypeId",
-                           "updatedAt"}  # nullable, or filled by a server default
+    assert {"name", "companyId", "id", "readableId", "createdAt", "taxPercent"} <= required
+    assert not required & {"tags", "phone", "customerTypeId", "updatedAt"}  # nullable
+
+
+def test_defaults_show_as_postgrest_shows_them(customer: dict[str, Any]) -> None:
+    """String-typed defaults quoted (`now()`), numbers as they are, array defaults ('{}'::text[]) left out."""
+    props = customer["properties"]
+    assert props["createdAt"]["default"] == "now()"
+    assert props["taxPercent"]["default"] == 0
+    assert isinstance(props["id"]["default"], str)
+    assert "default" not in props["tags"] and "default" not in props["name"] and "default" not in props["phone"]
 
 
 def test_a_primary_key_without_default_is_required(doc: dict[str, Any]) -> None:
     assert "code" in doc["definitions"]["currencyCode"]["required"]
+    assert "default" not in doc["definitions"]["currencyCode"]["properties"]["code"]
+
+
+def test_sized_text_is_character_varying_with_max_length(doc: dict[str, Any]) -> None:
+    code = doc["definitions"]["currencyCode"]["properties"]["code"]
+    assert (code["format"], code["type"], code["maxLength"]) == ("character varying", "string", 3)
+
+
+def test_jsonb_has_no_json_type(customer: dict[str, Any]) -> None:
+    assert "type" not in customer["properties"]["customFields"]
+
+
+def test_supplier_is_served_with_an_integer_column(doc: dict[str, Any]) -> None:
+    supplier = doc["definitions"]["supplier"]
+    assert supplier["properties"]["paymentTermDays"] == {"format": "integer", "type": "integer"}
+    assert {"post", "patch", "delete"} <= set(doc["paths"]["/supplier"])
 
 
 def test_primary_key_is_marked(customer: dict[str, Any]) -> None:

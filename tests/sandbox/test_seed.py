@@ -20,9 +20,17 @@ def rows(sandbox_server: Sandbox) -> Iterator[list[dict[str, Any]]]:
 
 def test_the_same_seed_gives_the_same_data(sandbox: Sandbox) -> None:
     again = Sandbox(rows=120, seed=7)  # not started: the database alone
-    for table in ("customer", "customerContact", "customerType", "user", "company"):
+    for table in ("customer", "customerContact", "customerType", "user", "company", "supplier"):
         assert again.rows(table) == sandbox.rows(table), table
     assert again.keys == sandbox.keys and again.company_id == sandbox.company_id
+
+
+def test_suppliers_are_seeded_for_both_companies_with_unique_names(sandbox: Sandbox) -> None:
+    suppliers = sandbox.rows("supplier")
+    mains = [s for s in suppliers if s["companyId"] == sandbox.company_id]
+    assert len(mains) == 12 and len(suppliers) == 15  # rows // 10 for the main company, 3 for the other
+    assert len({s["name"] for s in mains}) == len(mains)
+    assert any(isinstance(s["paymentTermDays"], int) for s in mains) and any(s["tags"] for s in mains)
 
 
 def test_another_seed_gives_other_data(sandbox: Sandbox) -> None:
