@@ -16,7 +16,7 @@ import typer
 from rich.console import Console
 
 from ._version import __version__
-from .errors import BulkioError
+from .errors import BulkioError, ConfigError
 
 __all__ = ["app", "main"]
 
@@ -131,7 +131,8 @@ def ping(
 
 @app.command("export")
 def export_command(
-    resource: Annotated[str, typer.Argument(help="Table to export, e.g. customer.")] = "customer",
+    resource: Annotated[str, typer.Argument(help="Table to export, e.g. customer (any table: bulkio resources).")
+                        ] = "customer",
     output: Annotated[Path, typer.Option("--output", "-o", help="File to write: .xlsx, .csv or .parquet.")] = Path(
         "customers.xlsx"),
     select: Annotated[str | None, typer.Option(help="Comma-separated columns (default: all but embedding).")] = None,
@@ -146,6 +147,7 @@ def export_command(
     """Export every row of a table to XLSX (formatted, with dropdowns and a hidden snapshot), CSV or Parquet."""
     from .export import export_table
     from .report import facts_table, row_progress
+    from .resources import resource_for
     from .stream import stream_export
     from .workbook import write_workbook
 
@@ -154,13 +156,14 @@ def export_command(
         raise typer.BadParameter(f"{output}: the file name must end in .xlsx, .csv or .parquet")
     columns = [c.strip() for c in select.split(",") if c.strip()] if select else None
     with _errors(), _client(base_url) as client, row_progress(err_console, f"export {resource}") as progress:
+        res = resource_for(client, resource)  # any table the server has: hand-written, else from its OpenAPI
         if suffix == ".xlsx":
-            result = export_table(client, resource, select=columns, where=where, order=order, limit=limit,
+            result = export_table(client, res, select=columns, where=where, order=order, limit=limit,
                                   raw_ids=raw_ids, progress=progress)
             write_workbook(result, output)
             info = result.info
         else:  # CSV and Parquet stream page by page, in constant memory
-            info = stream_export(client, resource, output, select=columns, where=where, order=order, limit=limit,
+            info = stream_export(client, res, output, select=columns, where=where, order=order, limit=limit,
                                  raw_ids=raw_ids, escape=not no_escape, progress=progress)
     console.print(facts_table(f"exported {info.rows} {resource} rows", {
         "file": output.resolve(), "host": info.host, "order": info.order,
@@ -181,11 +184,13 @@ def validate(
     from .lookups import fetch_lookups
     from .read import read_sheet
     from .report import issues_table
+    from .resources import resource_for
     from .validate import validate as run_validation
 
     with _errors():
-        sheet = read_sheet(file, resource)
         with _client(base_url) as client:
+            table = resource or _workbook_table(file)
+            sheet = read_sheet(file, resource_for(client, table) if table else None)
             lookups = fetch_lookups(client, sheet.resource)
             report = run_validation(sheet, lookups, client=client)
         for warning in sheet.warnings:
@@ -203,7 +208,8 @@ def validate(
 
 @app.command()
 def template(
-    resource: Annotated[str, typer.Argument(help="Table, e.g. customer.")] = "customer",
+    resource: Annotated[str, typer.Argument(help="Table, e.g. customer (not hand-written: asks the server).")
+                        ] = "customer",
     output: Annotated[Path, typer.Option("--output", "-o", help="File to write: .xlsx or .csv (header only).")
                       ] = Path("customer.template.xlsx"),
     from_server: Annotated[bool, typer.Option(help="Fetch the valid labels from the server for dropdowns.")] = False,
@@ -211,14 +217,19 @@ def template(
 ) -> None:
     """Write a blank import workbook: headers with each column's type and rules, dropdowns, an example row."""
     from .lookups import fetch_lookups
-    from .resources import get_resource
+    from .resources import UnknownResource, get_resource, resource_for
     from .workbook import template_columns, write_csv, write_template
 
     with _errors():
         try:
             res = get_resource(resource)
-        except KeyError as exc:
-            raise typer.BadParameter(str(exc.args[0])) from None
+        except UnknownResource as offline:  # not hand-written: the server's OpenAPI document describes it
+            try:
+                client = _client(base_url)
+            except ConfigError:
+                raise offline from None  # no server to ask: say which tables bulkio knows offline
+            with client:
+                res = resource_for(client, resource)
         if output.suffix.lower() == ".csv":
             import pandas as pd
 
@@ -232,6 +243,73 @@ def template(
         else:
             raise typer.BadParameter(f"{output}: the file name must end in .xlsx or .csv")
     console.print(f"wrote the {res.name} template to {output}", highlight=False)
+
+
+def _workbook_table(file: Path) -> str | None:
+    """The table an exported workbook names in its hidden ``_bulkio`` sheet (None: not such a workbook).
+
+    Read before the sheet itself, so a table bulkio knows only from the server can be resolved through the client.
+    """
+    if file.suffix.lower() not in (".xlsx", ".xlsm") or not file.exists():
+        return None
+    import python_calamine
+
+    from .workbook import META_SHEET
+
+    try:
+        book = python_calamine.CalamineWorkbook.from_path(str(file))
+        if META_SHEET not in book.sheet_names:
+            return None
+        meta = {str(r[0]): str(r[1]) for r in book.get_sheet_by_name(META_SHEET).to_python() if len(r) > 1}
+    except Exception:  # unreadable: read_sheet says why, with the file's name
+        return None
+    return meta.get("resource") or None
+
+
+@app.command()
+def resources(
+    table: Annotated[str | None, typer.Argument(help="Show this table's columns (default: list the tables).")
+                     ] = None,
+    base_url: BaseUrl = None,
+) -> None:
+    """List the tables your key can see (from the server's OpenAPI document), or one table's columns."""
+    from rich.table import Table
+
+    from .resources import RESOURCES, resource_for, server_differences, server_tables
+
+    with _errors(), _client(base_url) as client:
+        if table is None:
+            tables = server_tables(client)
+        else:
+            res = resource_for(client, table)
+            drift = server_differences(client, res)
+    if table is None:
+        listing = Table(title=f"{len(tables)} tables this key can see", title_justify="left")
+        for title in ("table", "columns", "definition", "writes", "description"):
+            listing.add_column(title, overflow="fold")
+        for info in tables:
+            kind = "hand-written" if info.hand_written else ("from OpenAPI" if info.usable else
+                                                               f"[red]unusable[/]: {info.problem}")
+            listing.add_row(info.name, str(info.columns), kind, "yes" if info.writable else "read-only",
+                            info.description)
+        console.print(listing)
+        return
+    kind = "hand-written definition" if table in RESOURCES else "built from the server's OpenAPI document"
+    detail = Table(title=f"{res.name}: {len(res.columns)} columns, key {res.key} ({kind})", title_justify="left")
+    for title in ("column", "type", "required", "key", "reference", "notes"):
+        detail.add_column(title, overflow="fold")
+    for column in res.columns:
+        ref = column.reference
+        shown = "" if ref is None else f"{ref.table}.{ref.column}" + (f" (shows {ref.label})" if ref.label else "")
+        notes = ", ".join(n for n in ("read-only" if column.read_only else "",
+                                      "not exported" if not column.exported else "",
+                                      "natural key" if column.name in res.natural_key else "",
+                                      column.description) if n)
+        detail.add_row(column.name, column.type.value, "yes" if column.required else "",
+                       "key" if column.name == res.key else "", shown, notes)
+    console.print(detail)
+    for line in drift:
+        err_console.print(f"[yellow]differs from the server:[/] {line}", highlight=False)
 
 
 @app.command()
