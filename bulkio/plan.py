@@ -1,0 +1,693 @@
+"""The dry run: what importing a sheet would do, row by row and field by field. A plan never writes.
+
+``plan(client, "customers.xlsx")`` reads the sheet, validates it, fetches the server's current rows for the sheet's
+ids (in as few requests as the URL budget or the export's own filter allow) and compares sheet, export snapshot and
+server (`bulkio.diff`, design decision 3). Each row becomes a `RowPlan` of one `Kind`:
+
+- **create**: an empty id; **update**: only the columns the user changed, each with before -> after;
+- **delete**: ``_action = delete``, or a row of the export missing from the sheet with ``delete_missing=True`` (only
+  rows the export held: a filtered or limited export never deletes outside what it exported);
+- **conflict**: the user and the server both changed a column, differently, since the export; or the row was
+  deleted on the server; or a row to delete was changed on the server;
+- **skipped**: a row with a validation error (the plan can be applied without them only with ``skip_invalid``);
+- **unchanged**; a column only the server changed is left alone and listed as *kept*.
+
+The plan records what `apply` needs: each update's patch body and its guard (the server values of the changed
+columns as seen now, so a concurrent edit makes the guarded PATCH match no row), batches, and a hash of the server
+rows it saw, so a stale plan can be refused.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from .diff import canonical_codes, compare
+from .errors import ValidationFailed
+from .filters import in_
+from .flatten import split_custom
+from .lookups import Lookup, fetch_lookups
+from .read import Sheet, read_sheet
+from .resources import Column, Resource, get_resource
+from .validate import Issue, IssueCode, ValidationReport, validate
+from .values import from_cell, from_custom_cell, is_empty, normalize, to_custom_cell
+from .workbook import ACTION_COLUMN
+
+if TYPE_CHECKING:
+    from .client import Client
+
+__all__ = ["Batch", "FieldChange", "Kind", "Plan", "RowPlan", "guard_filters", "make_plan", "plan"]
+
+GUARD_LIMIT = 300
+"""Longest value (characters) a guard filter carries in the URL; a longer one is guarded by ``updatedAt``."""
+
+
+class Kind(StrEnum):
+    """What a row of the sheet will do."""
+
+    CREATE = "create"
+    UPDATE = "update"
+    DELETE = "delete"
+    UNCHANGED = "unchanged"
+    CONFLICT = "conflict"
+    SKIPPED = "skipped"
+
+
+@dataclass(frozen=True)
+class FieldChange:
+    """One field: the server's value now (`before`), the sheet's (`after`) and, in a three-way plan, the exported
+    value (`base`). API values: ids, not labels."""
+
+    column: str
+    before: Any
+    after: Any
+    base: Any = None
+
+
+@dataclass(frozen=True)
+class RowPlan:
+    """One row of the plan.
+
+    :param key: the row's id (None for a create).
+    :param row: the Excel row of the sheet (None for a row missing from the sheet).
+    :param label: the row's natural key (``name``), for people.
+    :param changes: create: the values sent; update: the changed fields; conflict: the conflicting fields.
+    :param kept: fields only the server changed, left alone.
+    :param body: what is sent: the new record (create) or the patch (update).
+    :param guard: update: ``{column: value the server must still hold}``.
+    :param reason: why a row is a conflict or skipped.
+    """
+
+    kind: Kind
+    key: str | None
+    row: int | None
+    label: str | None = None
+    changes: tuple[FieldChange, ...] = ()
+    kept: tuple[FieldChange, ...] = ()
+    body: Mapping[str, Any] = field(default_factory=dict)
+    guard: Mapping[str, Any] = field(default_factory=dict)
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class Batch:
+    """Rows sent in one request: creates (one POST array), updates sharing one patch and guard (one PATCH with
+    ``id=in.(...)``), or deletes (one DELETE with ``id=in.(...)``)."""
+
+    kind: Kind
+    rows: tuple[RowPlan, ...]
+    body: Mapping[str, Any] = field(default_factory=dict)
+    guard: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def keys(self) -> list[str]:
+        return [r.key for r in self.rows if r.key is not None]
+
+
+def _array_literal(items: Sequence[Any]) -> str:
+    """A Postgres array literal (``{a,"b c"}``): items with ``{},"\\`` or spaces, empty or NULL are quoted."""
+    out = []
+    for item in items:
+        text = str(item)
+        if text == "" or text.upper() == "NULL" or any(c in text for c in '{},"\\') or any(c.isspace() for c in text):
+            text = '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+        out.append(text)
+    return "{" + ",".join(out) + "}"
+
+
+def guard_filters(guard: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """A guard as PostgREST filters: ``is.null``, ``eq.<text>``, ``eq.{a,b}`` (arrays), ``eq.<json>`` (jsonb)."""
+    out = []
+    for column, value in guard.items():
+        if value is None:
+            out.append((column, "is.null"))
+        elif isinstance(value, list):
+            out.append((column, "eq." + _array_literal(value)))
+        elif isinstance(value, dict):
+            out.append((column, "eq." + json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"))))
+        elif isinstance(value, bool):
+            out.append((column, f"eq.{'true' if value else 'false'}"))
+        else:
+            out.append((column, f"eq.{value}"))
+    return out
+
+
+def _guard_size(value: Any) -> int:
+    return len(json.dumps(value, ensure_ascii=False)) if value is not None else 0
+
+
+@dataclass
+class Plan:
+    """What importing a sheet would do. Made by `plan`; carried out by `bulkio.apply`.
+
+    :param rows: every row that is not unchanged, in sheet order (rows missing from the sheet last).
+    :param unchanged: (key, Excel row) of the unchanged rows (kept compact: most rows of a big sheet are unchanged).
+    :param three_way: compared with the export snapshot; False: sheet against server only.
+    :param issues: the validation report (with the server checks the plan made).
+    :param server_hash: a hash of the server rows the plan saw (`Plan.is_stale` checks it).
+    :param fetched: the ids whose server rows the hash covers.
+    """
+
+    resource: Resource
+    source: str
+    sheet: str | None
+    rows: tuple[RowPlan, ...]
+    unchanged: tuple[tuple[str, int], ...]
+    three_way: bool
+    delete_missing: bool
+    skip_invalid: bool
+    issues: ValidationReport
+    warnings: tuple[str, ...]
+    server_hash: str
+    fetched: tuple[str, ...]
+    created_at: str
+    host: str
+    requests: int = 0
+    select: tuple[str, ...] = ()
+
+    # ------------------------------------------------------------------ questions
+    def of(self, kind: Kind) -> list[RowPlan]:
+        """The rows of one kind (unchanged rows are built on demand)."""
+        listed = [r for r in self.rows if r.kind is kind]
+        if kind is Kind.UNCHANGED:
+            listed += [RowPlan(Kind.UNCHANGED, key, row or None) for key, row in self.unchanged]
+        return listed
+
+    def counts(self) -> dict[Kind, int]:
+        counts = dict.fromkeys(Kind, 0)
+        for r in self.rows:
+            counts[r.kind] += 1
+        counts[Kind.UNCHANGED] += len(self.unchanged)
+        return counts
+
+    @property
+    def errors(self) -> list[Issue]:
+        return self.issues.errors
+
+    @property
+    def has_changes(self) -> bool:
+        return any(r.kind in (Kind.CREATE, Kind.UPDATE, Kind.DELETE) for r in self.rows)
+
+    @property
+    def has_conflicts(self) -> bool:
+        return any(r.kind is Kind.CONFLICT for r in self.rows)
+
+    @property
+    def blocked(self) -> bool:
+        """Errors stop the apply, unless the plan was made with ``skip_invalid`` and every error is a row's."""
+        errors = self.errors
+        return bool(errors) and (not self.skip_invalid or any(e.row is None for e in errors))
+
+    def check_applicable(self) -> None:
+        """:raises ValidationFailed: when the sheet has errors that block applying."""
+        if self.blocked:
+            first = self.errors[0]
+            raise ValidationFailed(self.issues, f"{len(self.errors)} error(s) in the sheet, first: {first}; fix "
+                                   "them (bulkio validate writes an error workbook) or skip the rows with errors")
+
+    def batches(self, batch_size: int | None = None) -> list[Batch]:
+        """The requests `apply` sends: creates in arrays of `batch_size`; updates grouped by identical patch and
+        guard (one PATCH with ``id=in.(...)`` each; the id list is split under the URL budget when sent); deletes
+        in groups of `batch_size`."""
+        size = batch_size or self.resource.batch_size
+        out: list[Batch] = []
+        creates = self.of(Kind.CREATE)
+        out += [Batch(Kind.CREATE, tuple(creates[i:i + size])) for i in range(0, len(creates), size)]
+        groups: dict[str, list[RowPlan]] = {}
+        for r in self.of(Kind.UPDATE):
+            signature = json.dumps([r.body, r.guard], sort_keys=True, default=str)
+            groups.setdefault(signature, []).append(r)
+        for members in groups.values():
+            for i in range(0, len(members), size):
+                chunk = tuple(members[i:i + size])
+                out.append(Batch(Kind.UPDATE, chunk, chunk[0].body, chunk[0].guard))
+        deletes = self.of(Kind.DELETE)
+        out += [Batch(Kind.DELETE, tuple(deletes[i:i + size])) for i in range(0, len(deletes), size)]
+        return out
+
+    def is_stale(self, client: Client) -> bool:
+        """Whether the server's rows changed since the plan was made (re-reads them: as many requests as the plan's
+        own fetch)."""
+        rows = _fetch_by_keys(client, self.resource, list(self.fetched), list(self.select))
+        return _state_hash(self.resource, rows) != self.server_hash
+
+    # ------------------------------------------------------------------ renderings (bulkio.plan_report)
+    def to_frame(self) -> pd.DataFrame:
+        from .plan_report import to_frame
+        return to_frame(self)
+
+    def to_json(self, path: str | Path | None = None) -> str:
+        from .plan_report import to_json
+        return to_json(self, path)
+
+    def to_markdown(self, path: str | Path | None = None, *, limit: int = 50) -> str:
+        from .plan_report import to_markdown
+        return to_markdown(self, path, limit=limit)
+
+    def to_excel(self, path: str | Path) -> Path:
+        from .plan_report import to_excel
+        return to_excel(self, path)
+
+    def _repr_html_(self) -> str:
+        from .plan_report import to_html
+        return to_html(self)
+
+    def __repr__(self) -> str:
+        counts = ", ".join(f"{n} {k.value}" for k, n in self.counts().items() if n)
+        mode = "three-way" if self.three_way else "two-way"
+        return f"<Plan {self.resource.name} from {Path(self.source).name}: {counts or 'nothing'} ({mode})>"
+
+
+# ------------------------------------------------------------------------------------------------ reading the server
+def _fetch_by_keys(client: Client, resource: Resource, keys: list[str], select: list[str]) -> list[dict[str, Any]]:
+    """The server rows with these ids (``id=in.(...)`` split under the URL budget; each chunk paged)."""
+    rows: list[dict[str, Any]] = []
+    params = [("select", ",".join(select))]
+    for chunk in client.split_in(resource, resource.key, sorted(keys), params):
+        for page in client.iter_pages(resource, select=select, filters=[(resource.key, in_(chunk))]):
+            rows.extend(page)
+    return rows
+
+
+def _fetch_scope(client: Client, resource: Resource, filters: list[str], select: list[str]) -> list[dict[str, Any]]:
+    """Every row the export's filter matches now (paged: ~1000 rows a request instead of ~200 ids)."""
+    return [row for page in client.iter_pages(resource, select=select, filters=filters) for row in page]
+
+
+def _state_hash(resource: Resource, rows: list[dict[str, Any]]) -> str:
+    ordered = sorted(rows, key=lambda r: str(r.get(resource.key)))
+    text = json.dumps(ordered, sort_keys=True, ensure_ascii=False, default=str, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _present(client: Client, resource: Resource, column: str, values: list[str]) -> set[str]:
+    """Which of `values` the server holds in `column` (``column=in.(...)``, split under the URL budget)."""
+    found: set[str] = set()
+    for chunk in client.split_in(resource, column, values, [("select", column)]):
+        for page in client.iter_pages(resource, select=[column], filters=[(column, in_(chunk))]):
+            found.update(str(row[column]) for row in page)
+    return found
+
+
+# ------------------------------------------------------------------------------------------------ reading the sheet
+def _load(source: str | Path | Sheet | pd.DataFrame, resource: Resource | str | None, sheet: str | None) -> Sheet:
+    if isinstance(source, Sheet):
+        return source
+    if isinstance(source, pd.DataFrame):
+        if resource is None:
+            raise ValueError("plan(DataFrame) needs resource=, e.g. resource='customer'")
+        frame = source.reset_index(drop=True).astype(object)
+        frame = frame.where(frame.notna(), None)
+        rows = list(range(2, len(frame) + 2))
+        note = "a DataFrame carries no export snapshot: the plan compares it with the server only (two-way)"
+        return Sheet("DataFrame", None, get_resource(resource), frame, rows, None, None, [note])
+    return read_sheet(source, resource, sheet=sheet)
+
+
+@dataclass
+class _Reader:
+    """Turns the sheet's cells (labels, text) into API values and canonical forms, column by column."""
+
+    resource: Resource
+    lookups: Mapping[str, Lookup]
+
+    def api_value(self, name: str, cell: Any) -> Any:
+        """The API value of a sheet cell (labels mapped to ids). :raises CellError, LabelError."""
+        split = split_custom(name, self.resource)
+        if split is not None:
+            return from_custom_cell(cell)
+        column = self.resource.column(name)
+        if name in self.lookups and not is_empty(cell):
+            return self.lookups[name].id_for(str(cell).strip())
+        return from_cell(column, cell)
+
+    def canon_sheet(self, name: str) -> Any:
+        split = split_custom(name, self.resource)
+        if split is not None:
+            return lambda cell: normalize(None, cell)
+        column = self.resource.column(name)
+        if name in self.lookups:
+            lookup = self.lookups[name]
+            return lambda cell: None if is_empty(cell) else normalize(column, lookup.id_for(str(cell).strip()))
+        return lambda cell: normalize(column, cell)
+
+    def canon_stored(self, name: str, *, server: bool) -> Any:
+        """Snapshot cells hold `to_cell` / `to_custom_cell` forms; server values are API JSON."""
+        split = split_custom(name, self.resource)
+        if split is not None:
+            if server:
+                return lambda value: normalize(None, to_custom_cell(value)) if value is not None else None
+            return lambda cell: normalize(None, cell)
+        column = self.resource.column(name)
+        return lambda value: normalize(column, value)
+
+
+def _server_value(row: Mapping[str, Any] | None, name: str, resource: Resource) -> Any:
+    if row is None:
+        return None
+    split = split_custom(name, resource)
+    if split is not None:
+        column, key = split
+        obj = row.get(column.name)
+        return obj.get(key) if isinstance(obj, dict) else None
+    return row.get(name)
+
+
+def _compared_columns(sheet: Sheet) -> list[str]:
+    """The sheet columns an import may write: writable resource columns and custom-field keys."""
+    res = sheet.resource
+
+    def writable(name: str) -> bool:
+        if split_custom(name, res) is not None:
+            return True
+        return name in res and name != res.key and not res.column(name).read_only and res.column(name).exported
+
+    return [str(name) for name in sheet.frame.columns if writable(str(name))]
+
+
+def _select(resource: Resource, compared: list[str]) -> list[str]:
+    names = {resource.key}
+    for name in compared:
+        split = split_custom(name, resource)
+        names.add(split[0].name if split else name)
+    names.update(resource.natural_key)
+    if "updatedAt" in resource:
+        names.add("updatedAt")
+    return [c.name for c in resource.columns if c.name in names]
+
+
+# ------------------------------------------------------------------------------------------------ the plan
+def plan(client: Client, source: str | Path | Sheet | pd.DataFrame, *, resource: Resource | str | None = None,
+         sheet: str | None = None, delete_missing: bool = False, skip_invalid: bool = False,
+         lookups: Mapping[str, Lookup] | None = None) -> Plan:
+    """Plan importing `source` (a workbook or CSV path, a `Sheet`, or a DataFrame of sheet columns). Never writes.
+
+    :param delete_missing: rows of the export that the sheet no longer holds are deleted (needs the export
+        snapshot, which says which rows the sheet covered).
+    :param skip_invalid: rows with validation errors become *skipped* and the rest may be applied.
+    :param lookups: label <-> id maps (default: fetched, one request per referenced table).
+    :raises WorkbookError: the file cannot be read. :raises ValueError: ``delete_missing`` without a snapshot.
+    """
+    start = client.requests_made
+    sh = _load(source, resource, sheet)
+    res = sh.resource
+    if delete_missing and sh.base is None:
+        raise ValueError(f"{sh.file}: delete_missing needs the export snapshot, which says which rows the sheet "
+                         "covered, and this sheet has none; mark the rows to delete with _action = delete instead")
+    columns = [str(c) for c in sh.frame.columns]
+    if lookups is None:
+        lookups = fetch_lookups(client, res, [c for c in columns if c in res])
+    report = validate(sh, lookups)
+    return make_plan(client, sh, lookups, report, delete_missing=delete_missing, skip_invalid=skip_invalid,
+                     requests_before=start)
+
+
+def make_plan(client: Client, sh: Sheet, lookups: Mapping[str, Lookup], report: ValidationReport, *,
+              delete_missing: bool = False, skip_invalid: bool = False, requests_before: int | None = None) -> Plan:
+    """The plan of an already read and validated sheet (`plan` is the usual entry point)."""
+    start = client.requests_made if requests_before is None else requests_before
+    res = sh.resource
+    frame = sh.frame
+    n = len(frame)
+    reader = _Reader(res, lookups)
+    compared = _compared_columns(sh)
+    select = _select(res, compared)
+    issues = list(report.issues)
+
+    def issue(position: int, column: str | None, value: Any, code: IssueCode, message: str) -> None:
+        letter = None
+        if column is not None and column in frame.columns:
+            from xlsxwriter.utility import xl_col_to_name
+            letter = xl_col_to_name(list(frame.columns).index(column))
+        issues.append(Issue(sh.file, sh.sheet, sh.rows[position], letter, column, value, code, message))
+
+    # --- keys and actions
+    keys: list[str | None] = [None if res.key not in frame or is_empty(v) else str(v).strip()
+                              for v in (frame[res.key] if res.key in frame else [None] * n)]
+    actions = [None if is_empty(v) else str(v).strip().lower()
+               for v in (frame[ACTION_COLUMN] if ACTION_COLUMN in frame else [None] * n)]
+    for position in range(n):
+        if actions[position] == "delete" and keys[position] is None:
+            issue(position, ACTION_COLUMN, "delete", IssueCode.BAD_ACTION,
+                  "_action is delete but the row has no id: there is nothing on the server to delete")
+
+    # --- the server's rows, in as few requests as possible
+    base = sh.base or {}
+    sheet_keys = {k for k in keys if k}
+    wanted = sheet_keys | (set(base) if sh.base is not None else set())
+    scope = _scope_filters(sh)
+    ids_requests = _chunks(client, res, sorted(wanted), select) if wanted else 0
+    scope_requests = _scope_pages(client, sh)
+    server_rows: dict[str, dict[str, Any]] = {}
+    if wanted and scope is not None and scope_requests is not None and scope_requests <= ids_requests:
+        for row in _fetch_scope(client, res, scope, select):
+            if str(row[res.key]) in wanted:
+                server_rows[str(row[res.key])] = row
+        rest = sorted(wanted - set(server_rows))
+        if rest:  # ids outside the filter (pasted in, or moved out of it since the export)
+            server_rows.update((str(r[res.key]), r) for r in _fetch_by_keys(client, res, rest, select))
+    elif wanted:
+        server_rows = {str(r[res.key]): r for r in _fetch_by_keys(client, res, sorted(wanted), select)}
+
+    # --- new rows whose natural key the server already has
+    for natural in res.natural_key:
+        if natural not in frame:
+            continue
+        new = {p: str(frame[natural].iloc[p]).strip() for p in range(n)
+               if keys[p] is None and not is_empty(frame[natural].iloc[p])}
+        taken = _present(client, res, natural, sorted(set(new.values()))) if new else set()
+        for position, value in new.items():
+            if value in taken:
+                issue(position, natural, value, IssueCode.EXISTS_ON_SERVER,
+                      f"a {res.name} with {natural} {value!r} already exists on the server: give this row its id "
+                      "to update it, or rename it")
+
+    # --- ids the server does not have
+    gone: set[int] = set()
+    for position, key in enumerate(keys):
+        if key and key not in server_rows:
+            if key in base:
+                gone.add(position)  # deleted on the server since the export: a conflict
+            else:
+                issue(position, res.key, key, IssueCode.UNKNOWN_KEY,
+                      f"no {res.name} has id {key!r} on the server (mistyped, or another company's): clear it to "
+                      "create a new row")
+
+    bad_rows = {i.row for i in issues if i.severity == "error" and i.row is not None}
+    report = ValidationReport(tuple(sorted(issues, key=lambda i: (i.severity != "error", i.row or 0,
+                                                                  i.letter or ""))))
+
+    # --- the vectorised compare of the rows with an id the server has
+    present = [p for p in range(n) if keys[p] and keys[p] in server_rows and sh.rows[p] not in bad_rows]
+    three_way = sh.base is not None
+    masks: dict[str, Any] = {}
+    if present:
+        has_base = np.array([keys[p] in base for p in present], dtype=bool)
+        for name in compared:
+            sheet_cells = frame[name].to_numpy(dtype=object)[present]
+            server_values = [_server_value(server_rows[keys[p]], name, res) for p in present]
+            sources = [(sheet_cells, reader.canon_sheet(name)),
+                       (server_values, reader.canon_stored(name, server=True))]
+            if three_way:
+                sources.append(([base.get(keys[p], {}).get(name) for p in present],
+                                reader.canon_stored(name, server=False)))
+            codes = canonical_codes(sources)
+            masks[name] = compare(name, codes[0], codes[1], codes[2] if three_way else None, has_base)
+
+    rows: list[RowPlan] = []
+    unchanged: list[tuple[str, int]] = []
+    touched = np.zeros(len(present), dtype=bool)
+    for diff in masks.values():
+        touched |= diff.update | diff.conflict | diff.kept
+    for index, position in enumerate(present):
+        key = keys[position]
+        assert key is not None
+        if actions[position] == "delete":
+            continue
+        if not touched[index]:
+            unchanged.append((key, sh.rows[position]))
+            continue
+        rows.append(_update_row(sh, reader, res, position, index, key, server_rows[key], base.get(key), masks))
+
+    # --- creates, deletes, conflicts of rows gone from the server, skipped rows
+    by_position: dict[int, RowPlan] = {}
+    for position in range(n):
+        excel_row = sh.rows[position]
+        key, label = keys[position], _label(frame, res, position)
+        if excel_row in bad_rows:
+            first = next(i for i in report.errors if i.row == excel_row)
+            by_position[position] = RowPlan(Kind.SKIPPED, key, excel_row, label, reason=first.message)
+        elif position in gone:
+            by_position[position] = RowPlan(Kind.CONFLICT, key, excel_row, label,
+                                            reason="deleted on the server since the export")
+        elif actions[position] == "delete":
+            by_position[position] = _delete_row(res, key, excel_row, label, server_rows[key], base.get(key),
+                                                compared, reader)
+        elif key is None:
+            by_position[position] = _create_row(sh, reader, res, position, compared)
+    ordered = sorted([*((r.row or 0, r) for r in rows), *((r.row or 0, r) for r in by_position.values())],
+                     key=lambda pair: pair[0])
+    plan_rows = [r for _, r in ordered]
+    if delete_missing:
+        for key in sorted(set(base) - sheet_keys):
+            label = str(base[key].get(res.natural_key[0])) if res.natural_key and base[key].get(
+                res.natural_key[0]) is not None else None
+            if key not in server_rows:
+                unchanged.append((key, 0))  # already gone: nothing to do
+                continue
+            plan_rows.append(_delete_row(res, key, None, label, server_rows[key], base.get(key), compared, reader))
+
+    warnings = list(sh.warnings)
+    return Plan(
+        resource=res, source=sh.file, sheet=sh.sheet, rows=tuple(plan_rows), unchanged=tuple(unchanged),
+        three_way=three_way, delete_missing=delete_missing, skip_invalid=skip_invalid, issues=report,
+        warnings=tuple(warnings), server_hash=_state_hash(res, list(server_rows.values())),
+        fetched=tuple(sorted(server_rows)), created_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        host=_host(client), requests=client.requests_made - start, select=tuple(select))
+
+
+def _host(client: Client) -> str:
+    from urllib.parse import urlsplit
+    return urlsplit(client.base_url).netloc
+
+
+def _label(frame: pd.DataFrame, resource: Resource, position: int) -> str | None:
+    for name in resource.natural_key:
+        if name in frame and not is_empty(frame[name].iloc[position]):
+            return str(frame[name].iloc[position]).strip()
+    return None
+
+
+def _scope_filters(sh: Sheet) -> list[str] | None:
+    """The export's filter, when the sheet's rows are exactly what it matched (no limit)."""
+    meta = sh.meta
+    if not meta or meta.get("kind") == "template" or meta.get("resource") != sh.resource.name:
+        return None
+    if meta.get("limit") not in (None, "", "None"):
+        return None
+    try:
+        return [str(f) for f in json.loads(meta.get("filters") or "[]")]
+    except ValueError:
+        return None
+
+
+def _scope_pages(client: Client, sh: Sheet) -> int | None:
+    if _scope_filters(sh) is None or sh.meta is None:
+        return None
+    try:
+        exported = int(sh.meta.get("rows", ""))
+    except ValueError:
+        return None
+    size = client.settings.page_size  # each page carries the exact count: the last one costs no extra request
+    return max(1, -(-exported // size))
+
+
+def _chunks(client: Client, resource: Resource, keys: list[str], select: list[str]) -> int:
+    return sum(1 for _ in client.split_in(resource, resource.key, keys, [("select", ",".join(select))]))
+
+
+def _custom_parent(resource: Resource, name: str) -> Column | None:
+    split = split_custom(name, resource)
+    return split[0] if split else None
+
+
+def _update_row(sh: Sheet, reader: _Reader, res: Resource, position: int, index: int, key: str,
+                server: dict[str, Any], base: dict[str, Any] | None, masks: Mapping[str, Any]) -> RowPlan:
+    """The plan of one compared row that differs somewhere (update, conflict, or only server changes kept)."""
+    frame = sh.frame
+    changes, conflicts, kept = [], [], []
+    body: dict[str, Any] = {}
+    guard: dict[str, Any] = {}
+    custom: dict[str, dict[str, Any]] = {}
+    for name, diff in masks.items():
+        cell = frame[name].iloc[position]
+        before = _server_value(server, name, res)
+        exported = None if base is None else base.get(name)
+        if diff.conflict[index]:
+            conflicts.append(FieldChange(name, before, reader.api_value(name, cell), exported))
+        elif diff.kept[index]:
+            kept.append(FieldChange(name, before, before, exported))
+        elif diff.update[index]:
+            after = reader.api_value(name, cell)
+            changes.append(FieldChange(name, before, after, exported))
+            parent = _custom_parent(res, name)
+            if parent is not None:
+                merged = custom.setdefault(parent.name, dict(server.get(parent.name) or {}))
+                key_name = name.split(".", 1)[1]
+                if after is None:
+                    merged.pop(key_name, None)
+                else:
+                    merged[key_name] = after
+                guard[parent.name] = server.get(parent.name)
+            else:
+                body[name] = after
+                guard[name] = before
+    for name, merged in custom.items():
+        body[name] = merged or None
+    label = _label(frame, res, position)
+    row = sh.rows[position]
+    if conflicts:
+        names = ", ".join(c.column for c in conflicts)
+        return RowPlan(Kind.CONFLICT, key, row, label, tuple(conflicts), tuple(kept),
+                       reason=f"you and the server both changed {names} since the export")
+    if not changes:
+        return RowPlan(Kind.UNCHANGED, key, row, label, kept=tuple(kept))
+    if any(_guard_size(v) > GUARD_LIMIT for v in guard.values()) and "updatedAt" in res:
+        guard = {"updatedAt": server.get("updatedAt")}
+    return RowPlan(Kind.UPDATE, key, row, label, tuple(changes), tuple(kept), body, guard)
+
+
+def _create_row(sh: Sheet, reader: _Reader, res: Resource, position: int, compared: list[str]) -> RowPlan:
+    body: dict[str, Any] = {}
+    custom: dict[str, dict[str, Any]] = {}
+    changes = []
+    for name in compared:
+        cell = sh.frame[name].iloc[position]
+        if is_empty(cell):
+            continue
+        value = reader.api_value(name, cell)
+        parent = _custom_parent(res, name)
+        if parent is not None:
+            custom.setdefault(parent.name, {})[name.split(".", 1)[1]] = value
+        else:
+            body[name] = value
+        changes.append(FieldChange(name, None, value))
+    body.update(custom)
+    return RowPlan(Kind.CREATE, None, sh.rows[position], _label(sh.frame, res, position), tuple(changes),
+                   body=body)
+
+
+def _delete_row(res: Resource, key: str | None, excel_row: int | None, label: str | None,
+                server: dict[str, Any], base: dict[str, Any] | None, compared: list[str],
+                reader: _Reader) -> RowPlan:
+    """A delete, unless the server changed the row since the export (then a conflict: the user has not seen it)."""
+    if base is not None:
+        moved = []
+        for name in compared:
+            now = reader.canon_stored(name, server=True)(_server_value(server, name, res))
+            then = reader.canon_stored(name, server=False)(base.get(name))
+            if now != then:
+                moved.append(FieldChange(name, _server_value(server, name, res), None, base.get(name)))
+        if moved:
+            names = ", ".join(c.column for c in moved)
+            return RowPlan(Kind.CONFLICT, key, excel_row, label, tuple(moved),
+                           reason=f"to delete, but the server changed {names} since the export")
+    return RowPlan(Kind.DELETE, key, excel_row, label, guard={res.key: key})
+
+
+def iter_kinds(plan: Plan) -> Iterator[tuple[Kind, list[RowPlan]]]:
+    """(kind, rows) for every kind with rows, in a fixed order (for reports)."""
+    for kind in Kind:
+        rows = plan.of(kind)
+        if rows:
+            yield kind, rows
+
