@@ -26,6 +26,7 @@ import pandas as pd
 import xlsxwriter
 from xlsxwriter.utility import xl_col_to_name
 
+from . import sheetrows
 from ._version import __version__
 from .errors import WorkbookError
 from .export import Export
@@ -236,6 +237,8 @@ def _write_rows(sheet: Any, frame: pd.DataFrame, columns: Sequence[str], meta: S
     for col, (values, fmt, date_fmt) in enumerate(zip(cells, formats, date_formats, strict=True)):
         write = _writer_for(sheet, meta[col] if col < len(meta) else None, values)
         writers.append((col, write, date_fmt if write == sheet.write_datetime else fmt, values))
+    if sheetrows.can_append(sheet):  # the same XML, built a column at a time (sheetrows explains)
+        return sheetrows.append_rows(sheet, first_row, cells, [cell_format for _, _, cell_format, _ in writers])
     for offset in range(len(frame)):  # row by row: constant_memory mode flushes each finished row
         row = first_row + offset
         for col, write, cell_format, values in writers:
@@ -254,12 +257,21 @@ def _write_base(book: xlsxwriter.Workbook, base: pd.DataFrame, resource: Resourc
     key = resource.key if resource is not None and resource.key in names else names[0]
     sheet.write_string(0, 0, key)
     sheet.write_string(0, 1, json.dumps(names, ensure_ascii=False))
-    cells = [_column_cells(base[name], _column_for(resource, name)) for name in names]
-    keys = cells[names.index(key)]
-    for offset, values in enumerate(zip(*cells, strict=True)):
-        row = [v.isoformat() if isinstance(v, datetime) else v for v in values]
-        sheet.write_string(offset + 1, 0, str(keys[offset]))
-        sheet.write_string(offset + 1, 1, json.dumps(row, ensure_ascii=False, separators=(",", ":")))
+    cells = []
+    for name in names:
+        values = _column_cells(base[name], _column_for(resource, name))
+        if any(isinstance(v, datetime) for v in values):
+            values = [v.isoformat() if isinstance(v, datetime) else v for v in values]
+        cells.append(values)
+    encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode  # one encoder, not one per row
+    keys = [str(k) for k in cells[names.index(key)]]
+    rows = [encode(list(values)) for values in zip(*cells, strict=True)]
+    if sheetrows.can_append(sheet):
+        sheetrows.append_rows(sheet, 1, [keys, rows], [None, None])
+    else:
+        for offset, (row_key, row) in enumerate(zip(keys, rows, strict=True)):
+            sheet.write_string(offset + 1, 0, row_key)
+            sheet.write_string(offset + 1, 1, row)
     sheet.very_hidden()
 
 

@@ -1,0 +1,186 @@
+"""Many rows into an xlsxwriter worksheet at once: the row XML built a column at a time.
+
+Why: xlsxwriter's ``write_*`` methods cost about 10 µs a cell (argument checks, a cell tuple per cell, then an
+attribute list and several escaping passes per cell when the row is flushed). For 100,000 customers of 25 columns
+that was 40 s, three quarters of an XLSX export. In ``constant_memory`` mode a worksheet streams each finished row to
+a temporary file as XML (``<row r="2"><c r="A2" s="3" t="inlineStr"><is><t>Acme</t></is></c>...</row>``); that XML is
+simple, so `append_rows` produces the same bytes xlsxwriter would (a test compares them), a column at a time with one
+f-string per cell, for well under 1 µs a cell.
+
+It relies on how xlsxwriter's constant_memory worksheets keep their state (``previous_row``, the row file, the
+dimensions), in this one place only; `can_append` checks those are there, and callers fall back to the per-cell
+methods when they are not (or when the workbook is not in constant_memory mode).
+
+Two deliberate differences from xlsxwriter's per-cell path: a text that looks like rich-text XML (``<r>...</r>``)
+is escaped like any other text (xlsxwriter would paste it into the file unescaped), and rows past Excel's last row
+raise instead of being dropped silently.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+from xlsxwriter.utility import xl_col_to_name
+
+from .errors import WorkbookError
+
+__all__ = ["append_rows", "can_append", "excel_serials"]
+
+_MAX_ROWS = 1_048_576
+_STRING_MAX = 32767  # UTF-16 units Excel keeps in a cell; xlsxwriter truncates longer text, and so does this
+# any of these makes a text take the careful path: control characters and _xHHHH_ look-alikes (Excel's escapes),
+# XML specials, non-characters, leading or trailing white space (xml:space="preserve")
+_CAREFUL = re.compile(r"[\x00-\x08\x0b-\x1f&<>\ufffe\uffff]|_x[0-9a-fA-F]{4}_|^\s|\s$")
+_ESCAPE_ESCAPES = re.compile("(_x[0-9a-fA-F]{4}_)")
+_CONTROL = re.compile(r"([\x00-\x08\x0b-\x1f])")
+_EPOCH = np.datetime64("1899-12-31T00:00:00", "us")  # microseconds: all a datetime holds, and no overflow
+_MARCH_1900 = np.datetime64("1900-03-01T00:00:00", "us")
+_DAY_US = 86_400_000_000
+_BLOCK = 2000  # rows turned into XML at a time
+
+
+def can_append(sheet: Any) -> bool:
+    """Whether `sheet` is a constant_memory xlsxwriter worksheet whose internals look as `append_rows` expects."""
+    return bool(getattr(sheet, "constant_memory", False)) and all(
+        hasattr(sheet, name) for name in ("previous_row", "table", "fh", "row_data_fh", "col_info",
+                                          "_write_single_row", "_check_dimensions"))
+
+
+def _utf16_truncate(text: str) -> str:
+    units = 0
+    for index, char in enumerate(text):
+        units += 2 if ord(char) > 0xFFFF else 1
+        if units > _STRING_MAX:
+            return text[:index]
+    return text
+
+
+def _careful_text(text: str) -> str:
+    """The ``<is>`` element of one text, exactly as xlsxwriter escapes it (control characters as _xHHHH_, the
+    escape of the escape, XML specials, preserved white space)."""
+    if len(text) > _STRING_MAX // 2:
+        text = _utf16_truncate(text)
+    text = _ESCAPE_ESCAPES.sub(r"_x005F\1", text)
+    text = _CONTROL.sub(lambda match: f"_x{ord(match.group(1)):04X}_", text)
+    text = text.replace("\ufffe", "_xFFFE_").replace("\uffff", "_xFFFF_")
+    preserve = ' xml:space="preserve"' if text[:1].isspace() or text[-1:].isspace() else ""
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return f"<is><t{preserve}>{text}</t></is>"
+
+
+def _serial(value: datetime) -> float:
+    """xlsxwriter's conversion of one naive datetime to an Excel date number (1900 date system)."""
+    delta = value - datetime(1899, 12, 31)
+    serial = delta.days + (float(delta.seconds) + float(delta.microseconds) / 1e6) / (60 * 60 * 24)
+    if tuple(value.isocalendar()) == (1900, 1, 1):
+        serial -= 1
+    return serial + 1 if serial > 59 else serial
+
+
+def excel_serials(values: Sequence[datetime | None]) -> list[float | None]:
+    """Excel date numbers of naive (UTC) datetimes, equal to xlsxwriter's conversion bit for bit.
+
+    Vectorised for dates after 1900-02-28 (xlsxwriter's formula in numpy float64, same operations in the same
+    order); earlier dates (Excel's 1900 leap-year quirk) take the one-by-one formula.
+    """
+    present = [v for v in values if v is not None]
+    if not present:
+        return [None] * len(values)
+    stamps = np.array(present, dtype="datetime64[us]")
+    if (stamps < _MARCH_1900).any():
+        return [None if v is None else _serial(v) for v in values]
+    days, rest = np.divmod((stamps - _EPOCH).astype(np.int64), _DAY_US)
+    seconds, micros = np.divmod(rest, 1_000_000)
+    serials = days + (seconds.astype(np.float64) + micros.astype(np.float64) / 1e6) / 86400.0 + 1.0
+    out: list[float | None] = []
+    numbers = iter(serials.tolist())
+    for v in values:
+        out.append(None if v is None else next(numbers))
+    return out
+
+
+def _column_xml(values: Sequence[Any], letter: str, first: int, style: str) -> list[str]:
+    """One column's cells as XML ('' for an empty cell); `first` is the Excel row number of values[0]."""
+    kinds = {type(v) for v in values} - {type(None)}
+    careful = _CAREFUL.search
+    rows = range(first, first + len(values))
+    if kinds <= {str}:
+        return ["" if v is None else
+                f'<c r="{letter}{r}"{style} t="inlineStr"><is><t>{v}</t></is></c>'
+                if not careful(v) and len(v) <= _STRING_MAX // 2 else
+                f'<c r="{letter}{r}"{style} t="inlineStr">{_careful_text(v)}</c>'
+                for r, v in zip(rows, values, strict=True)]
+    if kinds <= {datetime}:
+        values = excel_serials(values)
+    elif not kinds <= {int, float}:
+        return [_any_cell(v, f"{letter}{r}", style) for r, v in zip(rows, values, strict=True)]
+    for v in values:
+        if v is not None and not math.isfinite(v):
+            raise TypeError("NAN/INF not supported in write_number() without 'nan_inf_to_errors' Workbook() option")
+    return ["" if v is None else f'<c r="{letter}{r}"{style}><v>{v:.16G}</v></c>'
+            for r, v in zip(rows, values, strict=True)]
+
+
+def _any_cell(value: Any, ref: str, style: str) -> str:
+    """A cell of a column whose values have several types: as `workbook._write_value` would write it."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return f'<c r="{ref}"{style} t="b"><v>{int(value)}</v></c>'
+    if isinstance(value, (int, float)):
+        if not math.isfinite(value):
+            raise TypeError("NAN/INF not supported in write_number() without 'nan_inf_to_errors' Workbook() option")
+        return f'<c r="{ref}"{style}><v>{value:.16G}</v></c>'
+    if isinstance(value, datetime):
+        return f'<c r="{ref}"{style}><v>{_serial(value.replace(tzinfo=None)):.16G}</v></c>'
+    return f'<c r="{ref}"{style} t="inlineStr">{_careful_text(str(value))}</c>'
+
+
+def append_rows(sheet: Any, first_row: int, columns: Sequence[Sequence[Any]], formats: Sequence[Any]) -> int:
+    """Write ``columns[c][i]`` to cell (first_row + i, c) of a constant_memory `sheet`, empty cells (None) skipped;
+    returns the number of rows. Every earlier row must be written already, and nothing may be written to these
+    rows afterwards (constant_memory's rule too).
+
+    :param formats: per column, the xlsxwriter `Format` of its cells, or None for the column's own format.
+    :raises WorkbookError: more rows than a sheet holds.
+    :raises TypeError: a NaN or infinite number (as xlsxwriter's ``write_number``).
+    """
+    count = len(columns[0]) if columns else 0
+    if not count:
+        return 0
+    if first_row + count > _MAX_ROWS:
+        raise WorkbookError(f"{count} rows do not fit in one sheet (Excel's limit is {_MAX_ROWS - 1:,} data rows)")
+    present = [next((i for i, v in enumerate(values) if v is not None), count) for values in columns]
+    styles = [""] * len(columns)
+    # formats get their style numbers in the order xlsxwriter would give them: by first use, row by row
+    for col in sorted(range(len(columns)), key=lambda c: (present[c], c)):
+        fmt = formats[col]
+        if fmt is None and col in sheet.col_info:
+            fmt = sheet.col_info[col].column_format
+        if fmt is not None and present[col] < count:
+            styles[col] = f' s="{fmt._get_xf_index()}"'
+    letters = [xl_col_to_name(col) for col in range(len(columns))]
+    sheet._write_single_row(first_row)  # flush the rows before ours (the header) to the row file
+    write: Callable[[str], Any] = sheet.fh.write
+    last = None
+    for start in range(0, count, _BLOCK):  # a block of rows at a time: memory holds one block's XML
+        cells = [_column_xml(values[start:start + _BLOCK], letters[col], first_row + start + 1, styles[col])
+                 for col, values in enumerate(columns)]
+        chunk = []
+        for row_number, row in enumerate(zip(*cells, strict=True), start=first_row + start):
+            body = "".join(row)
+            if body:
+                last = row_number
+                chunk.append(f'<row r="{row_number + 1}">{body}</row>')
+        write("".join(chunk))
+    if last is not None:
+        sheet._check_dimensions(first_row + min(present), 0, ignore_col=True)
+        sheet._check_dimensions(last, 0, ignore_col=True)
+    sheet.previous_row = first_row + count - 1  # as if the last row were written and flushed: nothing is pending
+    sheet.table.clear()
+    return count
