@@ -37,6 +37,7 @@ from bulkio.resources.openapi import column_type
 from bulkio.sandbox import Sandbox
 from bulkio.stream import stream_export
 from bulkio.validate import IssueCode, validate
+from bulkio.values import from_cell
 from bulkio.workbook import write_workbook
 
 runner = CliRunner()
@@ -270,6 +271,27 @@ def test_supplier_csv_streams_and_reads_back(client: Client, supplier: Resource,
     sheet = read_sheet(tmp_path / "suppliers.csv", supplier)
     assert info.rows == len(sheet.frame) == 12
     assert validate(sheet, fetch_lookups(client, supplier), client=client).errors == []
+
+
+def test_supplier_cells_write_back_through_the_client(client: Client, sandbox: Sandbox, supplier: Resource,
+                                                      tmp_path: Path) -> None:
+    """What apply will do for a table known only from OpenAPI, by hand: sheet cells -> API values -> PATCH / POST."""
+    path = write_workbook(export_table(client, supplier), tmp_path / "suppliers.xlsx")
+    _edit(path, "supplier", {(2, "paymentTermDays"): 45, (2, "tags"): "local, new"})
+    row = read_sheet(path, supplier).frame.iloc[0]
+    body = {name: from_cell(supplier.column(name), row[name]) for name in ("paymentTermDays", "tags")}
+    assert body == {"paymentTermDays": 45, "tags": ["local", "new"]}  # an integer stays an integer
+    result = client.update(supplier, {"id": f"eq.{row['id']}"}, body, max_affected=1)
+    assert result.count == 1
+    server = next(r for r in sandbox.rows("supplier") if r["id"] == row["id"])
+    assert (server["paymentTermDays"], server["tags"]) == (45, ["local", "new"])
+
+    new = {"name": "Brand New Supplies Ltd", supplier.tenant_column: client.company_id(),
+           "paymentTermDays": from_cell(supplier.column("paymentTermDays"), "30")}
+    created = client.insert(supplier, [new]).rows[0]
+    assert created["id"].startswith("supp_") and created["createdAt"] and created["paymentTermDays"] == 30
+    with pytest.raises(ApiError, match="a supplier named 'Brand New Supplies Ltd' already exists"):
+        client.insert(supplier, [new])
 
 
 # ------------------------------------------------------------------------------------------------ the command
