@@ -17,7 +17,7 @@ from typing import Any
 import pandas as pd
 
 from .resources import Column, ColumnType, Resource
-from .values import from_cell, from_custom_cell, is_empty, to_cell, to_custom_cell
+from .values import from_cell, from_custom_cell, is_empty, to_cells, to_custom_cell
 
 __all__ = ["flatten", "split_custom", "unflatten"]
 
@@ -38,7 +38,7 @@ def _series(column: Column, values: list[Any]) -> pd.Series:
         return pd.to_datetime(pd.Series(values, dtype=object), utc=True, format="ISO8601")
     if kind is ColumnType.BOOLEAN:
         return pd.Series(values, dtype="boolean")
-    return pd.Series([to_cell(column, v) for v in values], dtype="string")
+    return pd.Series(to_cells(column, values), dtype="string")
 
 
 def flatten(records: Sequence[Mapping[str, Any]], resource: Resource,

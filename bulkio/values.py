@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Iterable
 from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 from typing import Any
@@ -37,6 +38,7 @@ __all__ = [
     "normalize",
     "normalize_series",
     "to_cell",
+    "to_cells",
     "to_custom_cell",
 ]
 
@@ -157,6 +159,14 @@ def to_cell(column: Column, value: Any) -> Any:
     if kind is ColumnType.BOOLEAN:
         return bool(value) if isinstance(value, bool) else value
     return value if isinstance(value, str) else str(value)
+
+
+def to_cells(column: Column, values: Iterable[Any]) -> list[Any]:
+    """`to_cell` over a column's values, with the same results; text that is already a non-blank string (most of an
+    export) is passed through without a call per value."""
+    if column.type is ColumnType.TEXT:
+        return [v if v.__class__ is str and v and not v.isspace() else to_cell(column, v) for v in values]
+    return [to_cell(column, v) for v in values]
 
 
 def from_cell(column: Column, cell: Any) -> Any:

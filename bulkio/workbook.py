@@ -205,7 +205,7 @@ def _column_cells(series: pd.Series, column: Column | None) -> list[Any]:
     """One column's cell values, converted once and vectorised where the dtype allows (None for empty)."""
     if isinstance(series.dtype, pd.DatetimeTZDtype):
         naive = series.dt.tz_convert("UTC").dt.tz_localize(None)
-        return [None if pd.isna(v) else v.to_pydatetime() for v in naive]
+        return naive.to_numpy(dtype="datetime64[us]").astype(object).tolist()  # datetimes, None for NaT
     if isinstance(series.dtype, (pd.StringDtype, pd.Float64Dtype, pd.Int64Dtype, pd.BooleanDtype)):
         values = series.astype(object).where(series.notna(), None).tolist()
         if column is not None and column.type in (ColumnType.TEXT, ColumnType.NUMERIC):
@@ -260,7 +260,7 @@ def _write_base(book: xlsxwriter.Workbook, base: pd.DataFrame, resource: Resourc
     cells = []
     for name in names:
         values = _column_cells(base[name], _column_for(resource, name))
-        if any(isinstance(v, datetime) for v in values):
+        if isinstance(base[name].dtype, pd.DatetimeTZDtype) or base[name].dtype == object:
             values = [v.isoformat() if isinstance(v, datetime) else v for v in values]
         cells.append(values)
     encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode  # one encoder, not one per row

@@ -15,7 +15,7 @@ from bulkio.export import export, export_table
 from bulkio.flatten import unflatten
 from bulkio.resources import CUSTOMER
 from bulkio.sandbox import Sandbox
-from bulkio.values import normalize
+from bulkio.values import normalize, to_cell, to_cells
 
 
 @pytest.fixture
@@ -135,3 +135,13 @@ def test_an_error_while_prefetching_reaches_the_caller(sandbox: Sandbox) -> None
         sandbox.switches.drop, sandbox.switches.drop_skip = 1, 2  # the third page's connection breaks
         with pytest.raises(TransportError):
             export(impatient, "customer", raw_ids=True)
+
+
+@given(values=st.lists(st.one_of(st.none(), st.text(), st.integers(), st.floats(allow_nan=True),
+                                 st.lists(st.text(max_size=5), max_size=3))))
+def test_to_cells_gives_what_to_cell_gives_value_by_value(values: list[Any]) -> None:
+    for name in ("name", "phone", "tags", "taxPercent"):
+        column = CUSTOMER.column(name)
+        fast = to_cells(column, values)
+        slow = [to_cell(column, v) for v in values]
+        assert [(type(a), a) for a in fast] == [(type(b), b) for b in slow], name
