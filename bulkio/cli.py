@@ -245,6 +245,221 @@ def template(
     console.print(f"wrote the {res.name} template to {output}", highlight=False)
 
 
+# ------------------------------------------------------------------------------------------------ plan / apply / undo
+EXIT_CHANGES = 3
+"""`bulkio plan` exit code: there are changes to apply (0: nothing to do; 1: errors)."""
+EXIT_CONFLICTS = 4
+"""`bulkio plan` / `apply` exit code: some rows conflict (or, for apply, failed); nothing was overwritten."""
+
+DeleteMissing = Annotated[bool, typer.Option(help="Delete exported rows the sheet no longer holds (needs the "
+                                                  "export snapshot of an exported workbook).")]
+SkipInvalid = Annotated[bool, typer.Option(help="Plan and apply the valid rows; rows with errors are skipped.")]
+
+
+def _make_plan(client: Any, file: Path, resource: str | None, delete_missing: bool, skip_invalid: bool) -> Any:
+    from .plan import plan as make
+    from .read import read_sheet
+    from .resources import resource_for
+
+    table = resource or _workbook_table(file)
+    sheet = read_sheet(file, resource_for(client, table) if table else None)
+    return make(client, sheet, delete_missing=delete_missing, skip_invalid=skip_invalid)
+
+
+def _show_plan(result: Any) -> None:
+    from .report import issues_table, plan_tables
+
+    for warning in result.warnings:
+        err_console.print(f"[yellow]warning:[/] {warning}", highlight=False)
+    if result.issues.issues:
+        console.print(issues_table(result.issues))
+    for table in plan_tables(result):
+        console.print(table)
+
+
+def _write_report(result: Any, report: Path) -> None:
+    suffix = report.suffix.lower()
+    if suffix == ".xlsx":
+        result.to_excel(report)
+    elif suffix == ".md":
+        result.to_markdown(report)
+    elif suffix == ".json":
+        result.to_json(report)
+    else:
+        raise typer.BadParameter(f"{report}: the report must end in .xlsx, .md or .json")
+    console.print(f"wrote the plan report to {report}", highlight=False)
+
+
+@app.command("plan")
+def plan_command(
+    file: Annotated[Path, typer.Argument(help="The edited workbook (.xlsx) or CSV file.")],
+    resource: Annotated[str | None, typer.Option(help="Table (default: from the workbook; needed for CSV).")
+                        ] = None,
+    delete_missing: DeleteMissing = False,
+    skip_invalid: SkipInvalid = False,
+    report: Annotated[Path | None, typer.Option(help="Also write the plan to plan.xlsx, plan.md or plan.json.")
+                      ] = None,
+    server_check: Annotated[bool, typer.Option(help="Where the server honours Prefer: tx=rollback, send the real "
+                                                    "batches in rolled-back transactions to check constraints.")
+                            ] = False,
+    base_url: BaseUrl = None,
+) -> None:
+    """Dry run: what importing the sheet would create, update, delete; conflicts and errors. Writes nothing.
+
+    Exit code: 0 nothing to do, 3 changes to apply, 4 conflicts, 1 errors.
+    """
+    with _errors(), _client(base_url) as client:
+        result = _make_plan(client, file, resource, delete_missing, skip_invalid)
+        _show_plan(result)
+        if report is not None:
+            _write_report(result, report)
+        if server_check:
+            from .apply import server_check as check
+
+            ran, refused = check(client, result)
+            if not ran:
+                err_console.print("[yellow]server check:[/] this server does not honour Prefer: tx=rollback, so "
+                                  "nothing was sent (it would have been written)", highlight=False)
+            elif refused:
+                for row in refused:
+                    err_console.print(f"[red]server check:[/] row {row.row} ({row.label}): {row.error}",
+                                      highlight=False)
+                raise typer.Exit(1)
+            else:
+                console.print("[green]server check:[/] the database accepted every batch (rolled back)")
+    if result.blocked:
+        raise typer.Exit(1)
+    if result.has_conflicts:
+        raise typer.Exit(EXIT_CONFLICTS)
+    raise typer.Exit(EXIT_CHANGES if result.has_changes else 0)
+
+
+def _confirm(yes: bool, question: str) -> bool:
+    import sys
+
+    if yes:
+        return True
+    if not sys.stdin.isatty():
+        err_console.print("[bold red]error:[/] not on a terminal: add --yes to apply without asking", highlight=False)
+        raise typer.Exit(1)
+    return typer.confirm(question, default=False)
+
+
+def _finish(results: Any, sheet_file: Path | None, output: Path | None) -> None:
+    from .report import results_table
+
+    for table in results_table(results):
+        console.print(table)
+    if sheet_file is not None and sheet_file.exists():
+        from .read import read_sheet
+        from .results import write_results_workbook
+
+        target = output or sheet_file.with_name(f"{sheet_file.stem}.results.xlsx")
+        sheet = read_sheet(sheet_file, results.resource, sheet=results.sheet)
+        write_results_workbook(results, sheet.frame, sheet.rows, target)
+        console.print(f"wrote {target}: your rows with _status, _id, _readableId and _error", highlight=False)
+    console.print(f"undo with: bulkio undo {results.run_id}", highlight=False)
+    if any(r.status.value in ("failed", "conflict") for r in results.rows):
+        raise typer.Exit(EXIT_CONFLICTS)
+
+
+@app.command("apply")
+def apply_command(
+    file: Annotated[Path | None, typer.Argument(help="The edited workbook (.xlsx) or CSV file.")] = None,
+    resource: Annotated[str | None, typer.Option(help="Table (default: from the workbook; needed for CSV).")
+                        ] = None,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Apply without asking.")] = False,
+    delete_missing: DeleteMissing = False,
+    skip_invalid: SkipInvalid = False,
+    batch_size: Annotated[int | None, typer.Option(help="Rows per request (default 500).")] = None,
+    concurrency: Annotated[int | None, typer.Option(help="Requests in flight at once (default 4).")] = None,
+    resume_run: Annotated[str | None, typer.Option("--resume", help="Finish a stopped run (its id, or folder).")
+                          ] = None,
+    results: Annotated[Path | None, typer.Option("--results", help="Results workbook to write "
+                                                                   "(default: <file>.results.xlsx).")] = None,
+    base_url: BaseUrl = None,
+) -> None:
+    """Apply an edited sheet: plan, show, confirm, then write in guarded batches with a journal.
+
+    Exit code: 0 all applied, 4 some rows conflicted or failed (see the results workbook), 1 errors or a stopped
+    run (resume it with --resume).
+    """
+    from .apply import apply, resume
+    from .errors import ApplyError
+    from .report import kind_progress
+
+    with _errors(), _client(base_url) as client:
+        if resume_run is not None:
+            from .journal import Journal, find_run
+
+            header = Journal(find_run(resume_run)).header()
+            with kind_progress(err_console) as progress:
+                try:
+                    done = resume(client, resume_run, concurrency=concurrency, progress=progress)
+                except ApplyError as exc:
+                    if exc.results is not None:
+                        _finish(exc.results, None, None)
+                    raise
+            source = Path(header["source"]) if header.get("source") else None
+            _finish(done, file or source, results)
+            return
+        if file is None:
+            raise typer.BadParameter("give the file to apply (or --resume RUN)")
+        result = _make_plan(client, file, resource, delete_missing, skip_invalid)
+        _show_plan(result)
+        result.check_applicable()
+        if not result.has_changes:
+            console.print("nothing to apply", highlight=False)
+            if result.has_conflicts:
+                raise typer.Exit(EXIT_CONFLICTS)
+            return
+        for _ in range(3):
+            if not _confirm(yes, "apply these changes?"):
+                console.print("nothing was written", highlight=False)
+                raise typer.Exit(1)
+            if yes or not result.is_stale(client):
+                break
+            err_console.print("[yellow]the server changed since this plan: here is the new one[/]")
+            result = _make_plan(client, file, resource, delete_missing, skip_invalid)
+            _show_plan(result)
+        with kind_progress(err_console) as progress:
+            try:
+                done = apply(client, result, batch_size=batch_size, concurrency=concurrency, progress=progress)
+            except ApplyError as exc:
+                if exc.results is not None:
+                    _finish(exc.results, file, results)
+                raise
+        _finish(done, file, results)
+
+
+@app.command()
+def undo(
+    run: Annotated[str, typer.Argument(help="The run to revert (its id, printed by apply, or its folder).")],
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Undo without asking.")] = False,
+    base_url: BaseUrl = None,
+) -> None:
+    """Revert an apply run: delete what it created, set back what it updated, re-insert what it deleted.
+
+    Guarded like any import: a row changed since the run is a conflict, not overwritten.
+    """
+    from .apply import apply
+    from .report import kind_progress
+    from .undo import plan_undo
+
+    with _errors(), _client(base_url) as client:
+        reversal = plan_undo(client, run)
+        _show_plan(reversal)
+        if not reversal.has_changes:
+            console.print("nothing to undo", highlight=False)
+            return
+        if not _confirm(yes, "undo these changes?"):
+            console.print("nothing was written", highlight=False)
+            raise typer.Exit(1)
+        with kind_progress(err_console) as progress:
+            done = apply(client, reversal, progress=progress)
+        _finish(done, None, None)
+
+
 def _workbook_table(file: Path) -> str | None:
     """The table an exported workbook names in its hidden ``_bulkio`` sheet (None: not such a workbook).
 

@@ -144,6 +144,8 @@ class PlanConflict(BulkioError):
 class ApplyError(BulkioError):
     """A batch could not be applied and the run stopped; the journal says how to resume."""
 
-    def __init__(self, message: str, *, batch: Any = None) -> None:
+    def __init__(self, message: str, *, batch: Any = None, results: Any = None) -> None:
         self.batch = batch
+        self.results = results
+        """What the run did before it stopped (`bulkio.results.Results`), when it got that far."""
         super().__init__(message)

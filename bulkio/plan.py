@@ -37,7 +37,7 @@ from .filters import in_
 from .flatten import split_custom
 from .lookups import Lookup, fetch_lookups
 from .read import Sheet, read_sheet
-from .resources import Column, Resource, get_resource
+from .resources import Column, Resource, get_resource, resource_for
 from .validate import Issue, IssueCode, ValidationReport, validate
 from .values import from_cell, from_custom_cell, is_empty, normalize, to_custom_cell
 from .workbook import ACTION_COLUMN
@@ -299,9 +299,22 @@ def _present(client: Client, resource: Resource, column: str, values: list[str])
 
 
 # ------------------------------------------------------------------------------------------------ reading the sheet
+def _without_results(sh: Sheet) -> Sheet:
+    """A results workbook imports like any sheet: its outcome columns are dropped, and so are the rows it deleted
+    (they are gone; nothing is left to import)."""
+    from .results import RESULT_COLUMNS
+
+    if "_status" not in sh.frame.columns:
+        return sh
+    keep = [i for i, status in enumerate(sh.frame["_status"]) if str(status).strip() != "deleted"]
+    frame = sh.frame.iloc[keep].drop(columns=[c for c in RESULT_COLUMNS if c in sh.frame.columns])
+    return Sheet(sh.file, sh.sheet, sh.resource, frame.reset_index(drop=True), [sh.rows[i] for i in keep], sh.meta,
+                 sh.base, sh.warnings)
+
+
 def _load(source: str | Path | Sheet | pd.DataFrame, resource: Resource | str | None, sheet: str | None) -> Sheet:
     if isinstance(source, Sheet):
-        return source
+        return _without_results(source)
     if isinstance(source, pd.DataFrame):
         if resource is None:
             raise ValueError("plan(DataFrame) needs resource=, e.g. resource='customer'")
@@ -310,7 +323,7 @@ def _load(source: str | Path | Sheet | pd.DataFrame, resource: Resource | str | 
         rows = list(range(2, len(frame) + 2))
         note = "a DataFrame carries no export snapshot: the plan compares it with the server only (two-way)"
         return Sheet("DataFrame", None, get_resource(resource), frame, rows, None, None, [note])
-    return read_sheet(source, resource, sheet=sheet)
+    return _without_results(read_sheet(source, resource, sheet=sheet))
 
 
 @dataclass
@@ -398,6 +411,8 @@ def plan(client: Client, source: str | Path | Sheet | pd.DataFrame, *, resource:
     :raises WorkbookError: the file cannot be read. :raises ValueError: ``delete_missing`` without a snapshot.
     """
     start = client.requests_made
+    if isinstance(resource, str):  # any table the server has: hand-written, else built from its OpenAPI document
+        resource = resource_for(client, resource)
     sh = _load(source, resource, sheet)
     res = sh.resource
     if delete_missing and sh.base is None:
@@ -481,6 +496,16 @@ def make_plan(client: Client, sh: Sheet, lookups: Mapping[str, Lookup], report: 
                 issue(position, res.key, key, IssueCode.UNKNOWN_KEY,
                       f"no {res.name} has id {key!r} on the server (mistyped, or another company's): clear it to "
                       "create a new row")
+
+    # --- an existing row cannot empty a NOT NULL column (new rows take the column's default)
+    for name in compared:
+        column = None if split_custom(name, res) else res.column(name)
+        if column is None or column.nullable or column.required:  # required ones: validation says so already
+            continue
+        for position in range(n):
+            if keys[position] and actions[position] != "delete" and is_empty(frame[name].iloc[position]):
+                issue(position, name, None, IssueCode.REQUIRED,
+                      f"{name} cannot be emptied: the server requires a value (it was only optional for new rows)")
 
     bad_rows = {i.row for i in issues if i.severity == "error" and i.row is not None}
     report = ValidationReport(tuple(sorted(issues, key=lambda i: (i.severity != "error", i.row or 0,

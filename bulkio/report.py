@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-__all__ = ["facts_table", "issues_table", "row_progress"]
+__all__ = ["facts_table", "issues_table", "kind_progress", "plan_tables", "results_table", "row_progress"]
 
 
 @contextmanager
@@ -50,3 +50,84 @@ def issues_table(report: Any, limit: int = 50) -> Table:
     if len(report.issues) > limit:
         table.add_row("", "", "", f"... {len(report.issues) - limit} more in the error workbook")
     return table
+
+
+_KIND_STYLES = {"create": "green", "update": "blue", "delete": "red", "conflict": "bold yellow",
+                "skipped": "dim", "unchanged": "dim", "created": "green", "updated": "blue", "deleted": "red",
+                "failed": "bold red", "pending": "magenta"}
+
+
+def _cell(value: Any, width: int = 40) -> str:
+    text = "" if value is None or value != value else str(value)  # None and NaN are empty
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def plan_tables(plan: Any, limit: int = 30) -> list[Any]:
+    """A plan as the CLI shows it: the counts, then the field-level changes (the first `limit` of them)."""
+    from rich.text import Text
+
+    head = Text(f"plan: {plan.resource.name} from {plan.source} ({'three-way' if plan.three_way else 'two-way'} "
+                f"compare, {plan.requests} requests)", style="bold")
+    counts = Table()
+    counts.add_column("kind")
+    counts.add_column("rows", justify="right")
+    for kind, n in plan.counts().items():
+        if n:
+            counts.add_row(f"[{_KIND_STYLES[kind.value]}]{kind.value}[/]", str(n))
+    frame = plan.to_frame()
+    frame = frame[frame["kind"] != "unchanged"]
+    if frame.empty:
+        return [head, counts]
+    fields = Table()
+    for title in ("kind", "row", "name", "column", "before", "after", "note"):
+        fields.add_column(title, overflow="fold")
+    for rec in frame.head(limit).to_dict("records"):
+        kind = rec["kind"]
+        fields.add_row(f"[{_KIND_STYLES[kind]}]{kind}[/]", "" if rec["row"] is None or rec["row"] != rec["row"]
+                       else str(rec["row"]), _cell(rec["label"], 30), _cell(rec["column"], 24),
+                       _cell(rec["before"]), _cell(rec["after"]), _cell(rec["note"], 50))
+    if len(frame) > limit:
+        fields.add_row("", "", "", "", "", "", f"... {len(frame) - limit} more (--report plan.xlsx lists all)")
+    return [head, counts, fields]
+
+
+def results_table(results: Any, limit: int = 30) -> list[Any]:
+    """A run's outcome: counts by status, then the rows that failed or conflicted."""
+    from rich.text import Text
+
+    head = Text(f"run {results.run_id}: {results.requests} requests, {results.retries} retries", style="bold")
+    counts = Table()
+    counts.add_column("status")
+    counts.add_column("rows", justify="right")
+    for status, n in results.counts().items():
+        if n:
+            counts.add_row(f"[{_KIND_STYLES[status.value]}]{status.value}[/]", str(n))
+    problems = [r for r in results.rows if r.status.value in ("failed", "conflict")]
+    if not problems:
+        return [head, counts]
+    table = Table(title="rows not applied", title_justify="left")
+    for title in ("row", "name", "status", "why"):
+        table.add_column(title, overflow="fold")
+    for r in problems[:limit]:
+        table.add_row("" if r.row is None else str(r.row), _cell(r.label, 30),
+                      f"[{_KIND_STYLES[r.status.value]}]{r.status.value}[/]", r.error or "")
+    if len(problems) > limit:
+        table.add_row("", "", "", f"... {len(problems) - limit} more in the results workbook")
+    return [head, counts, table]
+
+
+@contextmanager
+def kind_progress(console: Console) -> Iterator[Any]:
+    """One progress bar per kind of write; yields the callback `(kind, done, total)` that `apply` accepts."""
+    progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                        TextColumn("rows"), TimeElapsedColumn(), console=console, transient=False,
+                        disable=not console.is_terminal)
+    tasks: dict[str, Any] = {}
+
+    def update(kind: str, done: int, total: int) -> None:
+        if kind not in tasks:
+            tasks[kind] = progress.add_task(kind, total=total)
+        progress.update(tasks[kind], completed=done, total=total)
+
+    with progress:
+        yield update

@@ -1,0 +1,101 @@
+"""A run's journal on disk (design decision 8): ``.bulkio/runs/<run-id>/``.
+
+- ``run.json``: the plan as `apply` executes it (its batches, and the rows it does not write), written once before
+  the first request;
+- ``journal.jsonl``: append-only, one JSON line per event, flushed and fsync'd before the next request: a batch's
+  intent (``sent``) before it goes out and its outcome (``done``, with every row's result) after it came back;
+- ``undo.jsonl``: what undo needs, written before the outcome line of the batch it belongs to: ids created, the
+  values updated rows had, the full rows deleted (read before the DELETE is sent).
+
+A batch with ``sent`` and no ``done`` has an unknown outcome: resume checks the server before sending it again.
+Nothing here ever holds the API key.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+__all__ = ["RUNS_DIR", "Journal", "find_run", "new_run_id"]
+
+RUNS_DIR = Path(".bulkio") / "runs"
+
+
+def new_run_id() -> str:
+    """Sortable and unique enough: ``20261125-101500-3f9a``."""
+    return datetime.now(UTC).strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(2)
+
+
+def find_run(run: str | Path, root: str | Path | None = None) -> Path:
+    """The folder of a run, given its id (under `root`/.bulkio/runs) or its path.
+
+    :raises FileNotFoundError: naming where it looked.
+    """
+    candidates = [Path(run), Path(root or ".") / RUNS_DIR / str(run)]
+    for path in candidates:
+        if (path / "run.json").exists():
+            return path
+    raise FileNotFoundError(f"no bulkio run {str(run)!r} (looked in {', '.join(str(c) for c in candidates)})")
+
+
+def _line(record: dict[str, Any]) -> str:
+    return json.dumps(record, ensure_ascii=False, default=str, separators=(",", ":")) + "\n"
+
+
+@dataclass
+class Journal:
+    """The files of one run. Appends are durable (flush + fsync) before `append` returns."""
+
+    folder: Path
+
+    @property
+    def run_id(self) -> str:
+        return self.folder.name
+
+    @classmethod
+    def create(cls, root: str | Path | None, header: dict[str, Any]) -> Journal:
+        folder = Path(root or ".") / RUNS_DIR / new_run_id()
+        folder.mkdir(parents=True, exist_ok=False)
+        journal = cls(folder)
+        temporary = folder / "run.json.tmp"
+        temporary.write_text(json.dumps({**header, "run": journal.run_id}, ensure_ascii=False, indent=1,
+                                        default=str), encoding="utf-8")
+        os.replace(temporary, folder / "run.json")
+        return journal
+
+    def header(self) -> dict[str, Any]:
+        return json.loads((self.folder / "run.json").read_text(encoding="utf-8"))
+
+    def _append(self, name: str, record: dict[str, Any]) -> None:
+        with open(self.folder / name, "a", encoding="utf-8") as stream:
+            stream.write(_line({"t": datetime.now(UTC).isoformat(timespec="milliseconds"), **record}))
+            stream.flush()
+            os.fsync(stream.fileno())
+
+    def append(self, record: dict[str, Any]) -> None:
+        self._append("journal.jsonl", record)
+
+    def undo(self, record: dict[str, Any]) -> None:
+        self._append("undo.jsonl", record)
+
+    def _read(self, name: str) -> Iterator[dict[str, Any]]:
+        path = self.folder / name
+        if not path.exists():
+            return
+        with open(path, encoding="utf-8") as stream:
+            for text in stream:
+                if not text.endswith("\n"):  # a line cut short by a crash: never acted on
+                    return
+                yield json.loads(text)
+
+    def events(self) -> list[dict[str, Any]]:
+        return list(self._read("journal.jsonl"))
+
+    def undo_records(self) -> list[dict[str, Any]]:
+        return list(self._read("undo.jsonl"))

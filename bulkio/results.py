@@ -1,0 +1,148 @@
+"""What a run did, row by row (design decision 9), and the results workbook people fix and import again.
+
+The results workbook is the user's sheet with four more columns: ``_status`` (created / updated / deleted /
+unchanged / conflict / failed / skipped / pending), ``_id`` and ``_readableId`` (filled for new rows, whose ``id``
+cell is filled too, so importing the file again updates them instead of creating them twice) and ``_error``.
+The reader ignores these four columns, so a fixed results workbook imports like any other sheet.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from .resources import Resource
+from .values import is_empty, to_cell
+
+__all__ = ["RESULT_COLUMNS", "Results", "RowResult", "Status", "write_results_workbook"]
+
+RESULT_COLUMNS = ("_status", "_id", "_readableId", "_error")
+
+
+class Status(StrEnum):
+    CREATED = "created"
+    UPDATED = "updated"
+    DELETED = "deleted"
+    UNCHANGED = "unchanged"
+    CONFLICT = "conflict"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+    PENDING = "pending"
+    """Not done: the run stopped before this row's batch (resume finishes it)."""
+
+
+@dataclass(frozen=True)
+class RowResult:
+    """One row's outcome. `row` is the sheet's Excel row (None for a row deleted because it was missing)."""
+
+    row: int | None
+    key: str | None
+    status: Status
+    label: str | None = None
+    id: str | None = None
+    readable_id: str | None = None
+    error: str | None = None
+    filled: dict[str, Any] | None = None
+    """Created rows: the values the server filled in for columns the row left empty (defaults)."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "status": self.status.value}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RowResult:
+        return cls(**{**data, "status": Status(data["status"])})
+
+
+@dataclass
+class Results:
+    """Every row's outcome, the requests the run took, and how to resume it if it stopped."""
+
+    run_id: str
+    folder: Path
+    resource: Resource
+    rows: list[RowResult]
+    requests: int = 0
+    retries: int = 0
+    stopped: str | None = None
+    source: str | None = None
+    sheet: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def complete(self) -> bool:
+        return self.stopped is None and not any(r.status is Status.PENDING for r in self.rows)
+
+    def counts(self) -> dict[Status, int]:
+        counts = dict.fromkeys(Status, 0)
+        for r in self.rows:
+            counts[r.status] += 1
+        return counts
+
+    def of(self, status: Status) -> list[RowResult]:
+        return [r for r in self.rows if r.status is status]
+
+    def to_frame(self) -> pd.DataFrame:
+        frame = pd.DataFrame([r.to_dict() for r in self.rows],
+                             columns=["row", "key", "status", "label", "id", "readable_id", "error"])
+        frame = frame.astype(object).where(frame.notna(), None)
+        frame["row"] = frame["row"].astype("Int64")
+        return frame
+
+    def resume_hint(self) -> str:
+        return f"bulkio apply --resume {self.run_id}"
+
+    def _repr_html_(self) -> str:
+        counts = ", ".join(f"{n} {s.value}" for s, n in self.counts().items() if n)
+        head = f"<p><b>Run {self.run_id}</b>: {counts}; {self.requests} requests"
+        if self.stopped:
+            head += f"<br><span style='color:#c5221f'>stopped: {self.stopped} (resume: {self.resume_hint()})</span>"
+        problems = self.to_frame()
+        problems = problems[problems["status"].isin(["failed", "conflict", "pending"])]
+        return head + "</p>" + (problems.head(50).to_html(index=False, na_rep="") if len(problems) else "")
+
+    def __repr__(self) -> str:
+        counts = ", ".join(f"{n} {s.value}" for s, n in self.counts().items() if n)
+        state = f", stopped: {self.stopped}" if self.stopped else ""
+        return f"<Results run {self.run_id}: {counts or 'nothing'}; {self.requests} requests{state}>"
+
+
+def write_results_workbook(results: Results, frame: pd.DataFrame, rows: Sequence[int], path: str | Path) -> Path:
+    """The user's sheet (`frame`, as read, one Excel row per entry of `rows`) with each row's outcome.
+
+    Rows the run deleted because they were missing from the sheet are appended at the end, with their id.
+    """
+    from .workbook import write_workbook
+
+    by_row = {r.row: r for r in results.rows if r.row is not None}
+    out = frame.copy().astype(object)
+    key = results.resource.key
+    status, ids, readable, errors = [], [], [], []
+    for position, excel_row in enumerate(rows):
+        result = by_row.get(excel_row)
+        status.append(result.status.value if result else Status.UNCHANGED.value)
+        ids.append(result.id if result else None)
+        readable.append(result.readable_id if result else None)
+        errors.append(result.error if result else None)
+        if result is not None and result.status is Status.CREATED and result.id and key in out:
+            out.loc[out.index[position], key] = result.id
+            for name, value in (result.filled or {}).items():  # the server's defaults: the row now holds them
+                if name in out and is_empty(out.loc[out.index[position], name]):
+                    out.loc[out.index[position], name] = to_cell(results.resource.column(name), value)
+    extra = [r for r in results.rows if r.row is None]
+    if extra:
+        tail = pd.DataFrame([{key: r.key, **({results.resource.natural_key[0]: r.label}
+                                              if results.resource.natural_key else {})} for r in extra],
+                            columns=out.columns).astype(object)
+        out = pd.concat([out, tail], ignore_index=True)
+        status += [r.status.value for r in extra]
+        ids += [r.id for r in extra]
+        readable += [r.readable_id for r in extra]
+        errors += [r.error for r in extra]
+    out["_status"], out["_id"], out["_readableId"], out["_error"] = status, ids, readable, errors
+    out = out.where(out.notna(), None)
+    return write_workbook(out, path, resource=results.resource)

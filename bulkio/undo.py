@@ -1,0 +1,99 @@
+"""Undoing a run (design decision 8): its own undo data, planned and applied like any import.
+
+A run keeps what undoing needs in ``undo.jsonl``: the ids it created (with what it sent), the values updated rows
+had before (and the values it wrote), and the full rows it deleted (read just before deleting them). `plan_undo`
+turns them into a `Plan`: created rows are deleted, updated columns are set back, deleted rows are inserted again
+with their ids. It is guarded like any plan: a row someone changed after the run is a conflict, never overwritten.
+
+What cannot come back exactly: ``updatedAt`` of rows set back is the time of the undo; rows that the database
+deleted along with a deleted customer (``ON DELETE CASCADE``, e.g. its contacts) are not in the undo data.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .apply import Progress, _fetch, _same, apply
+from .journal import Journal, find_run
+from .plan import FieldChange, Kind, Plan, RowPlan
+from .resources import resource_for
+from .results import Results
+from .validate import ValidationReport
+
+if TYPE_CHECKING:
+    from .client import Client
+
+__all__ = ["plan_undo", "undo"]
+
+
+def plan_undo(client: Client, run: str | Path, *, root: str | Path | None = None) -> Plan:
+    """The plan that reverts `run` (reads the current rows it touched: a few requests). Never writes."""
+    start = client.requests_made
+    journal = Journal(find_run(run, root))
+    header = journal.header()
+    resource = resource_for(client, header["resource"])
+    key = resource.key
+    created: dict[str, dict[str, Any]] = {}
+    updated: dict[str, dict[str, Any]] = {}
+    deleted: dict[str, dict[str, Any]] = {}
+    for record in journal.undo_records():
+        if record["kind"] == "created":
+            for item in record.get("rows") or [{"id": i, "body": {}} for i in record.get("ids", [])]:
+                created[str(item["id"])] = item.get("body") or {}
+        elif record["kind"] == "updated":
+            for item in record["rows"]:
+                first = updated.setdefault(str(item["key"]), {"before": dict(item["before"]), "after": {}})
+                first["after"].update(item["after"])  # the earliest "before" wins, the latest "after"
+        elif record["kind"] == "deleted":
+            for row in record["rows"]:
+                deleted[str(row[key])] = row
+    columns = sorted({c for u in updated.values() for c in u["after"]} | {c for b in created.values() for c in b})
+    select = [key, *[c for c in columns if c in resource and c != key]]
+    current = _fetch(client, resource, key, [*created, *updated], select) if created or updated else {}
+    rows: list[RowPlan] = []
+    for ident, body in created.items():
+        now = current.get(ident)
+        if now is None:
+            continue  # already gone
+        if not _same(resource, now, body):
+            rows.append(RowPlan(Kind.CONFLICT, ident, None, _label(resource, now), reason="created by the run, "
+                                "changed since: not deleted"))
+        else:
+            rows.append(RowPlan(Kind.DELETE, ident, None, _label(resource, now), guard={key: ident}))
+    for ident, change in updated.items():
+        now = current.get(ident)
+        before, after = change["before"], {c: v for c, v in change["after"].items() if c != "updatedAt"}
+        before = {c: before.get(c) for c in after}
+        label = _label(resource, now) if now else None
+        if now is None:
+            rows.append(RowPlan(Kind.CONFLICT, ident, None, label, reason="updated by the run, deleted since"))
+        elif not _same(resource, now, after):
+            rows.append(RowPlan(Kind.CONFLICT, ident, None, label, reason="updated by the run, changed since"))
+        else:
+            changes = tuple(FieldChange(c, after[c], before[c]) for c in after)
+            rows.append(RowPlan(Kind.UPDATE, ident, None, label, changes, body=before, guard=after))
+    for ident, row in deleted.items():
+        body = {c: v for c, v in row.items() if c in resource}
+        rows.append(RowPlan(Kind.CREATE, ident, None, _label(resource, row),
+                            tuple(FieldChange(c, None, v) for c, v in body.items()), body=body))
+    return Plan(resource=resource, source=f"undo of run {journal.run_id}", sheet=None, rows=tuple(rows),
+                unchanged=(), three_way=False, delete_missing=False, skip_invalid=False,
+                issues=ValidationReport(()), warnings=(), server_hash="", fetched=(),
+                created_at=datetime.now(UTC).isoformat(timespec="seconds"), host=header.get("host", ""),
+                requests=client.requests_made - start, select=tuple(select))
+
+
+def _label(resource: Any, row: dict[str, Any] | None) -> str | None:
+    if not row or not resource.natural_key:
+        return None
+    value = row.get(resource.natural_key[0])
+    return None if value is None else str(value)
+
+
+def undo(client: Client, run: str | Path, *, root: str | Path | None = None, concurrency: int | None = None,
+         progress: Progress | None = None) -> Results:
+    """Revert `run`: plan the reversal (`plan_undo`) and apply it, itself as a journaled run (undoable too)."""
+    reversal = plan_undo(client, run, root=root)
+    return apply(client, reversal, root=root, concurrency=concurrency, progress=progress)
