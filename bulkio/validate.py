@@ -12,9 +12,11 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
+from datetime import datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 from pandera.errors import SchemaErrors
@@ -24,7 +26,7 @@ from .filters import in_
 from .flatten import split_custom
 from .lookups import LabelError, Lookup
 from .read import Sheet
-from .resources import Column, Resource
+from .resources import Column, ColumnType, Resource
 from .values import CellError, from_cell, is_empty, normalize
 from .workbook import ACTION_COLUMN
 
@@ -34,7 +36,11 @@ if TYPE_CHECKING:
 __all__ = ["Issue", "IssueCode", "ValidationReport", "build_schema", "validate"]
 
 _EMAIL = re.compile(r"^[^@\s,;]+@[^@\s,;]+\.[^@\s,;]+$")
+_EMAIL_LIST = re.compile(r"^(?:\s*[^@\s,;\[]+@[^@\s,;]+\.[^@\s,;]+\s*(?:,|$))+\s*$")
 _ACTIONS = ("delete",)
+_NEVER_BLANK = frozenset({type(None), bool, int, float, datetime, pd.Timestamp})  # NaN is found by pandas
+# ISO 8601 as the API writes timestamps (and people type them): what pandas and `values` read alike
+_ISO = re.compile(r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?)?(Z|[+-]\d{2}:?\d{2})?$")
 
 
 class IssueCode(StrEnum):
@@ -114,12 +120,54 @@ class ValidationReport:
 # ------------------------------------------------------------------------------------------------ checks
 @dataclass(frozen=True)
 class _Rule:
-    """A cell check: `ok` decides (pandera runs it), `explain` says why a failing value fails."""
+    """A cell check: `ok` decides for one value, `explain` says why a failing value fails.
+
+    pandera runs a rule over a whole column (`_column_check`): `all_ok`, when given, answers for the whole column at
+    once in the common case (every cell of the expected Python type), else `ok` runs once per distinct value, so a
+    100,000-row sheet costs a few dictionary look-ups per cell instead of a full parse.
+    """
 
     name: str
     code: IssueCode
     ok: Callable[[Any], bool]
     explain: Callable[[Any], str]
+    all_ok: Callable[[np.ndarray], bool] | None = None
+    code_of: Callable[[Any], IssueCode] | None = None
+
+
+def _plain_lists(values: np.ndarray) -> bool:
+    """Every cell is text that is not JSON (``a, b, c``): such a list cell always reads."""
+    return set(map(type, values)) <= {str} and not any(v.lstrip().startswith("[") for v in values)
+
+
+def _all_of(*types: type) -> Callable[[np.ndarray], bool]:
+    """A whole-column pass test: every value is exactly one of `types` (bool is not an int here)."""
+    wanted = frozenset(types)
+    return lambda values: set(map(type, values)) <= wanted
+
+
+def _passes(rule: _Rule, values: np.ndarray) -> np.ndarray:
+    """`rule.ok` of every value, computed once per distinct value (pandas hashes the column in C)."""
+    if rule.all_ok is not None and rule.all_ok(values):
+        return np.ones(len(values), dtype=bool)
+    numbers = set(map(type, values)) & {bool, int, float}
+    try:
+        if len(numbers) > 1:  # True == 1 == 1.0 to a hash table, but not to a rule: one by one
+            raise TypeError
+        codes, distinct = pd.factorize(values)
+    except TypeError:  # mixed numbers, or an unhashable cell (a list from a DataFrame)
+        return np.fromiter((bool(rule.ok(v)) for v in values), dtype=bool, count=len(values))
+    verdicts = np.fromiter((bool(rule.ok(v)) for v in distinct), dtype=bool, count=len(distinct))
+    return np.where(codes < 0, True, verdicts[codes])
+
+
+def _column_check(rule: _Rule, check_name: str) -> pa.Check:
+    """The pandera check of `rule` over a whole column (pandera drops the empty cells first)."""
+
+    def run(series: pd.Series) -> pd.Series:
+        return pd.Series(_passes(rule, series.to_numpy(dtype=object)), index=series.index, dtype=bool)
+
+    return pa.Check(run, element_wise=False, ignore_na=True, name=check_name, error=check_name)
 
 
 def _parses(column: Column) -> _Rule:
@@ -137,7 +185,9 @@ def _parses(column: Column) -> _Rule:
             return exc.message
         return "cannot be read"
 
-    return _Rule("parses", IssueCode.BAD_VALUE, ok, explain)
+    quick = {ColumnType.TEXT: _all_of(str), ColumnType.TIMESTAMP: _all_of(datetime, pd.Timestamp),
+             ColumnType.TEXT_ARRAY: _plain_lists}.get(column.type)
+    return _Rule("parses", IssueCode.BAD_VALUE, ok, explain, quick)
 
 
 def _in_range(column: Column) -> _Rule:
@@ -163,8 +213,12 @@ def _in_range(column: Column) -> _Rule:
 
 def _short(column: Column) -> _Rule:
     limit = column.max_length or 0
+
+    def all_ok(values: np.ndarray) -> bool:
+        return set(map(type, values)) <= {str} and max(map(len, values), default=0) <= limit
+
     return _Rule("max_length", IssueCode.TOO_LONG, lambda v: len(str(v).strip()) <= limit,
-                 lambda v: f"at most {limit} characters (this has {len(str(v).strip())})")
+                 lambda v: f"at most {limit} characters (this has {len(str(v).strip())})", all_ok)
 
 
 def _emails(column: Column) -> _Rule:
@@ -182,7 +236,10 @@ def _emails(column: Column) -> _Rule:
         bad = [a for a in addresses(value) if not _EMAIL.match(a)]
         return f"not an e-mail address: {', '.join(bad)}"
 
-    return _Rule("email", IssueCode.BAD_EMAIL, ok, explain)
+    def all_ok(values: np.ndarray) -> bool:  # plain "a@x.org, b@y.com" cells, one regular expression each
+        return set(map(type, values)) <= {str} and all(map(_EMAIL_LIST.match, values))
+
+    return _Rule("email", IssueCode.BAD_EMAIL, ok, explain, all_ok)
 
 
 def _label(lookup: Lookup) -> _Rule:
@@ -207,12 +264,7 @@ def _label(lookup: Lookup) -> _Rule:
             return IssueCode(exc.code)
         return IssueCode.UNKNOWN_LABEL
 
-    rule = _Rule("label", IssueCode.UNKNOWN_LABEL, ok, explain)
-    _LABEL_CODES[id(rule)] = code_of
-    return rule
-
-
-_LABEL_CODES: dict[int, Callable[[Any], IssueCode]] = {}
+    return _Rule("label", IssueCode.UNKNOWN_LABEL, ok, explain, code_of=code_of)
 
 
 def _rules(column: Column, lookups: Mapping[str, Lookup]) -> list[_Rule]:
@@ -245,7 +297,7 @@ def build_schema(resource: Resource, columns: list[str], lookups: Mapping[str, L
         for rule in _rules(column, lookups):
             check_name = f"{column.name}:{rule.name}"
             rules[check_name] = rule
-            checks.append(pa.Check(rule.ok, element_wise=True, ignore_na=True, name=check_name, error=check_name))
+            checks.append(_column_check(rule, check_name))
         unique = column.name == resource.key or column.name in resource.natural_key
         # read-only required columns (companyId) are filled by bulkio or the server, never typed
         spec[column.name] = pa.Column(None, checks=checks, nullable=column.read_only or not column.required,
@@ -257,9 +309,8 @@ def build_schema(resource: Resource, columns: list[str], lookups: Mapping[str, L
     rules[f"{ACTION_COLUMN}:action"] = _Rule(
         "action", IssueCode.BAD_ACTION, lambda v: str(v).strip().lower() in _ACTIONS,
         lambda v: f"_action must be blank or 'delete', not {v!r}")
-    spec[ACTION_COLUMN] = pa.Column(None, nullable=True, required=False, checks=[pa.Check(
-        rules[f"{ACTION_COLUMN}:action"].ok, element_wise=True, ignore_na=True, name=f"{ACTION_COLUMN}:action",
-        error=f"{ACTION_COLUMN}:action")])
+    spec[ACTION_COLUMN] = pa.Column(None, nullable=True, required=False, checks=[
+        _column_check(rules[f"{ACTION_COLUMN}:action"], f"{ACTION_COLUMN}:action")])
     return pa.DataFrameSchema(spec, strict=True, coerce=False, name=resource.name), rules
 
 
@@ -282,8 +333,7 @@ def validate(sheet: Sheet, lookups: Mapping[str, Lookup] | None = None, *, clien
     from .errors import ValidationFailed
 
     resource = sheet.resource
-    frame = sheet.frame.apply(lambda s: s.map(lambda v: None if is_empty(v) else v)) if len(sheet.frame) else \
-        sheet.frame
+    frame = _blanks_to_none(sheet.frame)
     key = resource.key
     creates = key not in frame.columns or bool(frame[key].isna().any())
     schema, rules = build_schema(resource, list(frame.columns), lookups, creates=creates)
@@ -315,8 +365,7 @@ def validate(sheet: Sheet, lookups: Mapping[str, Lookup] | None = None, *, clien
                                                 f"{', '.join(map(str, others))})")
             elif check in rules:
                 rule = rules[check]
-                code_of = _LABEL_CODES.get(id(rule))
-                add(index, column, value, code_of(value) if code_of else rule.code, rule.explain(value))
+                add(index, column, value, rule.code_of(value) if rule.code_of else rule.code, rule.explain(value))
             else:  # pragma: no cover - a pandera check bulkio does not know
                 add(index, column, value, IssueCode.BAD_VALUE, check)
     issues.extend(_read_only_edits(sheet, frame))
@@ -329,6 +378,78 @@ def validate(sheet: Sheet, lookups: Mapping[str, Lookup] | None = None, *, clien
     return report
 
 
+def _blanks_to_none(frame: pd.DataFrame) -> pd.DataFrame:
+    """Every empty form (None, NaN, NA, NaT, "", white space) as None; object dtype is kept (pandas would otherwise
+    infer Arrow-backed strings, slow to visit cell by cell). Vectorised: a column with nothing to clear is reused."""
+    if not len(frame):
+        return frame
+    columns = {}
+    for position, name in enumerate(frame.columns):
+        values = frame.iloc[:, position].to_numpy(dtype=object)
+        blank = _blank_mask(values)
+        if blank.any():
+            values = values.copy()
+            values[blank] = None
+        columns[name] = values
+    return pd.DataFrame(columns, index=frame.index, columns=frame.columns, dtype=object)
+
+
+def _blank_mask(values: np.ndarray) -> np.ndarray:
+    """`is_empty` of every cell: pandas finds the missing values in C, `str.isspace` runs only on text."""
+    kinds = set(map(type, values))
+    if kinds <= _NEVER_BLANK:
+        return np.asarray(pd.isna(values), dtype=bool)
+    if not kinds <= {str, type(None)}:  # text mixed with other kinds: one by one
+        return np.fromiter(map(is_empty, values), bool, len(values))
+    mask = np.equal(values, None) if type(None) in kinds else np.zeros(len(values), dtype=bool)
+    text = values[~mask] if mask.any() else values
+    mask[~mask] = np.fromiter(map(str.isspace, text), bool, len(text)) | (text == "")
+    return mask
+
+
+def _same(column: Column, mine: list[Any], theirs: list[Any]) -> np.ndarray:
+    """`normalize(column, a) == normalize(column, b)` for each pair (an unreadable cell is a change), with the
+    common cases decided without a parse: the very same value, and timestamps (an Excel date against the
+    exported ISO text) compared as whole UTC milliseconds, as `normalize` does."""
+    out = np.zeros(len(mine), dtype=bool)
+    slow = []
+    for position, (a, b) in enumerate(zip(mine, theirs, strict=True)):
+        if a is b or (a.__class__ is b.__class__ and a == b):
+            out[position] = True
+        else:
+            slow.append(position)
+    if slow and column.type is ColumnType.TIMESTAMP:
+        left, right = _millis([mine[p] for p in slow]), _millis([theirs[p] for p in slow])
+        decided = ~(np.isnan(left) | np.isnan(right))
+        out[np.asarray(slow)[decided]] = left[decided] == right[decided]
+        slow = [p for p, done in zip(slow, decided, strict=True) if not done]
+    for position in slow:
+        try:
+            out[position] = normalize(column, mine[position]) == normalize(column, theirs[position])
+        except CellError:
+            out[position] = False
+    return out
+
+
+def _millis(values: list[Any]) -> np.ndarray:
+    """UTC milliseconds (rounded half up, as `normalize` does) of datetimes and ISO 8601 text, vectorised; NaN for
+    anything else (an Excel serial, an empty cell, odd text), which the caller compares the slow way."""
+    out = np.full(len(values), np.nan)
+    kinds = [0 if isinstance(v, datetime) else 1 if isinstance(v, str) and _ISO.match(v) else 2 for v in values]
+    for kind in (0, 1):
+        where = [p for p, k in enumerate(kinds) if k == kind]
+        if not where:
+            continue
+        chosen = [values[p] for p in where]
+        try:
+            moments = pd.to_datetime(chosen, utc=True, format="ISO8601" if kind else None)
+        except (ValueError, TypeError, OverflowError):
+            continue
+        micros = moments.as_unit("us").asi8
+        out[where] = np.floor_divide(micros + 500, 1000).astype(float)
+    return out
+
+
 def _read_only_edits(sheet: Sheet, frame: pd.DataFrame) -> list[Issue]:
     """Warnings for edited read-only cells (they are ignored on import); needs the export snapshot."""
     resource = sheet.resource
@@ -337,20 +458,17 @@ def _read_only_edits(sheet: Sheet, frame: pd.DataFrame) -> list[Issue]:
     out = []
     watched = [c for c in frame.columns if c in resource and resource.column(c).read_only and c != resource.key
                and resource.column(c).reference is None]
-    for position, record in enumerate(frame.to_dict("records")):
-        base = sheet.base.get(str(record.get(resource.key)))
-        if base is None:
-            continue
-        for name in watched:
-            column = resource.column(name)
-            try:
-                changed = normalize(column, record[name]) != normalize(column, base.get(name))
-            except CellError:
-                changed = True
-            if changed:
-                out.append(Issue(sheet.file, sheet.sheet, sheet.rows[position], _letter(frame, name), name,
-                                 record[name], IssueCode.READ_ONLY_EDITED,
-                                 f"{name} is read-only: this edit will be ignored", "warning"))
+    bases = [sheet.base.get(str(k)) for k in frame[resource.key].tolist()]
+    positions = [p for p, base in enumerate(bases) if base is not None]
+    for name in watched:
+        column = resource.column(name)
+        cells = frame[name].tolist()
+        mine = [cells[p] for p in positions]
+        same = _same(column, mine, [bases[p].get(name) for p in positions])  # type: ignore[union-attr]
+        for position in np.flatnonzero(~same):
+            row = positions[position]
+            out.append(Issue(sheet.file, sheet.sheet, sheet.rows[row], _letter(frame, name), name, cells[row],
+                             IssueCode.READ_ONLY_EDITED, f"{name} is read-only: this edit will be ignored", "warning"))
     return out
 
 
