@@ -288,12 +288,12 @@ def _after_last_row(buffer: bytes) -> int:
     return prefixed[-1] if prefixed else -1
 
 
-def _scan_sheet(path: Path, sheet_name: str) -> _SheetXml:
+def _scan_sheet(path: Path, sheet_name: str, chunk: int = 1 << 22) -> _SheetXml:
     """One streamed pass over the sheet's XML (calamine gives values only): formulas, hidden rows and columns.
 
-    The XML is read in 4 MB pieces cut after a row's end tag, so no cell or row tag is ever split; a piece is only
-    searched with a regular expression when a plain substring test says it holds a formula or a hidden flag, so an
-    exported sheet of 100,000 rows costs little more than its decompression.
+    The XML is read in pieces of `chunk` bytes (4 MB), cut after a row's end tag, so no cell or row tag is ever
+    split; a piece is only searched with a regular expression when a plain substring test says it holds a formula
+    or a hidden flag, so an exported sheet of 100,000 rows costs little more than its decompression.
     """
     formulas: list[tuple[str, int, bool]] = []
     hidden_rows: list[int] = []
@@ -326,8 +326,8 @@ def _scan_sheet(path: Path, sheet_name: str) -> _SheetXml:
             return _SheetXml([], [], [])
         with archive.open(member) as stream:
             carry = b""
-            while chunk := stream.read(1 << 22):
-                buffer = carry + chunk
+            while piece := stream.read(chunk):
+                buffer = carry + piece
                 cut = _after_last_row(buffer)
                 if cut < 0:
                     carry = buffer

@@ -178,3 +178,170 @@ def test_a_formula_without_a_computed_value_is_refused(tmp_path: Path) -> None:
     with pytest.raises(WorkbookError, match="without a computed value") as info:
         read_sheet(path, "customer")
     assert "row 2" in str(info.value) and "column B" in str(info.value)
+
+
+def test_a_styled_empty_cell_before_a_formula_does_not_move_it(tmp_path: Path) -> None:
+    from openpyxl.styles import Font
+
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.title = "customer"
+    sheet.append(["phone", "taxPercent"])
+    sheet["A2"].font = Font(bold=True)  # saved as <c r="A2" s="1"/>: an empty cell before the formula
+    sheet["B2"] = "=10/100"
+    path = tmp_path / "styled.xlsx"
+    book.save(path)
+    with pytest.raises(WorkbookError, match="without a computed value") as info:
+        read_sheet(path, "customer")
+    assert "row 2" in str(info.value) and "column B" in str(info.value)
+
+
+# ---------------------------------------------------------------------------------------- files that are not sheets
+def _encrypt(plain: Path, locked: Path, password: str = "s3cret") -> Path:
+    """Encrypt as Excel's "Protect Workbook > Encrypt with Password" does (an OLE2 container, ECMA-376 agile)."""
+    from msoffcrypto.format.ooxml import OOXMLFile
+
+    with plain.open("rb") as source, locked.open("wb") as target:
+        OOXMLFile(source).encrypt(password, target)
+    return locked
+
+
+def test_an_encrypted_workbook_is_one_clear_line(exported: Export, tmp_path: Path) -> None:
+    locked = _encrypt(write_workbook(exported, tmp_path / "plain.xlsx"), tmp_path / "locked.xlsx")
+    assert locked.read_bytes()[:8] == b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # really an OLE2 container now
+    with pytest.raises(WorkbookError) as info:
+        read_sheet(locked)
+    message = str(info.value)
+    assert "locked.xlsx" in message and "encrypted" in message and "password" in message
+    assert "\n" not in message and len(message) < 200
+    assert info.value.file == str(locked)
+
+
+def test_an_encrypted_workbook_named_csv_is_not_read_as_text(exported: Export, tmp_path: Path) -> None:
+    locked = _encrypt(write_workbook(exported, tmp_path / "plain.xlsx"), tmp_path / "locked.csv")
+    with pytest.raises(WorkbookError, match="encrypted workbook, not CSV"):
+        read_sheet(locked, "customer")
+
+
+def test_truncated_and_damaged_workbooks(exported: Export, tmp_path: Path) -> None:
+    import zipfile
+
+    whole = write_workbook(exported, tmp_path / "whole.xlsx").read_bytes()
+    truncated = tmp_path / "truncated.xlsx"
+    truncated.write_bytes(whole[: len(whole) // 2])  # a download cut half-way: no zip directory at the end
+    with pytest.raises(WorkbookError, match=r"truncated\.xlsx.*damaged or incomplete"):
+        read_sheet(truncated)
+
+    broken = tmp_path / "broken.xlsx"  # a zip whose directory is fine but whose data sheet's XML is cut short
+    with zipfile.ZipFile(tmp_path / "whole.xlsx") as source, zipfile.ZipFile(broken, "w") as target:
+        for item in source.infolist():
+            data = source.read(item)
+            target.writestr(item, data[: len(data) // 2] if item.filename == "xl/worksheets/sheet1.xml" else data)
+    with pytest.raises(WorkbookError, match="damaged") as info:
+        read_sheet(broken)
+    assert "broken.xlsx" in str(info.value) and "sheet 'customer'" in str(info.value)
+
+
+@pytest.mark.parametrize(("content", "message"), [
+    (b"name,phone\nAcme,+44 1\n", "not a workbook"),                           # CSV text saved as .xlsx
+    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(504), "Excel 97-2003"),          # an OLE2 file that is not encrypted
+    (b"", "not a workbook"),
+])
+def test_files_that_are_not_workbooks(tmp_path: Path, content: bytes, message: str) -> None:
+    path = tmp_path / "notes.xlsx"
+    path.write_bytes(content)
+    with pytest.raises(WorkbookError, match=message) as info:
+        read_sheet(path, "customer")
+    assert "notes.xlsx" in str(info.value) and "\n" not in str(info.value)
+
+
+def test_a_zip_that_is_no_workbook(tmp_path: Path) -> None:
+    import zipfile
+
+    path = tmp_path / "archive.xlsx"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("readme.txt", "hello")
+    with pytest.raises(WorkbookError, match=r"archive\.xlsx.*not an \.xlsx inside"):
+        read_sheet(path, "customer")
+
+
+# ---------------------------------------------------------------------------------------- hidden rows and columns
+def test_hidden_rows_and_columns_are_data_with_a_warning(exported: Export, tmp_path: Path) -> None:
+    path = write_workbook(exported, tmp_path / "c.xlsx")
+    book = openpyxl.load_workbook(path)
+    sheet = book["customer"]
+    for row in (5, 9, 40):  # as a filter in Excel leaves them: <row r="5" hidden="1">
+        sheet.row_dimensions[row].hidden = True
+    sheet.column_dimensions["C"].hidden = True
+    book.save(path)
+    read = read_sheet(path)
+    assert len(read.frame) == len(exported.frame) and {5, 9, 40} <= set(read.rows)  # nothing silently dropped
+    assert _differences(exported.display(), read.frame) == []
+    rows = [w for w in read.warnings if "hidden row" in w]
+    assert rows == [rows[0]] and "3 hidden row(s) (first: row 5)" in rows[0] and "c.xlsx" in rows[0]
+    assert any("1 hidden column(s) (C)" in w for w in read.warnings)
+
+
+def test_a_hidden_blank_row_is_no_data_and_no_warning(exported: Export, tmp_path: Path) -> None:
+    path = write_workbook(exported, tmp_path / "c.xlsx")
+    book = openpyxl.load_workbook(path)
+    sheet = book["customer"]
+    sheet.insert_rows(4)  # a blank row, hidden (grouped and collapsed, say)
+    sheet.row_dimensions[4].hidden = True
+    book.save(path)
+    read = read_sheet(path)
+    assert 4 not in read.rows and len(read.frame) == len(exported.frame)
+    assert not any("hidden" in w for w in read.warnings)
+
+
+def test_the_sheet_scan_does_not_depend_on_where_pieces_are_cut(tmp_path: Path) -> None:
+    from bulkio.read import _scan_sheet
+
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.title = "customer"
+    sheet.append(["name", "taxPercent", "phone"])
+    for row in range(2, 400):
+        sheet.append([f"Customer {row} & Söhne <GmbH>", f"=1/{row}" if row % 50 == 0 else 0.2, None])
+        if row % 70 == 0:
+            sheet.row_dimensions[row].hidden = True
+    sheet.column_dimensions["C"].hidden = True
+    path = tmp_path / "scan.xlsx"
+    book.save(path)
+    whole = _scan_sheet(path, "customer")
+    assert whole.hidden_rows == [70, 140, 210, 280, 350] and whole.hidden_columns == [2]
+    assert [(letter, row) for letter, row, _ in whole.formulas] == [("B", r) for r in range(50, 400, 50)]
+    for chunk in (97, 512, 4096):  # rows and cells cut across pieces: the same answer
+        assert _scan_sheet(path, "customer", chunk=chunk) == whole
+
+
+# ---------------------------------------------------------------------------------------- big CSV files
+def _big_csv(path: Path, rows: int, *, tail: str = "") -> Path:
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        handle.write("name,phone,taxPercent\n")
+        handle.writelines(f"Customer {n},+44 20 7946 {n % 10000:04d},0.2\n" for n in range(rows))
+        handle.write(tail)
+    return path
+
+
+def test_a_csv_above_the_limit_is_refused_up_front(tmp_path: Path) -> None:
+    path = _big_csv(tmp_path / "big.csv", 5000)
+    size = path.stat().st_size
+    assert len(read_sheet(path, "customer", max_csv_bytes=size).frame) == 5000  # at the limit: read
+    with pytest.raises(WorkbookError, match="split it into smaller files") as info:
+        read_sheet(path, "customer", max_csv_bytes=size - 1)
+    assert "big.csv" in str(info.value) and "\n" not in str(info.value)
+
+
+def test_a_large_csv_streams_with_its_encoding_decided_by_the_whole_file(tmp_path: Path) -> None:
+    from bulkio.read import MAX_CSV_BYTES
+
+    assert MAX_CSV_BYTES >= 100 * 10**6  # a 100 MB CSV is within the limit (its speed is in the benchmark)
+    path = tmp_path / "big.csv"
+    _big_csv(path, 60_000)
+    with path.open("ab") as handle:  # one Windows-1252 byte far past any sample: the file is not UTF-8
+        handle.write("Caf\u00e9 Ol\u00e9,0123,20%\n".encode("cp1252"))
+    read = read_sheet(path, "customer")
+    assert len(read.frame) == 60_001 and read.rows[-1] == 60_002
+    assert read.frame.iloc[-1].tolist() == ["Café Olé", "0123", "20%"]
+    assert read.frame.iloc[12_345].tolist() == ["Customer 12345", "+44 20 7946 2345", "0.2"]
