@@ -131,3 +131,36 @@ def test_against_the_server_unknown_ids_and_existing_names(exported: Export, tmp
                      # the new row also repeats row 12's name inside the sheet
                      (12, "name", IssueCode.DUPLICATE_NAME), (new_row, "name", IssueCode.DUPLICATE_NAME)}
     assert len(sandbox.requests) == 2  # one id=in.(...) and one name=in.(...) request for the whole sheet
+
+
+def test_true_is_not_one_and_blank_text_is_empty(exported: Export, tmp_path: Path) -> None:
+    path = write_workbook(exported, tmp_path / "c.xlsx")
+    _edit(path, {(3, "taxPercent"): True,    # a boolean cell where a number belongs
+                 (4, "taxPercent"): 1,       # the number 1 (100 %): fine, though True == 1 to Python
+                 (5, "name"): "   ",         # only spaces: empty, so a required value is missing
+                 (6, "currencyCode"): 1.0, (7, "currencyCode"): 1})  # labels: 1.0 and 1 are both unknown
+    report = validate(read_sheet(path), exported.lookups)
+    assert {(i.row, i.column, i.code) for i in report.errors} == {
+        (3, "taxPercent", IssueCode.BAD_VALUE), (5, "name", IssueCode.REQUIRED),
+        (6, "currencyCode", IssueCode.UNKNOWN_LABEL), (7, "currencyCode", IssueCode.UNKNOWN_LABEL)}
+
+
+def test_read_only_timestamps_compare_to_the_millisecond(exported: Export, tmp_path: Path) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    path = write_workbook(exported, tmp_path / "c.xlsx")
+    sheet = read_sheet(path)
+    assert sheet.base is not None
+    ids = exported.frame["id"].tolist()
+    created = [datetime.fromisoformat(sheet.base[i]["createdAt"]).astimezone(UTC) for i in ids[:4]]
+    naive = [moment.replace(tzinfo=None) for moment in created]  # as Excel holds dates: no zone, UTC by export
+    _edit(path, {
+        (2, "createdAt"): naive[0] + timedelta(seconds=1),                              # edited: a warning
+        (3, "createdAt"): created[1].isoformat().replace("+00:00", "Z"),               # the same moment as text
+        (4, "createdAt"): naive[2] + timedelta(microseconds=200),                       # below Excel's precision
+        (5, "createdAt"): "2020-01-01 00:00",                                           # edited, as text
+    })
+    report = validate(read_sheet(path), exported.lookups)
+    assert [(i.row, i.column, i.code) for i in report.warnings] == [
+        (2, "createdAt", IssueCode.READ_ONLY_EDITED), (5, "createdAt", IssueCode.READ_ONLY_EDITED)]
+    assert not report.has_errors()
