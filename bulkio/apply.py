@@ -1,9 +1,9 @@
 """Carrying out a plan: batched, guarded, journaled writes that can be resumed and undone.
 
 - Few requests (design decision 6): creates are POSTed as arrays (``columns=``, ``missing=default``, the new ids and
-  readableIds come back); updates sharing one patch and guard go out as one PATCH with ``id=in.(...)``; deletes as one
-  DELETE with ``id=in.(...)``; id lists are split under the URL budget; batches run with bounded concurrency and the
-  client's rate limiter paces them.
+  readableIds come back); updates sharing one patch body go out as one PATCH whose filter carries every row's id
+  and guard (`bulkio.plan.guarded_filters`); deletes as one DELETE with ``id=in.(...)``; filters are cut under the
+  URL budget; batches run with bounded concurrency and the client's rate limiter paces them.
 - Guarded (decision 5): an update's filter carries the server values of its changed columns as the plan saw them,
   and only the rows the server returns were updated: the others changed meanwhile and become conflicts, never
   overwritten. ``updatedAt`` is set where the resource has it. Deletes send ``max-affected`` with
@@ -27,9 +27,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .errors import ApiError, ApplyError, PlanConflict, TransportError
-from .filters import in_
+from .filters import encoded_length, in_
 from .journal import Journal, find_run
-from .plan import Batch, Kind, Plan, RowPlan, guard_filters
+from .plan import Batch, Kind, Plan, RowPlan, guarded_filters
 from .resources import Resource, resource_for
 from .results import Results, RowResult, Status
 from .values import normalize
@@ -126,14 +126,13 @@ class _Runner:
                                                                                                    strict=True)]})
         return out
 
-    def _update(self, rows: list[_Row], body: Mapping[str, Any], guard: Mapping[str, Any],
-                tx_rollback: bool = False) -> list[RowResult]:
+    def _update(self, rows: list[_Row], body: Mapping[str, Any], tx_rollback: bool = False) -> list[RowResult]:
         res = self.resource
         patch = dict(body)
         if "updatedAt" in res and "updatedAt" not in patch:
             patch["updatedAt"] = datetime.now(UTC).isoformat(timespec="milliseconds")
         keys = [r.key for r in rows if r.key]
-        filters = [(res.key, in_(keys)), *guard_filters(guard)]
+        filters = guarded_filters(res.key, [(r.key, r.guard) for r in rows if r.key])
         result = self.client.update(res, filters, patch, select=[res.key], max_affected=len(keys),
                                     tx_rollback=tx_rollback)
         if tx_rollback:
@@ -167,14 +166,14 @@ class _Runner:
                 RowResult(r.row, r.key, Status.UNCHANGED, r.label, r.key, error="already deleted on the server")
                 for r in rows]
 
-    def send(self, kind: Kind, rows: list[_Row], body: Mapping[str, Any], guard: Mapping[str, Any],
-             tx_rollback: bool = False) -> list[RowResult]:
+    def send(self, kind: Kind, rows: list[_Row], body: Mapping[str, Any], tx_rollback: bool = False
+             ) -> list[RowResult]:
         """One batch; a data error splits it until the bad rows are found (each gets its error in words)."""
         try:
             if kind is Kind.CREATE:
                 return self._create(rows, tx_rollback)
             if kind is Kind.UPDATE:
-                return self._update(rows, body, guard, tx_rollback)
+                return self._update(rows, body, tx_rollback)
             return self._delete(rows, tx_rollback)
         except ApiError as exc:
             if not _is_data_error(exc):
@@ -183,17 +182,16 @@ class _Runner:
                 r = rows[0]
                 return [RowResult(r.row, r.key, Status.FAILED, r.label, r.key, error=exc.sentence or str(exc))]
             half = len(rows) // 2
-            return [*self.send(kind, rows[:half], body, guard, tx_rollback),
-                    *self.send(kind, rows[half:], body, guard, tx_rollback)]
+            return [*self.send(kind, rows[:half], body, tx_rollback),
+                    *self.send(kind, rows[half:], body, tx_rollback)]
 
     # ------------------------------------------------------------------ batches
-    def run_batch(self, number: int, kind: Kind, rows: list[_Row], body: Mapping[str, Any],
-                  guard: Mapping[str, Any]) -> list[RowResult]:
+    def run_batch(self, number: int, kind: Kind, rows: list[_Row], body: Mapping[str, Any]) -> list[RowResult]:
         if self.stopped:
             return []
         self.journal.append({"event": "sent", "batch": number})
         try:
-            results = self.send(kind, rows, body, guard)
+            results = self.send(kind, rows, body)
         except (TransportError, ApiError, _Stop) as exc:
             with self.lock:
                 self.stopped = self.stopped or f"batch {number} ({kind.value}): {exc}"
@@ -203,16 +201,15 @@ class _Runner:
         self._tick(kind.value, len(rows))
         return results
 
-    def run(self, batches: Sequence[tuple[int, Kind, list[_Row], dict[str, Any], dict[str, Any]]]
-            ) -> dict[int, list[RowResult]]:
+    def run(self, batches: Sequence[tuple[int, Kind, list[_Row], dict[str, Any]]]) -> dict[int, list[RowResult]]:
         """Creates, then updates, then deletes; the batches of one kind run concurrently."""
         out: dict[int, list[RowResult]] = {}
         for kind in (Kind.CREATE, Kind.UPDATE, Kind.DELETE):
             mine = [b for b in batches if b[1] is kind]
             self.totals[kind.value] = self.totals.get(kind.value, 0) + sum(len(b[2]) for b in mine)
             if self.concurrency == 1 or len(mine) < 2:
-                for number, k, rows, body, guard in mine:
-                    out[number] = self.run_batch(number, k, rows, body, guard)
+                for number, k, rows, body in mine:
+                    out[number] = self.run_batch(number, k, rows, body)
             else:
                 with ThreadPoolExecutor(self.concurrency, thread_name_prefix="bulkio-apply") as pool:
                     futures = {b[0]: pool.submit(self.run_batch, *b) for b in mine}
@@ -225,12 +222,34 @@ class _Runner:
 
 # ------------------------------------------------------------------------------------------------ planning batches
 def _split(client: Client, resource: Resource, batch: Batch) -> list[list[RowPlan]]:
-    """Updates and deletes: chunks whose ``id=in.(...)`` (with the guard) keeps under the URL budget."""
+    """Updates and deletes: requests whose URL (ids, guards) keeps under the URL budget."""
     if batch.kind is Kind.CREATE:
         return [list(batch.rows)]
-    params = [("select", resource.key), *guard_filters(batch.guard)]
-    by_key = {r.key: r for r in batch.rows}
-    return [[by_key[k] for k in chunk] for chunk in client.split_in(resource, resource.key, batch.keys, params)]
+    if batch.kind is Kind.DELETE:
+        by_key = {r.key: r for r in batch.rows}
+        params = [("select", resource.key)]
+        return [[by_key[k] for k in chunk] for chunk in client.split_in(resource, resource.key, batch.keys, params)]
+    room = client.settings.url_budget - len(client.base_url) - len(resource.path) - 1 - \
+        encoded_length([("select", resource.key)]) - 1
+
+    def fits(rows: list[RowPlan]) -> bool:
+        return encoded_length(guarded_filters(resource.key, [(r.key or "", r.guard) for r in rows])) <= room
+
+    out: list[list[RowPlan]] = []
+    pending = list(batch.rows)
+    while pending:  # grow a request while it fits (doubling, then halving back), rows with one guard adjoining
+        size, best = 1, 0
+        while size <= len(pending) and fits(pending[:size]):
+            best, size = size, size * 2
+        low, high = best, min(size, len(pending) + 1)
+        while high - low > 1:
+            middle = (low + high) // 2
+            low, high = (middle, high) if fits(pending[:middle]) else (low, middle)
+        if low == 0:
+            raise ApplyError(f"row {pending[0].row}: its guard is too long for one request URL")
+        out.append(pending[:low])
+        pending = pending[low:]
+    return out
 
 
 def _journal_batches(client: Client, plan: Plan, batch_size: int | None) -> list[dict[str, Any]]:
@@ -238,7 +257,7 @@ def _journal_batches(client: Client, plan: Plan, batch_size: int | None) -> list
     for batch in plan.batches(batch_size):
         for chunk in _split(client, plan.resource, batch):
             out.append({"n": len(out), "kind": batch.kind.value, "body": dict(batch.body),
-                        "guard": dict(batch.guard), "rows": [_Row.of(r).to_dict() for r in chunk]})
+                        "rows": [_Row.of(r).to_dict() for r in chunk]})
     return out
 
 
@@ -310,7 +329,7 @@ def _execute(client: Client, journal: Journal, concurrency: int | None, progress
             continue
         rows = [_Row(**r) for r in batch["rows"]]
         if number in sent:  # sent, outcome never recorded: ask the server what happened
-            settled, rows = _reconcile(client, resource, kind, rows, batch["body"], batch["guard"])
+            settled, rows = _reconcile(client, resource, kind, rows, batch["body"])
             if settled:
                 journal.append({"event": "reconciled", "batch": number, "results": [r.to_dict() for r in settled]})
                 if kind is Kind.CREATE:
@@ -321,7 +340,7 @@ def _execute(client: Client, journal: Journal, concurrency: int | None, progress
             if not rows:
                 journal.append({"event": "done", "batch": number, "results": [r.to_dict() for r in settled]})
                 continue
-        todo.append((number, kind, rows, batch["body"], batch["guard"]))
+        todo.append((number, kind, rows, batch["body"]))
     outcomes = runner.run(todo)
     for number, results in outcomes.items():
         finished[number] = [*finished.get(number, []), *results]
@@ -345,8 +364,8 @@ def _execute(client: Client, journal: Journal, concurrency: int | None, progress
     return results
 
 
-def _reconcile(client: Client, resource: Resource, kind: Kind, rows: list[_Row], body: Mapping[str, Any],
-               guard: Mapping[str, Any]) -> tuple[list[RowResult], list[_Row]]:
+def _reconcile(client: Client, resource: Resource, kind: Kind, rows: list[_Row], body: Mapping[str, Any]
+               ) -> tuple[list[RowResult], list[_Row]]:
     """(rows whose outcome the server shows, rows still to send) for a batch whose outcome is unknown."""
     res = resource
     if kind is Kind.CREATE:
@@ -366,7 +385,7 @@ def _reconcile(client: Client, resource: Resource, kind: Kind, rows: list[_Row],
                                       hit.get("readableId")))
         return done, left
     keys = [r.key for r in rows if r.key]
-    columns = sorted({*body, *guard} - {"updatedAt"}) if kind is Kind.UPDATE else []
+    columns = sorted({*body, *(c for r in rows for c in r.guard)} - {"updatedAt"}) if kind is Kind.UPDATE else []
     current = _fetch(client, res, res.key, keys, [res.key, *columns])
     done, left = [], []
     for r in rows:
@@ -381,7 +400,7 @@ def _reconcile(client: Client, resource: Resource, kind: Kind, rows: list[_Row],
             done.append(RowResult(r.row, r.key, Status.CONFLICT, r.label, r.key, error="deleted on the server"))
         elif _same(res, now, body):
             done.append(RowResult(r.row, r.key, Status.UPDATED, r.label, r.key))
-        elif _same(res, now, guard):
+        elif _same(res, now, r.guard):
             left.append(r)
         else:
             done.append(RowResult(r.row, r.key, Status.CONFLICT, r.label, r.key,
@@ -426,7 +445,7 @@ def server_check(client: Client, plan: Plan, *, batch_size: int | None = None) -
     for batch in plan.batches(batch_size):
         for chunk in _split(client, plan.resource, batch):
             rows = [_Row.of(r) for r in chunk]
-            results = runner.send(batch.kind, rows, batch.body, batch.guard, tx_rollback=True)
+            results = runner.send(batch.kind, rows, batch.body, tx_rollback=True)
             failed += [r for r in results if r.status is Status.FAILED]
     return True, failed
 

@@ -33,7 +33,7 @@ import pandas as pd
 
 from .diff import canonical_codes, compare
 from .errors import ValidationFailed
-from .filters import in_
+from .filters import in_, quote
 from .flatten import split_custom
 from .lookups import Lookup, fetch_lookups
 from .read import Sheet, read_sheet
@@ -45,7 +45,8 @@ from .workbook import ACTION_COLUMN
 if TYPE_CHECKING:
     from .client import Client
 
-__all__ = ["Batch", "FieldChange", "Kind", "Plan", "RowPlan", "guard_filters", "make_plan", "plan"]
+__all__ = ["Batch", "FieldChange", "Kind", "Plan", "RowPlan", "guard_filters", "guarded_filters", "make_plan",
+           "plan"]
 
 GUARD_LIMIT = 300
 """Longest value (characters) a guard filter carries in the URL; a longer one is guarded by ``updatedAt``."""
@@ -100,13 +101,13 @@ class RowPlan:
 
 @dataclass(frozen=True)
 class Batch:
-    """Rows sent in one request: creates (one POST array), updates sharing one patch and guard (one PATCH with
-    ``id=in.(...)``), or deletes (one DELETE with ``id=in.(...)``)."""
+    """Rows sent together: creates (POST arrays), updates sharing one patch body (PATCHes whose filter carries each
+    row's guard, `guarded_filters`), or deletes (DELETEs with ``id=in.(...)``). `apply` splits a batch into requests
+    under the URL budget."""
 
     kind: Kind
     rows: tuple[RowPlan, ...]
     body: Mapping[str, Any] = field(default_factory=dict)
-    guard: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def keys(self) -> list[str]:
@@ -124,21 +125,52 @@ def _array_literal(items: Sequence[Any]) -> str:
     return "{" + ",".join(out) + "}"
 
 
+def _guard_value(value: Any) -> tuple[str, str]:
+    """(operator, text) PostgREST compares a guarded column with: ``is null``, else ``eq`` to the value's text."""
+    if value is None:
+        return "is", "null"
+    if isinstance(value, list):
+        return "eq", _array_literal(value)
+    if isinstance(value, dict):
+        return "eq", json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    if isinstance(value, bool):
+        return "eq", "true" if value else "false"
+    return "eq", str(value)
+
+
 def guard_filters(guard: Mapping[str, Any]) -> list[tuple[str, str]]:
     """A guard as PostgREST filters: ``is.null``, ``eq.<text>``, ``eq.{a,b}`` (arrays), ``eq.<json>`` (jsonb)."""
-    out = []
+    return [(column, "{}.{}".format(*_guard_value(value))) for column, value in guard.items()]
+
+
+def _guard_terms(guard: Mapping[str, Any]) -> list[str]:
+    """A guard as terms of a logic tree (``phone.eq."+44 20"``): values quoted as PostgREST needs there."""
+    terms = []
     for column, value in guard.items():
-        if value is None:
-            out.append((column, "is.null"))
-        elif isinstance(value, list):
-            out.append((column, "eq." + _array_literal(value)))
-        elif isinstance(value, dict):
-            out.append((column, "eq." + json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"))))
-        elif isinstance(value, bool):
-            out.append((column, f"eq.{'true' if value else 'false'}"))
-        else:
-            out.append((column, f"eq.{value}"))
-    return out
+        operator, text = _guard_value(value)
+        terms.append(f"{column}.{operator}.{text if operator == 'is' else quote(text)}")
+    return terms
+
+
+def guarded_filters(key: str, rows: Sequence[tuple[str, Mapping[str, Any]]]) -> list[tuple[str, str]]:
+    """The filter of one guarded PATCH for `rows` ((id, guard) pairs) that share a patch body.
+
+    Rows with the same guard share one ``id=in.(...)``: a single guard is ``id=in.(...)&col=eq.v``; several are
+    ``or=(and(id.in.(...),col.eq.v),and(id.in.(...),col.is.null),...)``. Either way a row whose guarded columns
+    changed on the server matches nothing and is not overwritten.
+    """
+    groups: dict[str, tuple[Mapping[str, Any], list[str]]] = {}
+    for ident, guard in rows:
+        signature = json.dumps(guard, sort_keys=True, default=str)
+        groups.setdefault(signature, (guard, []))[1].append(ident)
+    if len(groups) == 1:
+        guard, keys = next(iter(groups.values()))
+        return [(key, in_(keys)), *guard_filters(guard)]
+    terms = []
+    for guard, keys in groups.values():
+        ids = f"{key}.in.({','.join(quote(k) for k in keys)})"
+        terms.append(f"and({','.join([ids, *_guard_terms(guard)])})" if guard else ids)
+    return [("or", "(" + ",".join(terms) + ")")]
 
 
 def _guard_size(value: Any) -> int:
@@ -215,21 +247,22 @@ class Plan:
                                    "them (bulkio validate writes an error workbook) or skip the rows with errors")
 
     def batches(self, batch_size: int | None = None) -> list[Batch]:
-        """The requests `apply` sends: creates in arrays of `batch_size`; updates grouped by identical patch and
-        guard (one PATCH with ``id=in.(...)`` each; the id list is split under the URL budget when sent); deletes
-        in groups of `batch_size`."""
+        """What `apply` sends: creates in arrays of `batch_size`; updates grouped by identical patch body (the
+        requests are cut under the URL budget when sent, rows sharing a guard sharing its terms); deletes in groups
+        of `batch_size`."""
         size = batch_size or self.resource.batch_size
         out: list[Batch] = []
         creates = self.of(Kind.CREATE)
         out += [Batch(Kind.CREATE, tuple(creates[i:i + size])) for i in range(0, len(creates), size)]
         groups: dict[str, list[RowPlan]] = {}
         for r in self.of(Kind.UPDATE):
-            signature = json.dumps([r.body, r.guard], sort_keys=True, default=str)
+            signature = json.dumps(r.body, sort_keys=True, default=str)
             groups.setdefault(signature, []).append(r)
         for members in groups.values():
+            members.sort(key=lambda r: json.dumps(r.guard, sort_keys=True, default=str))  # shared guards adjoin
             for i in range(0, len(members), size):
                 chunk = tuple(members[i:i + size])
-                out.append(Batch(Kind.UPDATE, chunk, chunk[0].body, chunk[0].guard))
+                out.append(Batch(Kind.UPDATE, chunk, chunk[0].body))
         deletes = self.of(Kind.DELETE)
         out += [Batch(Kind.DELETE, tuple(deletes[i:i + size])) for i in range(0, len(deletes), size)]
         return out

@@ -151,6 +151,40 @@ def test_check_stale_refuses_a_plan_the_server_has_moved_past(client: Client, sa
     assert not _writes(sandbox, start)
 
 
+def test_one_patch_carries_many_guards_and_a_changed_row_is_left_alone(client: Client, sandbox: Sandbox,
+                                                                       tmp_path: Path) -> None:
+    path = _export(client, tmp_path / "c.xlsx")
+    rows = range(2, 42)
+    keys = [_cell(path, r, "id") for r in rows]
+    old = {k: _mine(sandbox)[k]["phone"] for k in keys}
+    assert len(set(old.values())) > 10  # many different guards
+    _edit(path, {(r, "phone"): "+1 555 0000" for r in rows})
+    result = plan(client, path)
+    sandbox.concurrent_edit("customer", keys[7], {"phone": "+1 555 7777"})
+    client.count("customer")
+    start = len(sandbox.requests)
+    results = apply(client, result, root=tmp_path)
+    assert [m for m, _ in _writes(sandbox, start)] == ["PATCH"]
+    after = _mine(sandbox)
+    assert after[keys[7]]["phone"] == "+1 555 7777"
+    assert all(after[k]["phone"] == "+1 555 0000" for k in keys if k != keys[7])
+    assert [r.key for r in results.of(Status.CONFLICT)] == [keys[7]]
+
+
+def test_guarded_patches_are_cut_under_the_url_budget(sandbox: Sandbox, tmp_path: Path) -> None:
+    with Client(sandbox.url, sandbox.api_key) as plain:
+        path = _export(plain, tmp_path / "c.xlsx")
+    _edit(path, {(r, "phone"): "+1 555 0001" for r in range(2, 102)})
+    settings = Client(sandbox.url, sandbox.api_key).settings.with_(url_budget=1500)
+    with Client(settings=settings) as client:
+        result = plan(client, path)
+        start = len(sandbox.requests)
+        results = apply(client, result, root=tmp_path)
+    patches = [p for m, p in _writes(sandbox, start) if m == "PATCH"]
+    assert len(patches) > 3 and all(len(sandbox.url) + len(p) <= 1500 for p in patches)
+    assert len(results.of(Status.UPDATED)) == 100
+
+
 # ------------------------------------------------------------------------------------------------ failure isolation
 def test_a_refused_row_is_found_by_bisection_and_the_rest_applied(client: Client, sandbox: Sandbox,
                                                                   tmp_path: Path) -> None:

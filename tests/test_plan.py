@@ -14,7 +14,7 @@ import pytest
 from bulkio.client import Client
 from bulkio.errors import ValidationFailed
 from bulkio.export import export_table
-from bulkio.plan import Kind, Plan, guard_filters, plan
+from bulkio.plan import Kind, Plan, guard_filters, guarded_filters, plan
 from bulkio.resources import CUSTOMER
 from bulkio.sandbox import Sandbox
 from bulkio.validate import IssueCode
@@ -295,14 +295,21 @@ def test_a_dataframe_can_be_planned_two_way(client: Client) -> None:
 
 
 # ------------------------------------------------------------------------------------------------ batches and guards
-def test_identical_patches_share_one_batch(client: Client, sandbox: Sandbox, tmp_path: Path) -> None:
+def test_identical_patches_share_one_batch_whatever_their_guards(client: Client, tmp_path: Path) -> None:
     path = _export(client, tmp_path / "c.xlsx")
-    _edit(path, {(r, "logo"): "brand.png" for r in range(2, 12)})
+    _edit(path, {(r, "logo"): "brand.png" for r in range(2, 12)} | {(12, "logo"): "other.png"})
     result = plan(client, path)
     updates = result.of(Kind.UPDATE)
+    assert len({json.dumps(r.guard) for r in updates}) > 1  # the rows had different logos before
     batches = [b for b in result.batches() if b.kind is Kind.UPDATE]
-    guards = {json.dumps(r.guard) for r in updates}
-    assert len(batches) == len(guards) < len(updates)
+    assert sorted(len(b.rows) for b in batches) == [1, 10]
+
+
+def test_guarded_filters_share_an_in_list_per_guard() -> None:
+    one = guarded_filters("id", [("a", {"logo": None}), ("b", {"logo": None})])
+    assert one == [("id", "in.(a,b)"), ("logo", "is.null")]
+    mixed = guarded_filters("id", [("a", {"logo": None}), ("b", {"logo": "x, y.png"}), ("c", {"logo": None})])
+    assert mixed == [("or", '(and(id.in.(a,c),logo.is.null),and(id.in.(b),logo.eq."x, y.png"))')]
 
 
 def test_guard_filters_spell_postgrest_values() -> None:
