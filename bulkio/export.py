@@ -132,20 +132,26 @@ def iter_records(client: Client, resource: Resource | str, *, select: Sequence[s
                  order: str | None = None, where: Sequence[str] | Mapping[str, str] | None = None,
                  limit: int | None = None, page_size: int = 1000,
                  progress: Progress | None = None) -> Iterator[list[dict[str, Any]]]:
-    """The pages of an export, as the API returns them, stopping at `limit` rows."""
+    """The pages of an export, as the API returns them, stopping at `limit` rows.
+
+    Ordered by the key (the default), up to ``client.settings.concurrency`` pages are fetched at once
+    (`bulkio.paging`); a background thread keeps fetching while the caller works on the pages it has. The first
+    page's exact count is the progress total: no request of its own.
+    """
     resource = get_resource(resource)
     columns = list(select or resource.exported_columns)
     if resource.key not in columns:
         columns.insert(0, resource.key)
     filters = as_params(where)
-    total = None
-    if progress is not None:
-        total = client.count(resource, filters=filters)
-        if limit is not None and total is not None:
-            total = min(total, limit)
+    total: list[int | None] = [None]
+
+    def counted(count: int | None) -> None:
+        total[0] = count if limit is None or count is None else min(count, limit)
+
     seen = 0
     pages = client.iter_pages(resource, select=columns, order=_order_with_key(order, resource), filters=filters,
-                              page_size=page_size, limit=limit)
+                              page_size=page_size, limit=limit, concurrency=max(1, client.settings.concurrency),
+                              on_count=counted)
     for page in _prefetched(pages):
         if limit is not None and seen + len(page) > limit:
             page = page[: limit - seen]
@@ -153,7 +159,7 @@ def iter_records(client: Client, resource: Resource | str, *, select: Sequence[s
         if page:
             yield page
         if progress is not None:
-            progress(seen, total)
+            progress(seen, total[0])
         if limit is not None and seen >= limit:
             break
 

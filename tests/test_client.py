@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -182,6 +183,129 @@ def test_keyset_pages_count_what_is_left(client: Client, sandbox: Sandbox) -> No
     pages = list(client.iter_pages("customer", select=["id"], page_size=60))
     assert [len(p) for p in pages] == [60, 60]
     assert len(_gets(sandbox)) == 2
+
+
+# ------------------------------------------------------------------------------------------------ concurrent pages
+def _concurrent_ids(client: Client, **kwargs: Any) -> list[str]:
+    return [r["id"] for p in client.iter_pages("customer", select=["id"], concurrency=4, **kwargs) for r in p]
+
+
+def _planned(rows: int, page: int) -> int:
+    """Requests of a concurrent read: the first page, then pages that overlap the previous one by a row."""
+    return 1 + -(-(rows - page) // (page - 1))
+
+
+def test_concurrent_pages_every_row_once_under_a_max_rows_cap(client: Client, sandbox: Sandbox) -> None:
+    sandbox.switches.max_rows = 25  # the server serves 25 of the 1000 asked, silently
+    ids = _concurrent_ids(client)
+    assert ids == sorted(r["id"] for r in _mine(sandbox))  # each row once, in key order
+    gets = _gets(sandbox)
+    assert len(gets) == _planned(120, 25) == 5  # no more requests than sequential pages here (and no empty page)
+    assert all("order=id.asc" in g for g in gets) and sum("offset=" in g for g in gets) == 4
+    assert "count" not in gets[0]  # (the count travels in a header, not the URL)
+
+
+def test_concurrent_pages_in_descending_order_with_a_limit(client: Client, sandbox: Sandbox) -> None:
+    sandbox.switches.max_rows = 20
+    ids = sorted((r["id"] for r in _mine(sandbox)), reverse=True)
+    assert _concurrent_ids(client, order="id.desc") == ids
+    sandbox.requests.clear()
+    assert _concurrent_ids(client, order="id.desc", limit=50) == ids[:50]
+    assert len(_gets(sandbox)) == _planned(50, 20) == 3  # the last page asks only for the rows still wanted
+
+
+def test_concurrent_pages_bridge_rows_deleted_behind_them(client: Client, sandbox: Sandbox) -> None:
+    sandbox.switches.max_rows = 25
+    before = sorted(r["id"] for r in _mine(sandbox))
+    seen: list[str] = []
+    for n, page in enumerate(client.iter_pages("customer", select=["id"], concurrency=4)):
+        seen += [r["id"] for r in page]
+        if n == 0:  # two rows we have already read go: every later offset page now starts two rows late
+            client.delete("customer", {"id": in_(seen[:2])})
+    assert seen == before  # no row lost to the shift, none twice
+    bridges = [g for g in _gets(sandbox) if "id=gt." in g]
+    assert bridges and len(_gets(sandbox)) <= _planned(120, 25) + len(bridges)
+
+
+def test_concurrent_pages_drop_repeats_and_reach_rows_inserted_meanwhile(client: Client, sandbox: Sandbox) -> None:
+    sandbox.switches.max_rows = 25
+    before = {r["id"] for r in _mine(sandbox)}
+    seen: list[str] = []
+    new: list[str] = []
+    for n, page in enumerate(client.iter_pages("customer", select=["id"], concurrency=4)):
+        seen += [r["id"] for r in page]
+        if n == 0:  # 40 rows arrive with random ids, before our frontier (shifting pages) and after it
+            new = [r["id"] for r in client.insert("customer", _new_rows(sandbox, "Meanwhile", 40)).rows]
+    assert len(seen) == len(set(seen)) and seen == sorted(seen)
+    frontier = sorted(before)[24]
+    assert set(seen) == before | {i for i in new if i > frontier}  # every row ahead of us, none behind twice
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_concurrent_pages_while_another_user_inserts_and_deletes(client: Client, sandbox: Sandbox,
+                                                                 seed: int) -> None:
+    sandbox.switches.max_rows = 10 + seed
+    sandbox.switches.latency = 0.005 * seed  # different interleavings of our requests with the other user's writes
+    before = sorted(r["id"] for r in _mine(sandbox))
+    gone: set[str] = set()
+    seen: list[str] = []
+    with Client(sandbox.url, sandbox.api_key) as other:
+        for n, page in enumerate(client.iter_pages("customer", select=["id"], concurrency=3)):
+            seen += [r["id"] for r in page]
+            if n % 2 == 0 and n < 8:
+                doomed = [before[(n * 13 + k * 7 + seed) % len(before)] for k in range(3)]
+                other.delete("customer", {"id": in_(doomed)})
+                gone.update(doomed)
+                other.insert("customer", _new_rows(sandbox, f"Other {n}", 4))
+    assert len(seen) == len(set(seen)) and seen == sorted(seen)
+    assert set(before) - gone <= set(seen)  # every row that was there throughout, exactly once
+
+
+def test_concurrent_pages_overlap_in_time_but_never_exceed_the_bound(sandbox: Sandbox) -> None:
+    class Gauge(httpx.HTTPTransport):
+        def __init__(self) -> None:
+            super().__init__()
+            self.lock, self.now, self.peak = threading.Lock(), 0, 0
+
+        def handle_request(self, request: httpx.Request) -> httpx.Response:
+            with self.lock:
+                self.now += 1
+                self.peak = max(self.peak, self.now)
+            try:
+                return super().handle_request(request)
+            finally:
+                with self.lock:
+                    self.now -= 1
+
+    sandbox.switches.max_rows = 10
+    sandbox.switches.latency = 0.05
+    gauge = Gauge()
+    with Client(sandbox.url, sandbox.api_key, transport=gauge) as c:
+        ids = [r["id"] for p in c.iter_pages("customer", select=["id"], concurrency=3) for r in p]
+    assert ids == sorted(r["id"] for r in _mine(sandbox))
+    assert 2 <= gauge.peak <= 3
+    assert c.requests_made == len(_gets(sandbox)) == _planned(120, 10)
+
+
+def test_concurrent_pages_survive_a_dropped_connection_and_a_concurrent_edit(sandbox: Sandbox) -> None:
+    sandbox.switches.max_rows = 25
+    sandbox.switches.drop, sandbox.switches.drop_skip = 1, 2  # the third request's connection breaks: retried
+    target = sorted(r["id"] for r in _mine(sandbox))[60]
+    sandbox.concurrent_edit("customer", target, {"phone": "+1 555 0100"}, after_requests=2)
+    with Client(sandbox.url, sandbox.api_key) as c:
+        rows = [r for p in c.iter_pages("customer", select=["id", "phone"], concurrency=4) for r in p]
+    assert [r["id"] for r in rows] == sorted(r["id"] for r in _mine(sandbox))
+    assert c.retries == 1 and c.requests_made == _planned(120, 25) + 1
+    assert [r["phone"] for r in rows if r["id"] == target] == ["+1 555 0100"]  # read after the edit, once
+
+
+def test_concurrent_pages_are_paced_by_the_rate_limiter(sandbox: Sandbox) -> None:
+    sandbox.switches.max_rows = 25
+    sandbox.switches.rate_limit, sandbox.switches.rate_window = 3, 1.0
+    with Client(sandbox.url, sandbox.api_key) as c:
+        ids = [r["id"] for p in c.iter_pages("customer", select=["id"], concurrency=4) for r in p]
+    assert ids == sorted(r["id"] for r in _mine(sandbox))
+    assert c.retries == 0 and c.limiter.waited > 0  # slowed down by the headers, never refused
 
 
 # ------------------------------------------------------------------------------------------------ writes

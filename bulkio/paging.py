@@ -1,0 +1,227 @@
+"""Reading every row of a table page by page, each row once, honest to PostgREST (``shared/reference.md``).
+
+Three facts shape it: rows have no stable order unless ``order`` is sent (so it always is, the key breaking ties);
+the server caps a page at ``db-max-rows`` silently (a short page is not the end); and other users insert and delete
+rows while we read (no row that exists throughout may be lost or repeated).
+
+**Sequentially** (`sequential_pages`): ordered by the key alone, each page starts after the previous page's last key
+(``id=gt.<last>``), which inserts and deletes elsewhere cannot shift; with another order, pages go by offset and rows
+already seen are dropped. Each page asks for the exact count of what is left, so paging stops without an extra
+request.
+
+**Concurrently** (`concurrent_key_pages`, ordered by the key): keyset pages cannot be asked for in parallel (each needs
+the previous page's last key), but offset pages can. The first page (with ``count=exact``) gives the total and the
+page size the server really serves; the rest are offset pages fetched by a bounded pool of workers, each starting
+at the previous page's last row. That one row of overlap is the proof that nothing fell between two pages: a page
+that holds the last row taken so far (the *frontier*) continues it exactly. A page that does not (rows were inserted
+or deleted before it meanwhile) is bridged with a keyset page from the frontier, which is always right, and the
+merge goes on. Keys are only ever compared for equality, never ordered in Python (the server's collation decides
+the order). The last page carries the count, so the end is known; if rows appeared beyond it meanwhile, keyset pages
+fetch them. Cost: one row of overlap per page (100,000 rows in pages of 1,000: 101 requests instead of 100), plus
+one request per disturbance. The client's rate limiter paces the workers like any other requests.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any
+
+from .errors import ApiError
+
+if TYPE_CHECKING:
+    from .client import Client
+    from .resources import Resource
+
+__all__ = ["MIN_CONCURRENT_PAGE", "concurrent_key_pages", "sequential_pages"]
+
+Row = dict[str, Any]
+Params = list[tuple[str, str]]
+OnCount = Callable[[int | None], None]
+
+MIN_CONCURRENT_PAGE = 10
+"""Pages the server caps below this many rows are read sequentially: one row of overlap would cost too much."""
+
+
+def sequential_pages(client: Client, res: Resource, base: Params, terms: Sequence[str], size: int, *,
+                     limit: int | None = None, on_count: OnCount | None = None, after: Any = None,
+                     ) -> Iterator[list[Row]]:
+    """Pages one after the other (keyset when ordered by the key alone, else offsets), each with the exact count.
+
+    :param after: start after this key (keyset order only).
+    """
+    by_key = len(terms) == 1
+    descending = "desc" in terms[0].split(".")[1:]
+    seen: set[Any] = set()
+    last_key: Any = after
+    offset = done = 0
+    counted = on_count is None
+    while limit is None or done < limit:
+        want = size if limit is None else min(size, limit - done)
+        params = [*base, ("order", ",".join(terms)), ("limit", str(want))]
+        if by_key and last_key is not None:
+            params.append((res.key, f"{'lt' if descending else 'gt'}.{last_key}"))
+        elif not by_key and offset:
+            params.append(("offset", str(offset)))
+        try:
+            rows, total = client.get(res, params, count=True)
+        except ApiError as exc:
+            if exc.code == "PGRST103" and not by_key and offset:  # rows deleted meanwhile: offset past the end
+                return
+            raise
+        if not counted and on_count is not None:
+            on_count(total)
+            counted = True
+        if not rows:
+            return
+        offset += len(rows)
+        if by_key:
+            last_key = rows[-1][res.key]
+            fresh = rows
+            left = None if total is None else total - len(rows)
+        else:
+            fresh = [row for row in rows if row.get(res.key) is None or row[res.key] not in seen]
+            seen.update(row[res.key] for row in rows if row.get(res.key) is not None)
+            left = None if total is None else total - offset
+        fresh = fresh[: None if limit is None else limit - done]
+        done += len(fresh)
+        if fresh:
+            yield fresh
+        if left is not None and left <= 0:
+            return
+
+
+class _Merge:
+    """The pages taken so far: the frontier (last key of the gap-free prefix), the keys seen, the rows left to take."""
+
+    def __init__(self, key: str, limit: int | None) -> None:
+        self.key = key
+        self.limit = limit
+        self.frontier: Any = None
+        self.seen: set[Any] = set()
+        self.done = 0
+        self.ended = False
+
+    def take(self, rows: Sequence[Row]) -> list[Row]:
+        """Rows that continue the frontier without a gap (the caller checked that), minus any seen already."""
+        fresh = [row for row in rows if row[self.key] not in self.seen]
+        if self.limit is not None:
+            fresh = fresh[: self.limit - self.done]
+        self.seen.update(row[self.key] for row in fresh)
+        self.done += len(fresh)
+        if rows:
+            self.frontier = rows[-1][self.key]
+        if self.limit is not None and self.done >= self.limit:
+            self.ended = True
+        return fresh
+
+    def continues(self, rows: Sequence[Row]) -> int | None:
+        """The index just after the frontier in `rows`, when `rows` hold it (their snapshot then has no gap after
+        it); else None."""
+        for index, row in enumerate(rows):
+            if row[self.key] == self.frontier:
+                return index + 1
+        return None
+
+
+def concurrent_key_pages(client: Client, res: Resource, base: Params, term: str, size: int, *, workers: int,
+                         limit: int | None = None, on_count: OnCount | None = None) -> Iterator[list[Row]]:
+    """Pages in key order (`term`: ``id.asc`` or ``id.desc``), fetched by up to `workers` requests at once.
+
+    Yields each row once, in key order, as `sequential_pages` would; see the module docstring for why it is exact.
+    """
+    key = res.key
+    descending = "desc" in term.split(".")[1:]
+    order = ("order", term)
+    want = size if limit is None else min(size, limit)
+    first, total = client.get(res, [*base, order, ("limit", str(want))], count=True)
+    if on_count is not None:
+        on_count(total)
+    merge = _Merge(key, limit)
+    page = merge.take(first)
+    if page:
+        yield page
+    target = total if limit is None or total is None else min(total, limit)
+    step = len(first)
+    if not first or merge.ended or (target is not None and step >= target):
+        return
+
+    def keyset(after: Any) -> Iterator[list[Row]]:
+        """Sequential keyset pages from `after` to the end (or the rows still wanted), each with the count."""
+        return sequential_pages(client, res, base, [term], step, after=after,
+                                limit=None if limit is None else limit - merge.done)
+
+    if total is None or step < MIN_CONCURRENT_PAGE:  # no count to plan with, or pages too small to overlap
+        for rows in keyset(merge.frontier):
+            page = merge.take(rows)
+            if page:
+                yield page
+        return
+
+    planned = math.ceil((target - step) / (step - 1))
+    offsets = iter(range(step - 1, planned * (step - 1) + 1, step - 1))  # each page starts on the last one's end
+    last_offset = planned * (step - 1)
+
+    def fetch(offset: int) -> tuple[list[Row], int | None]:
+        ask = step if limit is None else min(step, target - offset)
+        params = [*base, order, ("limit", str(ask)), ("offset", str(offset))]
+        try:
+            return client.get(res, params, count=offset == last_offset)  # the last page says where the end is
+        except ApiError as exc:
+            if exc.code == "PGRST103":  # rows were deleted meanwhile: this offset is past the end now
+                return [], None
+            raise
+
+    pool = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="bulkio-page")
+    pending: deque[tuple[int, Future[tuple[list[Row], int | None]]]] = deque()
+
+    def submit_next() -> None:
+        offset = next(offsets, None)
+        if offset is not None:
+            pending.append((offset, pool.submit(fetch, offset)))
+
+    def bridge() -> list[Row]:
+        """One keyset page from the frontier, which is always right; it marks the end when it reaches it."""
+        params = [*base, order, ("limit", str(step)), (key, f"{'lt' if descending else 'gt'}.{merge.frontier}")]
+        rows, left = pool.submit(client.get, res, params, count=True).result()  # in the pool: still bounded
+        fresh = merge.take(rows)
+        if not rows or (left is not None and left <= len(rows)):
+            merge.ended = True
+        return fresh
+
+    proven_end = False
+    try:
+        for _ in range(max(1, workers)):
+            submit_next()
+        while pending and not merge.ended:
+            offset, future = pending.popleft()
+            rows, count = future.result()
+            submit_next()  # keep `workers` requests in flight
+            start = merge.continues(rows)
+            if start is None and rows and rows[-1][key] not in merge.seen:
+                # rows were inserted or deleted before this page meanwhile: bridge from the frontier, then retry
+                page = bridge()
+                if page:
+                    yield page
+                start = None if merge.ended else merge.continues(rows)
+            if start is not None:
+                page = merge.take(rows[start:])
+                if page:
+                    yield page
+            elif not rows:  # past the end now (rows deleted meanwhile): the rest comes by key
+                break
+            if offset == last_offset:  # the last planned page: did the end lie within it?
+                proven_end = start is not None and count is not None and offset + len(rows) >= count
+    finally:
+        for _, future in pending:
+            future.cancel()
+        pool.shutdown(wait=True, cancel_futures=True)  # nothing of ours is in flight past this point
+    if not merge.ended and not proven_end:  # rows beyond the planned pages (inserted meanwhile), or a cut short plan
+        for rows in keyset(merge.frontier):
+            page = merge.take(rows)
+            if page:
+                yield page
+            if merge.ended:
+                break
