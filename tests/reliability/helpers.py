@@ -1,0 +1,114 @@
+"""Shared by the reliability suite: a workbook exported once per session, edits as a user makes them, and the
+server's rows compared with the state a run intended."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import openpyxl
+
+from bulkio.sandbox import Sandbox
+
+VOLATILE = ("updatedAt",)
+"""Columns a run sets on every row it writes (undo too): left out of state comparisons."""
+
+
+def header(sheet: Any) -> dict[str, int]:
+    return {c.value: c.column for c in sheet[1]}
+
+
+def copy_export(template: Path, target: Path) -> Path:
+    shutil.copyfile(template, target)
+    return target
+
+
+def edit_workbook(path: Path, edits: Mapping[tuple[int, str], Any] | None = None, *,
+                  append: Iterable[Mapping[str, Any]] = ()) -> Path:
+    """Change cells ``(excel_row, column) -> value`` and append rows, as a user does in Excel (openpyxl)."""
+    book = openpyxl.load_workbook(path)
+    sheet = book["customer"]
+    columns = header(sheet)
+    for (row, name), value in (edits or {}).items():
+        sheet.cell(row=row, column=columns[name]).value = value
+    for record in append:
+        row = sheet.max_row + 1
+        for name, value in record.items():
+            sheet.cell(row=row, column=columns[name]).value = value
+    book.save(path)
+    return path
+
+
+def sheet_rows(path: Path) -> dict[int, dict[str, Any]]:
+    """Excel row -> {column: value} of the data sheet."""
+    book = openpyxl.load_workbook(path, read_only=True)
+    rows = list(book["customer"].iter_rows(values_only=True))
+    book.close()
+    names = rows[0]
+    return {i: dict(zip(names, values, strict=False)) for i, values in enumerate(rows[1:], start=2)}
+
+
+def mine(sandbox: Sandbox) -> dict[str, dict[str, Any]]:
+    """The main company's customers, straight from the database, without the volatile columns."""
+    return {r["id"]: {c: v for c, v in r.items() if c not in VOLATILE}
+            for r in sandbox.rows() if r["companyId"] == sandbox.company_id}
+
+
+def everything(sandbox: Sandbox) -> dict[str, list[dict[str, Any]]]:
+    """Every row of every table the sandbox serves (all companies): a snapshot for "nothing was written"."""
+    from bulkio.sandbox.schema import TABLES
+
+    return {table: sandbox.rows(table) for table in TABLES}
+
+
+@dataclass
+class Intent:
+    """What a run is meant to do, in API values: the state the server must end in."""
+
+    updates: dict[str, dict[str, Any]] = field(default_factory=dict)
+    deletes: set[str] = field(default_factory=set)
+    creates: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """name -> values the created row must hold."""
+    kept: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Rows a concurrent editor changed: these values must survive (a conflict is never overwritten)."""
+    foreign_creates: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Rows created by someone else during the run (name -> values): kept, and never created twice."""
+
+
+def check_state(before: Mapping[str, dict[str, Any]], after: Mapping[str, dict[str, Any]], intent: Intent
+                ) -> dict[str, int]:
+    """Assert `after` is `before` with `intent` carried out: 0 rows lost, 0 duplicated, 0 conflicts overwritten.
+
+    :returns: counts of what was checked (for the matrix).
+    """
+    expected = {k: dict(v) for k, v in before.items()}
+    for key, changes in intent.updates.items():
+        expected[key].update(changes)
+    for key, values in intent.kept.items():
+        expected[key].update(values)
+    for key in intent.deletes:
+        expected.pop(key, None)
+    names = [r["name"] for r in after.values()]
+    duplicated = sorted({n for n in names if names.count(n) > 1})
+    assert not duplicated, f"rows duplicated: {duplicated}"
+    new = {k: r for k, r in after.items() if k not in before}
+    by_name = {r["name"]: r for r in new.values()}
+    wanted = {**intent.creates, **intent.foreign_creates}
+    assert sorted(by_name) == sorted(wanted), f"created {sorted(by_name)}, intended {sorted(wanted)}"
+    for name, values in wanted.items():
+        got = {c: by_name[name].get(c) for c in values}
+        assert got == dict(values), f"created row {name!r}: {got} != {values}"
+    kept_after = {k: r for k, r in after.items() if k in before}
+    lost = sorted(set(expected) - set(kept_after))
+    assert not lost, f"rows lost: {lost}"
+    resurrected = sorted(set(kept_after) - set(expected))
+    assert not resurrected, f"rows that should be deleted: {resurrected}"
+    wrong = {k: {c: (kept_after[k].get(c), v) for c, v in row.items() if kept_after[k].get(c) != v}
+             for k, row in expected.items()}
+    wrong = {k: v for k, v in wrong.items() if v}
+    assert not wrong, f"rows not in the intended state (key: {{column: (server, intended)}}): {wrong}"
+    return {"created": len(new), "updated": len(intent.updates), "deleted": len(intent.deletes),
+            "kept": len(intent.kept)}
