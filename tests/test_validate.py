@@ -164,3 +164,13 @@ def test_read_only_timestamps_compare_to_the_millisecond(exported: Export, tmp_p
     assert [(i.row, i.column, i.code) for i in report.warnings] == [
         (2, "createdAt", IssueCode.READ_ONLY_EDITED), (5, "createdAt", IssueCode.READ_ONLY_EDITED)]
     assert not report.has_errors()
+
+
+def test_without_the_servers_labels_a_sized_column_is_checked_for_length(exported: Export, tmp_path: Path) -> None:
+    path = write_workbook(exported, tmp_path / "c.xlsx")
+    _edit(path, {(3, "currencyCode"): "EURO"})
+    report = validate(read_sheet(path))  # offline: currencyCode is plain text of at most 3 characters
+    assert [(i.row, i.column, i.code) for i in report.errors] == [(3, "currencyCode", IssueCode.TOO_LONG)]
+    assert report.errors[0].message == "at most 3 characters (this has 4)"
+    with_labels = validate(read_sheet(path), exported.lookups)  # with them, a long code is an unknown label
+    assert [i.code for i in with_labels.errors] == [IssueCode.UNKNOWN_LABEL]

@@ -1,0 +1,133 @@
+"""Regenerate the sample files from a seeded, in-process sandbox:  python samples/make_samples.py [--out DIR]
+
+- ``customers.xlsx``: bulkio's export of the sandbox's 20 customers, untouched;
+- ``customers-invalid.xlsx``: a copy edited with openpyxl, as a user's spreadsheet program saves it, holding at
+  least one of every validation error a customer sheet can have (see `INVALID_EDITS`);
+- ``customers-invalid.errors.xlsx``: the error workbook ``bulkio validate customers-invalid.xlsx`` writes for it.
+
+The same seed always gives the same rows and ids, so running this again gives the same cells: only the export
+time, the sandbox's port and bulkio's version (in the very hidden ``_bulkio`` sheet) change. tests/test_samples.py
+checks the committed files are current. One function per file: a later sample (a plan, a results workbook) adds
+its own function and a line in `make_samples`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import openpyxl
+
+from bulkio.client import Client
+from bulkio.errorbook import write_error_workbook
+from bulkio.export import export_table
+from bulkio.lookups import fetch_lookups
+from bulkio.read import read_sheet
+from bulkio.sandbox import Sandbox
+from bulkio.validate import ValidationReport, validate
+from bulkio.workbook import write_workbook
+
+__all__ = ["INVALID_EDITS", "ROWS", "SEED", "Samples", "make_samples"]
+
+SAMPLES = Path(__file__).resolve().parent
+ROWS = 20
+SEED = 7
+CASE_TWIN = "DISTRIBUTOR"
+"""A customer type the samples' server holds beside "Distributor": a sheet saying "distributor" is then ambiguous."""
+CASE_TWIN_ID = "ctyp_SampLeDistribuTorTwin1"  # given, not drawn by the server, so every run names the same id
+
+# (Excel row, column) -> new value; a callable gets the exported sheet's cells {(row, column): value} first.
+Cells = dict[tuple[int, str], Any]
+INVALID_EDITS: dict[tuple[int, str], Any | Callable[[Cells], Any]] = {
+    (3, "taxPercent"): 20,                                    # out_of_range: 20 meant 20 % (0.2)
+    (4, "customerTypeId"): "Distributer",                     # unknown_label, with the valid choices
+    (5, "customerTypeId"): "distributor",                     # ambiguous_label: Distributor and DISTRIBUTOR
+    (6, "name"): lambda cells: cells[(7, "name")],            # duplicate_name: row 7's name
+    (8, "phone"): 442079460960,                               # bad_value: Excel turned the phone into a number
+    (9, "_action"): "remove",                                 # bad_action: blank or delete only
+    (10, "readableId"): "CUS999999",                          # read_only_edited: a warning, the edit is ignored
+    (11, "defaultCc"): "not-an-email, ok@example.com",        # bad_email
+    (12, "name"): None,                                       # required
+    (13, "id"): lambda cells: cells[(2, "id")],               # duplicate_key: row 2's id
+    (14, "id"): "cust_doesNotExist00000000000",               # unknown_key: the server has no such customer
+    (15, "name"): "Renamed Customer Ltd",                     # a valid edit ...
+    (22, "name"): lambda cells: cells[(15, "name")],          # ... and exists_on_server: a new row, a taken name
+    (23, "name"): "Brand New Customer Ltd",                   # a valid new customer
+    (16, "createdAt"): "next tuesday",                        # bad_value: not a date
+    (17, "phone"): "+44 20 7946 0123",                        # a valid edit
+    (2, "colour"): "red",                                     # unknown_column
+}
+"""The edits that make ``customers-invalid.xlsx``. A customer sheet cannot have every `IssueCode`: ``missing_column``
+needs a sheet without the ``name`` column (then no row can be renamed or left nameless), and ``too_long`` needs a
+sized free-text column (the customer's only one, ``currencyCode``, holds labels: a long code is an unknown label)."""
+
+
+@dataclass(frozen=True)
+class Samples:
+    """Where the samples go, and the sandbox and client that make them."""
+
+    out: Path
+    sandbox: Sandbox
+    client: Client
+
+
+def prepare(sandbox: Sandbox, client: Client) -> None:
+    """The samples' server: the seeded sandbox plus a customer type that differs from another only in case."""
+    client.insert("customerType", [{"id": CASE_TWIN_ID, "name": CASE_TWIN, "companyId": client.company_id()}])
+
+
+def customers(samples: Samples) -> Path:
+    """customers.xlsx: an untouched export."""
+    return write_workbook(export_table(samples.client, "customer"), samples.out / "customers.xlsx")
+
+
+def customers_invalid(samples: Samples, exported: Path) -> Path:
+    """customers-invalid.xlsx: `INVALID_EDITS` made with openpyxl, as a user's spreadsheet program would save them."""
+    path = samples.out / "customers-invalid.xlsx"
+    shutil.copyfile(exported, path)
+    book = openpyxl.load_workbook(path)
+    sheet = book["customer"]
+    header = {cell.value: cell.column for cell in sheet[1]}
+    cells = {(row, name): sheet.cell(row=row, column=column).value
+             for row in range(2, sheet.max_row + 1) for name, column in header.items()}
+    for (row, name), value in INVALID_EDITS.items():
+        if name not in header:  # a new column, at the end of the header
+            header[name] = len(header) + 1
+            sheet.cell(row=1, column=header[name]).value = name
+        sheet.cell(row=row, column=header[name]).value = value(cells) if callable(value) else value
+    book.save(path)
+    return path
+
+
+def customers_invalid_errors(samples: Samples, invalid: Path) -> tuple[Path, ValidationReport]:
+    """customers-invalid.errors.xlsx: what ``bulkio validate customers-invalid.xlsx`` writes (server checks too)."""
+    sheet = read_sheet(invalid)
+    report = validate(sheet, fetch_lookups(samples.client, sheet.resource), client=samples.client)
+    return write_error_workbook(sheet, report, samples.out / "customers-invalid.errors.xlsx"), report
+
+
+def make_samples(out: Path = SAMPLES) -> list[Path]:
+    """Every sample, from one seeded sandbox; returns the files written."""
+    out.mkdir(parents=True, exist_ok=True)
+    with Sandbox(rows=ROWS, seed=SEED) as sandbox, Client(sandbox.url, sandbox.api_key) as client:
+        prepare(sandbox, client)
+        samples = Samples(out, sandbox, client)
+        exported = customers(samples)
+        invalid = customers_invalid(samples, exported)
+        errors, _ = customers_invalid_errors(samples, invalid)
+    return [exported, invalid, errors]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=SAMPLES, help="folder to write to (default: samples/)")
+    for path in make_samples(parser.parse_args().out):
+        print(path)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,67 @@
+"""samples/: the committed files are what samples/make_samples.py makes today, and the invalid sample really holds
+every validation error a customer sheet can have."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import openpyxl
+
+from bulkio.client import Client
+from bulkio.lookups import fetch_lookups
+from bulkio.read import read_sheet
+from bulkio.sandbox import Sandbox
+from bulkio.validate import IssueCode, validate
+
+SAMPLES = Path(__file__).resolve().parents[1] / "samples"
+FILES = ("customers.xlsx", "customers-invalid.xlsx", "customers-invalid.errors.xlsx")
+VOLATILE = {"host", "exported_at", "version"}  # _bulkio rows that differ from run to run (or release to release)
+
+
+def _script() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("make_samples", SAMPLES / "make_samples.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclass looks itself up there
+    spec.loader.exec_module(module)
+    return module
+
+
+def _cells(path: Path) -> dict[str, Any]:
+    """Every sheet's cell values and comments (what a person sees), without the volatile metadata."""
+    book = openpyxl.load_workbook(path)
+    out: dict[str, Any] = {}
+    for sheet in book.worksheets:
+        rows = [row for row in sheet.iter_rows(values_only=True)
+                if not (sheet.title == "_bulkio" and row and row[0] in VOLATILE)]
+        comments = [(cell.coordinate, cell.comment.text) for row in sheet.iter_rows() for cell in row if cell.comment]
+        out[sheet.title] = (sheet.sheet_state, rows, comments)
+    return out
+
+
+def test_the_committed_samples_are_current(tmp_path: Path) -> None:
+    written = _script().make_samples(tmp_path)
+    assert [p.name for p in written] == list(FILES)
+    for name in FILES:
+        assert _cells(SAMPLES / name) == _cells(tmp_path / name), \
+            f"samples/{name} is out of date: run python samples/make_samples.py"
+
+
+def test_the_invalid_sample_holds_every_error_a_customer_sheet_can_have() -> None:
+    script = _script()
+    with Sandbox(rows=script.ROWS, seed=script.SEED) as sandbox, Client(sandbox.url, sandbox.api_key) as client:
+        script.prepare(sandbox, client)
+        sheet = read_sheet(SAMPLES / "customers-invalid.xlsx")
+        report = validate(sheet, fetch_lookups(client, "customer"), client=client)
+    found = {issue.code for issue in report.issues}
+    # missing_column needs a sheet without `name`; too_long a sized free-text column, which customers lack
+    assert found == set(IssueCode) - {IssueCode.MISSING_COLUMN, IssueCode.TOO_LONG}
+    assert {i.code for i in report.warnings} == {IssueCode.READ_ONLY_EDITED}
+    errors = openpyxl.load_workbook(SAMPLES / "customers-invalid.errors.xlsx")
+    listed = list(errors["Errors"].iter_rows(min_row=2, values_only=True))
+    assert len(listed) == len(report.issues)  # the error workbook lists every issue, one line each
+    assert [row[3] for row in listed] == [issue.message for issue in report.issues]
