@@ -119,7 +119,7 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=100_000, help="customers in the sandbox")
     parser.add_argument("--output", type=Path, default=Path(__file__).with_name("results.json"))
     parser.add_argument("--quick", action="store_true", help="CI: check the harness runs, keep no results")
-    parser.add_argument("--only", choices=("csv", "xlsx", "pipeline"), help="run one group of figures")
+    parser.add_argument("--only", choices=("csv", "xlsx", "pipeline", "read"), help="run one group of figures")
     args = parser.parse_args()
 
     port = _free_port()
@@ -162,6 +162,10 @@ def main() -> None:
                     "raw_floor_fetch_write_row": round(floor_s, 2),
                     "ratio_naive_over_bulkio": round(naive_s / bulkio_s, 2),
                     "ratio_bulkio_over_floor": round(bulkio_s / floor_s, 2)}
+            if args.only in (None, "read"):
+                from .read_validate import measure
+
+                figures.update(measure(_run, env, work, quick=args.quick))
     finally:
         server.terminate()
         server.wait(timeout=30)
