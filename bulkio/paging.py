@@ -160,31 +160,34 @@ def concurrent_key_pages(client: Client, res: Resource, base: Params, term: str,
                 yield page
         return
 
-    planned = math.ceil((target - step) / (step - 1))
-    offsets = iter(range(step - 1, planned * (step - 1) + 1, step - 1))  # each page starts on the last one's end
-    last_offset = planned * (step - 1)
+    planned = math.ceil((target - step) / (step - 1))  # pages after the first, each starting on the last one's end
+    lower, exclusive = ("lte", "lt") if descending else ("gte", "gt")
 
-    def fetch(offset: int) -> tuple[list[Row], int | None]:
-        ask = step if limit is None else min(step, target - offset)
-        params = [*base, order, ("limit", str(ask)), ("offset", str(offset))]
+    def fetch(page: int, anchor: Any, offset: int) -> tuple[list[Row], int | None]:
+        """Planned page `page` (1..planned), asked as `offset` rows on from the frontier `anchor` (``id=gte.<anchor>``:
+        the server skips a few pages' worth of rows, never everything before them)."""
+        ask = step if limit is None else max(1, min(step, target - page * (step - 1)))
+        params = [*base, order, ("limit", str(ask)), (key, f"{lower}.{anchor}"), ("offset", str(offset))]
         try:
-            return client.get(res, params, count=offset == last_offset)  # the last page says where the end is
+            return client.get(res, params, count=page == planned)  # the last page says where the end is
         except ApiError as exc:
             if exc.code == "PGRST103":  # rows were deleted meanwhile: this offset is past the end now
                 return [], None
             raise
 
     pool = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="bulkio-page")
-    pending: deque[tuple[int, Future[tuple[list[Row], int | None]]]] = deque()
+    pending: deque[tuple[int, int, Future[tuple[list[Row], int | None]]]] = deque()
+    plan = iter(range(1, planned + 1))
 
     def submit_next() -> None:
-        offset = next(offsets, None)
-        if offset is not None:
-            pending.append((offset, pool.submit(fetch, offset)))
+        page = next(plan, None)
+        if page is not None:  # where this page starts, counted from the frontier (at index 0 of `gte.<frontier>`)
+            offset = max(0, page * (step - 1) - (merge.done - 1))
+            pending.append((page, offset, pool.submit(fetch, page, merge.frontier, offset)))
 
     def bridge() -> list[Row]:
         """One keyset page from the frontier, which is always right; it marks the end when it reaches it."""
-        params = [*base, order, ("limit", str(step)), (key, f"{'lt' if descending else 'gt'}.{merge.frontier}")]
+        params = [*base, order, ("limit", str(step)), (key, f"{exclusive}.{merge.frontier}")]
         rows, left = pool.submit(client.get, res, params, count=True).result()  # in the pool: still bounded
         fresh = merge.take(rows)
         if not rows or (left is not None and left <= len(rows)):
@@ -196,26 +199,24 @@ def concurrent_key_pages(client: Client, res: Resource, base: Params, term: str,
         for _ in range(max(1, workers)):
             submit_next()
         while pending and not merge.ended:
-            offset, future = pending.popleft()
+            page, offset, future = pending.popleft()
             rows, count = future.result()
-            submit_next()  # keep `workers` requests in flight
+            out: list[list[Row]] = []
             start = merge.continues(rows)
             if start is None and rows and rows[-1][key] not in merge.seen:
                 # rows were inserted or deleted before this page meanwhile: bridge from the frontier, then retry
-                page = bridge()
-                if page:
-                    yield page
+                out.append(bridge())
                 start = None if merge.ended else merge.continues(rows)
             if start is not None:
-                page = merge.take(rows[start:])
-                if page:
-                    yield page
-            elif not rows:  # past the end now (rows deleted meanwhile): the rest comes by key
-                break
-            if offset == last_offset:  # the last planned page: did the end lie within it?
+                out.append(merge.take(rows[start:]))
+            if page == planned:  # the last planned page: did the end lie within it?
                 proven_end = start is not None and count is not None and offset + len(rows) >= count
+            if not rows and not merge.ended:  # past the end now (rows deleted meanwhile): the rest comes by key
+                break
+            submit_next()  # before handing pages out: keep `workers` requests in flight while the caller works
+            yield from (rows for rows in out if rows)
     finally:
-        for _, future in pending:
+        for _, _, future in pending:
             future.cancel()
         pool.shutdown(wait=True, cancel_futures=True)  # nothing of ours is in flight past this point
     if not merge.ended and not proven_end:  # rows beyond the planned pages (inserted meanwhile), or a cut short plan
