@@ -51,7 +51,8 @@ def plan_undo(client: Client, run: str | Path, *, root: str | Path | None = None
                 deleted[str(row[key])] = row
     columns = sorted({c for u in updated.values() for c in u["after"]} | {c for b in created.values() for c in b})
     select = [key, *[c for c in columns if c in resource and c != key]]
-    current = _fetch(client, resource, key, [*created, *updated], select) if created or updated else {}
+    touched = [*created, *updated, *deleted]  # deleted too: a delete the server refused is in the undo data
+    current = _fetch(client, resource, key, touched, select) if touched else {}
     rows: list[RowPlan] = []
     for ident, body in created.items():
         now = current.get(ident)
@@ -75,6 +76,8 @@ def plan_undo(client: Client, run: str | Path, *, root: str | Path | None = None
             changes = tuple(FieldChange(c, after[c], before[c]) for c in after)
             rows.append(RowPlan(Kind.UPDATE, ident, None, label, changes, body=before, guard=after))
     for ident, row in deleted.items():
+        if ident in current:
+            continue  # never deleted (its rows are recorded before the DELETE is sent, which may be refused)
         body = {c: v for c, v in row.items() if c in resource}
         rows.append(RowPlan(Kind.CREATE, ident, None, _label(resource, row),
                             tuple(FieldChange(c, None, v) for c, v in body.items()), body=body))
