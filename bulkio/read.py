@@ -89,27 +89,31 @@ def _letter(index: int) -> str:
     return xl_col_to_name(index)
 
 
-def _frame(rows: Iterable[Sequence[Any]], file: str, sheet: str | None, *, csv_cells: bool) -> tuple[pd.DataFrame,
-                                                                                               list[int]]:
-    """The frame and Excel row numbers of ragged rows read one by one (CSV: never all held as text at once)."""
+def _csv_frame(rows: Iterable[list[str]], file: str) -> tuple[pd.DataFrame, list[int]]:
+    """The frame and Excel row numbers of CSV rows, consumed one by one as the reader parses them (the text is never
+    held whole). Cells are text: "" is empty; bulkio's formula escapes are removed (only rows holding a cell that
+    starts with an apostrophe are looked at cell by cell)."""
     rows = iter(rows)
     first = next(rows, None)
     if first is None:
-        raise WorkbookError("the sheet is empty", file=file, sheet=sheet)
-    names = _header(first, file, sheet)
+        raise WorkbookError("the sheet is empty", file=file)
+    names = _header(first, file, None)
     width = len(names)
     records, numbers = [], []
     for number, raw in enumerate(rows, start=2):
-        cells = [None if c == "" or c is None else c for c in raw[:width]]
-        if len(raw) > width and any(c not in ("", None) for c in raw[width:]):
-            extra = next(i for i, c in enumerate(raw[width:], start=width) if c not in ("", None))
-            raise WorkbookError("a value stands in a column without a header", file=file, sheet=sheet,
-                                row=number, column=_letter(extra))
-        if all(c is None for c in cells):
+        if len(raw) > width and any(raw[width:]):
+            extra = next(i for i, c in enumerate(raw[width:], start=width) if c)
+            raise WorkbookError("a value stands in a column without a header", file=file, row=number,
+                                column=_letter(extra))
+        if not any(raw[:width]):
             continue  # blank rows are not data
-        cells += [None] * (width - len(cells))
-        if csv_cells:
-            cells = [unescape_formula(c) if isinstance(c, str) else c for c in cells]
+        joined = "\x00".join(raw)  # NUL cannot be in the text (refused up front): a cheap test for "'" at a start
+        if joined.startswith("'") or "\x00'" in joined:
+            cells = [(unescape_formula(c) if c[:1] == "'" else c) or None for c in raw[:width]]
+        else:
+            cells = [c or None for c in raw[:width]]
+        if len(cells) < width:
+            cells += [None] * (width - len(cells))
         records.append(cells)
         numbers.append(number)
     return pd.DataFrame(records, columns=names, dtype=object), numbers
@@ -403,7 +407,7 @@ def _read_csv(path: Path, resource: Resource | None, max_bytes: int) -> Sheet:
         except csv.Error:
             delimiter = ","
         with path.open(encoding=encoding, newline="") as handle:  # streamed: rows are read as they are needed
-            frame, rows = _frame(csv.reader(handle, delimiter=delimiter), file, None, csv_cells=True)
+            frame, rows = _csv_frame(csv.reader(handle, delimiter=delimiter), file)
     except UnicodeDecodeError:
         raise WorkbookError("the file is neither UTF-8 nor Windows-1252 text", file=file) from None
     warning = f"{path.name}: CSV carries no export snapshot: the plan will compare it with the server only"
