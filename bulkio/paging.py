@@ -17,8 +17,14 @@ that holds the last row taken so far (the *frontier*) continues it exactly. A pa
 or deleted before it meanwhile) is bridged with a keyset page from the frontier, which is always right, and the
 merge goes on. Keys are only ever compared for equality, never ordered in Python (the server's collation decides
 the order). The last page carries the count, so the end is known; if rows appeared beyond it meanwhile, keyset pages
-fetch them. Cost: one row of overlap per page (100,000 rows in pages of 1,000: 101 requests instead of 100), plus
-one request per disturbance. The client's rate limiter paces the workers like any other requests.
+fetch them. Offsets count from the latest frontier (``id=gte.<frontier>&offset=2997``), so the server skips a few
+pages' worth of rows however deep the read is (an offset from the start makes the database step over every row
+before it: quadratic over a big table).
+
+As with any reader, a row inserted or deleted while we read shows if it was there when the page covering its place
+was read (pages are read out of order here); every row that is there throughout shows exactly once. Cost: one row of
+overlap per page (100,000 rows in pages of 1,000: 101 requests instead of 100), plus one request per disturbance.
+The client's rate limiter paces the workers like any other requests.
 """
 
 from __future__ import annotations
