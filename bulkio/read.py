@@ -250,7 +250,7 @@ class _SheetXml:
 _SHEET_TAG = re.compile(rb"<sheet\b[^>]*>")
 _ATTRIBUTE = re.compile(rb"""([\w:]+)\s*=\s*(?:"([^"]*)"|'([^']*)')""")
 _FORMULA_TAG = re.compile(rb"<(?:\w+:)?f[\s>/]")
-_FORMULA_HINTS = (b"<f", b":f")  # plain substring tests (memchr-fast) before the regular expression
+_PREFIXED = re.compile(rb"<\w+:worksheet\b")  # a writer that prefixes its tags (<x:row>, <x:f>)
 _CELL = re.compile(rb"<((?:\w+:)?)c\b([^>]*?)(?:/>|>(.*?)</\1c>)", re.S)
 _ROW_HIDDEN = re.compile(rb"""<(?:\w+:)?row\b[^>]*?\bhidden\s*=\s*["'](?:1|true)["'][^>]*>""")
 _COL_HIDDEN = re.compile(rb"""<(?:\w+:)?col\b[^>]*?\bhidden\s*=\s*["'](?:1|true)["'][^>]*>""")
@@ -313,7 +313,7 @@ def _scan_sheet(path: Path, sheet_name: str, chunk: int = 1 << 22) -> _SheetXml:
                 attributes = _attributes(tag)
                 low, high = int(attributes.get(b"min", b"1")), int(attributes.get(b"max", b"1"))
                 hidden_columns.extend(range(low - 1, min(high, 16384)))
-        if any(tag in part for tag in _FORMULA_HINTS) and _FORMULA_TAG.search(part):
+        if any(tag in part for tag in hints) and _FORMULA_TAG.search(part):
             for _prefix, attributes, inner in _CELL.findall(part):
                 if inner and _FORMULA_TAG.search(inner):
                     ref = _CELL_REF.search(attributes)
@@ -330,8 +330,12 @@ def _scan_sheet(path: Path, sheet_name: str, chunk: int = 1 << 22) -> _SheetXml:
             return _SheetXml([], [], [])
         with archive.open(member) as stream:
             carry = b""
+            hints = (b"<f", b":f")  # plain substring tests, far faster than the regular expression
+            known = False
             while piece := stream.read(chunk):
                 buffer = carry + piece
+                if not known and b"worksheet" in buffer:  # only prefixed XML needs the second test
+                    hints, known = ((b"<f", b":f") if _PREFIXED.search(buffer) else (b"<f",)), True
                 cut = _after_last_row(buffer)
                 if cut < 0:
                     carry = buffer

@@ -345,3 +345,32 @@ def test_a_large_csv_streams_with_its_encoding_decided_by_the_whole_file(tmp_pat
     assert len(read.frame) == 60_001 and read.rows[-1] == 60_002
     assert read.frame.iloc[-1].tolist() == ["Café Olé", "0123", "20%"]
     assert read.frame.iloc[12_345].tolist() == ["Customer 12345", "+44 20 7946 2345", "0.2"]
+
+
+def test_the_sheet_scan_reads_prefixed_xml(tmp_path: Path) -> None:
+    """Some writers (the .NET Open XML SDK) prefix every tag: <x:row r="3" hidden="1">, <x:f>."""
+    import re
+    import zipfile
+
+    from bulkio.read import _scan_sheet
+
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.title = "customer"
+    sheet.append(["name", "taxPercent"])
+    for row in range(2, 60):
+        sheet.append([f"Customer {row}", "=1/5" if row == 30 else 0.2])
+    sheet.row_dimensions[7].hidden = True
+    plain = tmp_path / "plain.xlsx"
+    book.save(plain)
+    prefixed = tmp_path / "prefixed.xlsx"
+    with zipfile.ZipFile(plain) as source, zipfile.ZipFile(prefixed, "w") as target:
+        for item in source.infolist():
+            data = source.read(item)
+            if item.filename == "xl/worksheets/sheet1.xml":
+                data = re.sub(rb"<(/?)(\w+)([\s>/])", rb"<\1x:\2\3", data).replace(b"xmlns=", b"xmlns:x=", 1)
+                assert b"<x:row" in data and b"<x:f>" in data
+            target.writestr(item, data)
+    for chunk in (101, 1 << 22):
+        scan = _scan_sheet(prefixed, "customer", chunk=chunk)
+        assert scan.hidden_rows == [7] and [(c, r) for c, r, _ in scan.formulas] == [("B", 30)], chunk
