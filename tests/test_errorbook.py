@@ -68,3 +68,31 @@ def test_a_csv_needs_its_table_named(sandbox: Sandbox, tmp_path: Path) -> None:
     assert refused.exit_code == 1 and "name it" in refused.output
     ok = runner.invoke(app, ["validate", str(path), "--resource", "customer"], env=_env(sandbox))
     assert ok.exit_code == 0, ok.output
+
+
+def test_an_encrypted_workbook_is_one_line_and_exit_1(sandbox: Sandbox, tmp_path: Path) -> None:
+    from msoffcrypto.format.ooxml import OOXMLFile
+
+    plain = _export(sandbox, tmp_path / "plain.xlsx")
+    locked = tmp_path / "locked.xlsx"
+    with plain.open("rb") as source, locked.open("wb") as target:
+        OOXMLFile(source).encrypt("s3cret", target)
+    result = runner.invoke(app, ["validate", str(locked)], env=_env(sandbox))
+    assert result.exit_code == 1
+    assert "locked.xlsx" in result.output and "encrypted" in result.output
+    assert "Traceback" not in result.output and not (tmp_path / "locked.errors.xlsx").exists()
+
+
+def test_hidden_rows_are_validated_and_marked_like_the_others(sandbox: Sandbox, tmp_path: Path) -> None:
+    path = _export(sandbox, tmp_path / "customers.xlsx")
+    book = openpyxl.load_workbook(path)
+    sheet = book["customer"]
+    header = {c.value: c.column for c in sheet[1]}
+    sheet.cell(row=6, column=header["taxPercent"]).value = 20
+    sheet.row_dimensions[6].hidden = True  # filtered away in Excel: still imported, so still checked
+    book.save(path)
+    result = runner.invoke(app, ["validate", str(path)], env=_env(sandbox))
+    assert result.exit_code == 1 and "1 hidden row(s) (first: row 6)" in result.output.replace("\n", " ")
+    errors = openpyxl.load_workbook(tmp_path / "customers.errors.xlsx")["customer"]
+    assert errors.cell(row=6, column=header["taxPercent"]).comment is not None
+    assert not errors.row_dimensions[6].hidden  # shown in the error workbook, where it must be fixed
