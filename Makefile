@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install test lint demo sandbox bench clean
+.PHONY: install test lint notebooks demo sandbox bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +22,10 @@ lint: $(STAMP)
 
 test: lint
 	$(BIN)/pytest
+
+# run every notebook in notebooks/ top to bottom against a sandbox (make test runs them too)
+notebooks: $(STAMP)
+	$(BIN)/pytest tests/test_notebooks.py
 
 demo: $(STAMP)
 	$(BIN)/bulkio demo
