@@ -51,17 +51,38 @@ def _hashable(value: Any) -> Any:
     return value
 
 
-def _distinct(values: Sequence[Any], canon: Canon) -> tuple[np.ndarray, list[Any]]:
+def _plain_text(raw: pd.Series) -> tuple[np.ndarray, list[Any]] | None:
+    """The text rule, vectorised, when every value is a string: trimmed, blank is empty (`values.normalize` for a
+    text column says exactly this for strings)."""
+    if pd.api.types.infer_dtype(raw, skipna=True) not in ("string", "empty"):
+        return None
+    stripped = raw.str.strip()
+    codes, uniques = pd.factorize(stripped.where(stripped != "", None), use_na_sentinel=True)
+    table = [*uniques, None]
+    return np.where(codes < 0, len(table) - 1, codes), table
+
+
+def _distinct(values: Sequence[Any], canon: Canon, text: bool = False) -> tuple[np.ndarray, list[Any]]:
     """(code per value, `canon` of each distinct value): `canon` runs once per distinct value; the last entry of
-    the table is the canonical empty value, which code -1 (None, NaN) points to."""
-    raw = pd.Series(list(values), dtype=object)
+    the table is the canonical empty value, which code -1 (None, NaN) points to.
+
+    :param text: `canon` is the plain text rule, so a column of strings takes the vectorised path.
+    """
+    raw = pd.Series(values, dtype=object)
+    if text:
+        fast = _plain_text(raw)
+        if fast is not None:
+            return fast
     try:
         codes, uniques = pd.factorize(raw, use_na_sentinel=True)
         firsts = list(uniques)
     except TypeError:  # lists and dicts (JSON values) are not hashable
-        codes, _ = pd.factorize(raw.map(_hashable, na_action="ignore"), use_na_sentinel=True)
-        positions = pd.Series(np.arange(len(raw)))[codes >= 0].groupby(codes[codes >= 0]).first()
-        firsts = [raw.iloc[p] for p in positions]
+        keys = [tuple(v) if isinstance(v, list) and all(isinstance(i, str) for i in v) else _hashable(v)
+                for v in raw]
+        codes, _ = pd.factorize(pd.Series(keys, dtype=object), use_na_sentinel=True)
+        present = np.flatnonzero(codes >= 0)
+        _, first = np.unique(codes[present], return_index=True)
+        firsts = list(raw.to_numpy()[present[first]])
 
     def safe(value: Any) -> Any:
         try:
@@ -74,10 +95,10 @@ def _distinct(values: Sequence[Any], canon: Canon) -> tuple[np.ndarray, list[Any
     return np.where(codes < 0, len(table) - 1, codes), table
 
 
-def canonical_codes(sources: Sequence[tuple[Sequence[Any], Canon]]) -> list[np.ndarray]:
-    """For each (values, canon) pair, integer codes such that equal codes mean equal canonical values, across all
-    pairs. An unreadable value gets code -2 (never equal to anything, itself included)."""
-    parts = [_distinct(values, fn) for values, fn in sources]
+def canonical_codes(sources: Sequence[tuple[Sequence[Any], Canon, bool]]) -> list[np.ndarray]:
+    """For each (values, canon, is plain text) source, integer codes such that equal codes mean equal canonical
+    values, across all sources. An unreadable value gets code -2 (never equal to anything, itself included)."""
+    parts = [_distinct(values, fn, text) for values, fn, text in sources]
     joined: list[Any] = [v for _, table in parts for v in table]
     invalid = np.array([v is INVALID for v in joined], dtype=bool)
     keyed = pd.Series(["\x00INVALID" if bad else v for v, bad in zip(joined, invalid, strict=True)], dtype=object)

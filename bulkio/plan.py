@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import operator
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -31,15 +32,15 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from .diff import canonical_codes, compare
+from .diff import ColumnDiff, canonical_codes, compare
 from .errors import ValidationFailed
 from .filters import in_, quote
 from .flatten import split_custom
-from .lookups import Lookup, fetch_lookups
+from .lookups import LabelError, Lookup, fetch_lookups
 from .read import Sheet, read_sheet
-from .resources import Column, Resource, get_resource, resource_for
+from .resources import Column, ColumnType, Resource, get_resource, resource_for
 from .validate import Issue, IssueCode, ValidationReport, validate
-from .values import from_cell, from_custom_cell, is_empty, normalize, to_custom_cell
+from .values import from_cell, from_custom_cell, is_empty, normalize, to_cell, to_custom_cell
 from .workbook import ACTION_COLUMN
 
 if TYPE_CHECKING:
@@ -47,6 +48,28 @@ if TYPE_CHECKING:
 
 __all__ = ["Batch", "FieldChange", "Kind", "Plan", "RowPlan", "guard_filters", "guarded_filters", "make_plan",
            "plan"]
+
+_TYPE = np.frompyfunc(type, 1, 1)
+
+
+def _differ(a: np.ndarray, b: np.ndarray, *, strict: bool = False) -> np.ndarray:
+    """Element-wise "not the same value" of object arrays (Python's ``!=``; lists compared whole): values that are
+    equal need no rules to know it. Typed columns were validated first, so ``True == 1`` cannot hide a bad cell
+    there; custom fields (any type) are `strict`: another type is another value (True is not 1, 5 is not 5.0)."""
+    differs = np.not_equal(a, b)
+    return differs | np.not_equal(_TYPE(a), _TYPE(b)).astype(bool) if strict else differs
+
+
+def _array_cells(values: np.ndarray) -> np.ndarray:
+    """Server arrays as the snapshot shows them (``a, b``), fast for lists of text; a list whose cell would be
+    JSON gives a value that differs from its cell, which only sends it through the full rules."""
+    out = []
+    for value in values:
+        try:
+            out.append(", ".join(value) if value else None)
+        except TypeError:
+            out.append(value)
+    return _objects(out)
 
 GUARD_LIMIT = 300
 """Longest value (characters) a guard filter carries in the URL; a longer one is guarded by ``updatedAt``."""
@@ -395,6 +418,27 @@ class _Reader:
             return self.lookups[name].id_for(str(cell).strip())
         return from_cell(column, cell)
 
+    def ids(self, name: str, cells: np.ndarray) -> np.ndarray:
+        """A reference column's labels as ids (each distinct label looked up once); other columns as they are.
+        A label that maps to nothing stays as it is (validation reports it)."""
+        lookup = self.lookups.get(name)
+        if lookup is None:
+            return cells
+        series = pd.Series(cells, dtype=object)
+        mapping = {}
+        for label in series.dropna().unique():
+            try:
+                mapping[label] = lookup.id_for(str(label).strip())
+            except LabelError:
+                mapping[label] = label
+        return series.map(mapping).astype(object).where(series.notna(), None).to_numpy()
+
+    def plain_text(self, name: str) -> bool:
+        """A text column shown as it is (no labels): for strings, the rule is "trimmed, blank is empty"."""
+        if split_custom(name, self.resource) is not None or name in self.lookups:
+            return False
+        return self.resource.column(name).type is ColumnType.TEXT
+
     def canon_sheet(self, name: str) -> Any:
         split = split_custom(name, self.resource)
         if split is not None:
@@ -552,56 +596,35 @@ def make_plan(client: Client, sh: Sheet, lookups: Mapping[str, Lookup], report: 
                       "create a new row")
 
     # --- an existing row cannot empty a NOT NULL column (new rows take the column's default)
+    existing = np.array([bool(k) and a != "delete" for k, a in zip(keys, actions, strict=True)], dtype=bool)
     for name in compared:
         column = None if split_custom(name, res) else res.column(name)
         if column is None or column.nullable or column.required:  # required ones: validation says so already
             continue
-        for position in range(n):
-            if keys[position] and actions[position] != "delete" and is_empty(frame[name].iloc[position]):
-                issue(position, name, None, IssueCode.REQUIRED,
-                      f"{name} cannot be emptied: the server requires a value (it was only optional for new rows)")
+        emptied = np.flatnonzero(existing & frame[name].map(is_empty).to_numpy(dtype=bool))
+        for position in emptied:
+            issue(int(position), name, None, IssueCode.REQUIRED,
+                  f"{name} cannot be emptied: the server requires a value (it was only optional for new rows)")
 
     bad_rows = {i.row for i in issues if i.severity == "error" and i.row is not None}
     report = ValidationReport(tuple(sorted(issues, key=lambda i: (i.severity != "error", i.row or 0,
                                                                   i.letter or ""))))
 
     # --- the vectorised compare of the rows with an id the server has
-    present = [p for p in range(n) if keys[p] and keys[p] in server_rows and sh.rows[p] not in bad_rows]
+    present = [p for p in range(n) if keys[p] and keys[p] in server_rows and sh.rows[p] not in bad_rows
+               and actions[p] != "delete"]
     three_way = sh.base is not None
-    masks: dict[str, Any] = {}
-    if present:
-        has_base = np.array([keys[p] in base for p in present], dtype=bool)
-        for name in compared:
-            sheet_cells = frame[name].to_numpy(dtype=object)[present]
-            server_values = [_server_value(server_rows[keys[p]], name, res) for p in present]
-            sources = [(sheet_cells, reader.canon_sheet(name)),
-                       (server_values, reader.canon_stored(name, server=True))]
-            if three_way:
-                sources.append(([base.get(keys[p], {}).get(name) for p in present],
-                                reader.canon_stored(name, server=False)))
-            codes = canonical_codes(sources)
-            masks[name] = compare(name, codes[0], codes[1], codes[2] if three_way else None, has_base)
-
-    rows: list[RowPlan] = []
-    unchanged: list[tuple[str, int]] = []
-    touched = np.zeros(len(present), dtype=bool)
-    for diff in masks.values():
-        touched |= diff.update | diff.conflict | diff.kept
-    for index, position in enumerate(present):
-        key = keys[position]
-        assert key is not None
-        if actions[position] == "delete":
-            continue
-        if not touched[index]:
-            unchanged.append((key, sh.rows[position]))
-            continue
-        rows.append(_update_row(sh, reader, res, position, index, key, server_rows[key], base.get(key), masks))
+    rows, unchanged = diff_rows(sh, reader, compared, [keys[p] for p in present], present, server_rows,
+                                sh.base)
 
     # --- creates, deletes, conflicts of rows gone from the server, skipped rows
     by_position: dict[int, RowPlan] = {}
     for position in range(n):
         excel_row = sh.rows[position]
-        key, label = keys[position], _label(frame, res, position)
+        key = keys[position]
+        if not (excel_row in bad_rows or position in gone or actions[position] == "delete" or key is None):
+            continue  # compared above
+        label = _label(frame, res, position)
         if excel_row in bad_rows:
             first = next(i for i in report.errors if i.row == excel_row)
             by_position[position] = RowPlan(Kind.SKIPPED, key, excel_row, label, reason=first.message)
@@ -634,6 +657,139 @@ def make_plan(client: Client, sh: Sheet, lookups: Mapping[str, Lookup], report: 
         host=_host(client), requests=client.requests_made - start, select=tuple(select))
 
 
+@dataclass(frozen=True)
+class Columns:
+    """The server's rows and the snapshot's rows for the compared ids, one object array per column (`columns`)."""
+
+    server: dict[str, np.ndarray]
+    snapshot: dict[str, np.ndarray] | None
+    has_base: np.ndarray | None
+
+
+def columns(resource: Resource, compared: list[str], keys: list[str], server_rows: Mapping[str, Mapping[str, Any]],
+            base: Mapping[str, Mapping[str, Any]] | None) -> Columns:
+    """Arrange the fetched rows (JSON objects) and the snapshot rows as columns, in the order of `keys`."""
+    wanted = list(dict.fromkeys(_split_name(resource, name) for name in compared))
+    server = _columns([server_rows[k] for k in keys], wanted)
+    for name in compared:  # custom fields: one column per key of the object, like the sheet's
+        split = split_custom(name, resource)
+        if split is not None:
+            field_key = split[1]
+            server[name] = _objects([o.get(field_key) if isinstance(o, dict) else None for o in server[split[0].name]])
+    if base is None:
+        return Columns(server, None, None)
+    snapshot = _columns([base.get(k, {}) for k in keys], compared)
+    return Columns(server, snapshot, np.array([k in base for k in keys], dtype=bool))
+
+
+def diff_rows(sh: Sheet, reader: _Reader, compared: list[str], keys: list[str], positions: list[int],
+              server_rows: Mapping[str, Mapping[str, Any]], base: Mapping[str, Mapping[str, Any]] | None,
+              arranged: Columns | None = None) -> tuple[list[RowPlan], list[tuple[str, int]]]:
+    """Compare the sheet rows at `positions` (ids `keys`, all on the server) column by column, vectorised.
+
+    :param base: the export snapshot (three-way), or None (two-way).
+    :param arranged: `columns` of the same rows, when already made.
+    :returns: the rows that differ somewhere (update, conflict, or server changes kept) and (key, Excel row) of
+        the unchanged ones.
+    """
+    res = sh.resource
+    if not positions:
+        return [], []
+    sheet = sh.frame.iloc[positions]
+    size = len(keys)
+    arranged = arranged or columns(res, compared, keys, server_rows, base)
+    server, snapshot, has_base = arranged.server, arranged.snapshot, arranged.has_base
+    masks: dict[str, ColumnDiff] = {}
+    for name in compared:
+        split = split_custom(name, res)
+        column = None if split is not None else res.column(name)
+        if split is not None:
+            server_values = server[name]
+            as_stored = server_values
+        else:
+            server_values = server[name]
+            as_stored = server_values  # as the snapshot holds them
+            if column.type is ColumnType.TEXT_ARRAY:
+                as_stored = _array_cells(server_values)
+            elif column.type is ColumnType.JSON:
+                as_stored = _objects([to_cell(column, v) for v in server_values])
+        sheet_values = sheet[name].to_numpy(dtype=object)
+        sheet_ids = reader.ids(name, sheet_values)  # labels as ids, to compare with ids
+        stored = None if snapshot is None else snapshot[name]
+        # equal raw values are equal values: only the cells that differ somewhere go through the rules, which
+        # leaves ~1% of a column when 1% was edited (not for custom fields two-way: sheet and API forms differ)
+        strict = split is not None
+        if stored is not None:
+            maybe = _differ(sheet_ids, stored, strict=strict) | _differ(as_stored, stored, strict=strict)
+            if column is not None and column.type is ColumnType.TEXT_ARRAY:  # JSON cells: the full rules
+                maybe |= pd.Series(stored, dtype=object).str.startswith("[").fillna(False).to_numpy(dtype=bool)
+            if split is not None:  # a server string equal to its cell is the same value only when plain text
+                maybe |= ~_plain(server_values) & (server_values != None)  # noqa: E711 (element-wise)
+        elif split is None:
+            maybe = _differ(sheet_ids, server_values)
+        else:
+            maybe = np.ones(size, dtype=bool)
+        where = np.flatnonzero(maybe)
+        diff = ColumnDiff(name, *(np.zeros(size, dtype=bool) for _ in range(4)))
+        if len(where):
+            text = reader.plain_text(name)
+            sources = [(sheet_values[where], reader.canon_sheet(name), text),
+                       (server_values[where], reader.canon_stored(name, server=True), text)]
+            if stored is not None:
+                sources.append((stored[where], reader.canon_stored(name, server=False), text))
+            codes = canonical_codes(sources)
+            found = compare(name, codes[0], codes[1], codes[2] if stored is not None else None,
+                            None if has_base is None else has_base[where])
+            for full, part in ((diff.update, found.update), (diff.conflict, found.conflict),
+                               (diff.kept, found.kept), (diff.invalid, found.invalid)):
+                full[where] = part
+        masks[name] = diff
+    touched = np.zeros(len(positions), dtype=bool)
+    for diff in masks.values():
+        touched |= diff.update | diff.conflict | diff.kept
+    rows = [_update_row(sh, reader, res, positions[i], i, keys[i], dict(server_rows[keys[i]]),
+                        None if base is None else base.get(keys[i]), masks) for i in np.flatnonzero(touched)]
+    unchanged = [(keys[i], sh.rows[positions[i]]) for i in np.flatnonzero(~touched)]
+    return rows, unchanged
+
+
+def _split_name(resource: Resource, name: str) -> str:
+    split = split_custom(name, resource)
+    return split[0].name if split is not None else name
+
+
+def _columns(rows: list[Mapping[str, Any]], names: list[str]) -> dict[str, np.ndarray]:
+    """Rows (dicts) as one object array per name, transposed in C (itemgetter, zip) rather than a Python loop per
+    cell; a name a row lacks is None."""
+    if not rows:
+        return {name: np.empty(0, dtype=object) for name in names}
+    try:
+        picked = list(map(operator.itemgetter(*names), rows))
+    except KeyError:
+        picked = [tuple(row.get(n) for n in names) for row in rows]
+    if len(names) == 1:
+        picked = [(value,) for value in picked]
+    return {name: _objects(list(values)) for name, values in zip(names, zip(*picked, strict=True), strict=True)}
+
+
+def _objects(values: list[Any]) -> np.ndarray:
+    """A 1-d object array of `values` (lists stay elements; numpy would make them a dimension)."""
+    return pd.Series(values, dtype=object).to_numpy()
+
+
+def _plain(values: np.ndarray) -> np.ndarray:
+    """Which values are text that a custom-field cell shows as it is (not JSON-looking, not number-looking, not
+    true/false/null): for those, equal raw values are equal custom-field values; others take the full rules."""
+    series = pd.Series(values, dtype=object)
+    text = series.map(type).eq(str).to_numpy().copy()
+    if not text.any():
+        return text
+    first = series[text].str[:1]
+    looks = first.isin(list('[{"+-.0123456789')) | series[text].isin(["true", "false", "null"])
+    text[np.flatnonzero(text)[looks.to_numpy()]] = False
+    return text
+
+
 def _host(client: Client) -> str:
     from urllib.parse import urlsplit
     return urlsplit(client.base_url).netloc
@@ -641,8 +797,10 @@ def _host(client: Client) -> str:
 
 def _label(frame: pd.DataFrame, resource: Resource, position: int) -> str | None:
     for name in resource.natural_key:
-        if name in frame and not is_empty(frame[name].iloc[position]):
-            return str(frame[name].iloc[position]).strip()
+        if name in frame:
+            value = frame.iat[position, frame.columns.get_loc(name)]
+            if not is_empty(value):
+                return str(value).strip()
     return None
 
 
@@ -688,7 +846,9 @@ def _update_row(sh: Sheet, reader: _Reader, res: Resource, position: int, index:
     guard: dict[str, Any] = {}
     custom: dict[str, dict[str, Any]] = {}
     for name, diff in masks.items():
-        cell = frame[name].iloc[position]
+        if not (diff.conflict[index] or diff.kept[index] or diff.update[index]):
+            continue
+        cell = frame.iat[position, frame.columns.get_loc(name)]
         before = _server_value(server, name, res)
         exported = None if base is None else base.get(name)
         if diff.conflict[index]:
