@@ -561,8 +561,12 @@ def make_plan(client: Client, sh: Sheet, lookups: Mapping[str, Lookup], report: 
     ids_requests = _chunks(client, res, sorted(wanted), select) if wanted else 0
     scope_requests = _scope_pages(client, sh)
     server_rows: dict[str, dict[str, Any]] = {}
+    whole_table: list[dict[str, Any]] | None = None  # every row the key can see, when the scope is the table
     if wanted and scope is not None and scope_requests is not None and scope_requests <= ids_requests:
-        for row in _fetch_scope(client, res, scope, select):
+        fetched = _fetch_scope(client, res, scope, select)
+        if not scope:
+            whole_table = fetched
+        for row in fetched:
             if str(row[res.key]) in wanted:
                 server_rows[str(row[res.key])] = row
         rest = sorted(wanted - set(server_rows))
@@ -571,13 +575,18 @@ def make_plan(client: Client, sh: Sheet, lookups: Mapping[str, Lookup], report: 
     elif wanted:
         server_rows = {str(r[res.key]): r for r in _fetch_by_keys(client, res, sorted(wanted), select)}
 
-    # --- new rows whose natural key the server already has
+    # --- new rows whose natural key the server already has (known without asking when the whole table was read)
     for natural in res.natural_key:
         if natural not in frame:
             continue
         new = {p: str(frame[natural].iloc[p]).strip() for p in range(n)
                if keys[p] is None and not is_empty(frame[natural].iloc[p])}
-        taken = _present(client, res, natural, sorted(set(new.values()))) if new else set()
+        if not new:
+            continue
+        if whole_table is not None and natural in select:
+            taken = {str(row[natural]) for row in whole_table if row.get(natural) is not None}
+        else:
+            taken = _present(client, res, natural, sorted(set(new.values())))
         for position, value in new.items():
             if value in taken:
                 issue(position, natural, value, IssueCode.EXISTS_ON_SERVER,
