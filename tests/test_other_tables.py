@@ -141,6 +141,37 @@ def test_export_edit_plan_apply_reexport_undo(client: Client, sandbox: Sandbox, 
     assert _mine(sandbox, table) == before
 
 
+@pytest.mark.parametrize("table", sorted(EDITS))
+def test_conflicts_kept_changes_and_delete_missing(client: Client, sandbox: Sandbox, tmp_path: Path,
+                                                  table: str) -> None:
+    """The three-way compare and its guards hold for any table: both sides changed a column -> conflict (and apply
+    leaves the server's value); only the server changed it -> kept; a row dropped from the sheet -> deleted only with
+    delete_missing."""
+    column = next(iter(EDITS[table]["updates"][0]))  # a text column a person edits
+    path = write_workbook(export_table(client, resource_for(client, table)), tmp_path / f"{table}.xlsx")
+    book, sheet, header = _sheet(path, table)
+    ids = {r: sheet.cell(row=r, column=header["id"]).value for r in range(2, sheet.max_row + 1)}
+    referenced = _referenced(sandbox, client)
+    gone = next(r for r in range(4, sheet.max_row + 1) if ids[r] not in referenced)  # a delete the database allows
+    mine, theirs, dropped = ids[2], ids[3], ids[gone]
+    sheet.cell(row=2, column=header[column]).value = "+1 555 0100"
+    sheet.delete_rows(gone)
+    book.save(path)
+    sandbox.concurrent_edit(table, mine, {column: "+1 555 0199"})
+    sandbox.concurrent_edit(table, theirs, {column: "+1 555 0123"})
+    assert not plan(client, path).of(Kind.DELETE)
+    result = plan(client, path, delete_missing=True)
+    (conflict,) = result.of(Kind.CONFLICT)
+    assert conflict.key == mine and [(c.before, c.after) for c in conflict.changes] == [("+1 555 0199", "+1 555 0100")]
+    kept = next(r for r in result.rows if r.key == theirs)
+    assert kept.kind is Kind.UNCHANGED and [(k.column, k.before) for k in kept.kept] == [(column, "+1 555 0123")]
+    assert [r.key for r in result.of(Kind.DELETE)] == [dropped]
+    results = apply(client, result, root=tmp_path)
+    rows = _mine(sandbox, table)
+    assert dropped not in rows and results.of(Status.CONFLICT)[0].key == mine
+    assert rows[mine][column] == "+1 555 0199" and rows[theirs][column] == "+1 555 0123"
+
+
 def test_a_dataframe_of_an_openapi_table_plans_two_way_and_applies(client: Client, sandbox: Sandbox,
                                                                    tmp_path: Path) -> None:
     frame = bulkio.export(client, resource_for(client, "supplier"))
