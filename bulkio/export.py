@@ -168,18 +168,41 @@ def export_table(client: Client, resource: Resource | str = "customer", *, selec
                  order: str | None = None, where: Sequence[str] | Mapping[str, str] | None = None,
                  limit: int | None = None, raw_ids: bool = False, page_size: int = 1000,
                  progress: Progress | None = None) -> Export:
-    """Fetch every page (in a stable order) and flatten it; fetch the lookups unless `raw_ids`."""
+    """Fetch every page (in a stable order) and flatten it; fetch the lookups unless `raw_ids`.
+
+    Each page is flattened as it arrives, while the next ones are being fetched: the work hides behind the wait.
+    """
     resource = get_resource(resource)
-    records: list[dict[str, Any]] = []
-    for page in iter_records(client, resource, select=select, order=order, where=where, limit=limit,
-                             page_size=page_size, progress=progress):
-        records.extend(page)
     columns = list(select or resource.exported_columns)
-    frame = flatten(records, resource, columns=columns)
+    frames = [flatten(page, resource, columns=columns)
+              for page in iter_records(client, resource, select=select, order=order, where=where, limit=limit,
+                                       page_size=page_size, progress=progress)]
+    frame = _concat(frames, resource, columns)
     lookups = {} if raw_ids else fetch_lookups(client, resource, columns)
     info = export_info(client, resource, columns, where=where, order=order, limit=limit, raw_ids=raw_ids,
                        rows=len(frame))
     return Export(resource, frame, info, lookups)
+
+
+def _concat(frames: Sequence[pd.DataFrame], resource: Resource, columns: Sequence[str]) -> pd.DataFrame:
+    """Flattened pages as one frame, equal to `flatten` of all their records: ``customFields.<key>`` columns in key
+    order, and a key that some pages lack is None (not NaN) there."""
+    if not frames:
+        return flatten([], resource, columns=columns)
+    if len(frames) == 1:
+        return frames[0]
+    frame = pd.concat(frames, ignore_index=True)
+    order: list[str] = []
+    for name in columns:
+        if resource.column(name).is_json:
+            order += sorted(c for c in frame.columns if c.startswith(f"{name}."))
+        else:
+            order.append(name)
+    frame = frame.reindex(columns=order)
+    for name in order:
+        if frame[name].dtype == object and frame[name].isna().any():
+            frame[name] = frame[name].where(frame[name].notna(), None)
+    return frame
 
 
 def export_info(client: Client, resource: Resource, select: Sequence[str], *,

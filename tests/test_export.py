@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from bulkio.client import Client
 from bulkio.errors import TransportError
 from bulkio.export import export, export_table
-from bulkio.flatten import unflatten
+from bulkio.flatten import flatten, unflatten
 from bulkio.resources import CUSTOMER
 from bulkio.sandbox import Sandbox
 from bulkio.values import normalize, to_cell, to_cells
@@ -149,3 +149,16 @@ def test_to_cells_gives_what_to_cell_gives_value_by_value(values: list[Any]) -> 
         fast = to_cells(column, values)
         slow = [to_cell(column, v) for v in values]
         assert [(type(a), a) for a in fast] == [(type(b), b) for b in slow], name
+
+
+def test_pages_flattened_as_they_arrive_equal_all_rows_flattened_at_once(client: Client, sandbox: Sandbox) -> None:
+    sandbox.switches.max_rows = 25
+    mine = sorted(_mine(sandbox), key=lambda r: r["id"])
+    sandbox.concurrent_edit("customer", mine[-1]["id"], {"customFields": {"aLateKey": "only here", "region": 7}})
+    sandbox.concurrent_edit("customer", mine[3]["id"], {"customFields": None})
+    result = export_table(client, "customer", raw_ids=True)
+    rows = [r for page in client.iter_pages("customer", select=CUSTOMER.exported_columns) for r in page]
+    pd.testing.assert_frame_equal(result.frame, flatten(rows, CUSTOMER))
+    assert list(result.frame.columns).index("customFields.aLateKey") < list(result.frame.columns).index(
+        "customFields.region")  # keys in order, though this one came last
+    assert result.frame["customFields.aLateKey"].tolist().count(None) == len(mine) - 1
