@@ -579,8 +579,8 @@ def make_plan(client: Client, sh: Sheet, lookups: Mapping[str, Lookup], report: 
     for natural in res.natural_key:
         if natural not in frame:
             continue
-        new = {p: str(frame[natural].iloc[p]).strip() for p in range(n)
-               if keys[p] is None and not is_empty(frame[natural].iloc[p])}
+        names = frame[natural].to_numpy(dtype=object)
+        new = {p: str(names[p]).strip() for p in range(n) if keys[p] is None and not is_empty(names[p])}
         if not new:
             continue
         if whole_table is not None and natural in select:
@@ -627,6 +627,7 @@ def make_plan(client: Client, sh: Sheet, lookups: Mapping[str, Lookup], report: 
                                 sh.base)
 
     # --- creates, deletes, conflicts of rows gone from the server, skipped rows
+    cells = {name: frame[name].to_numpy(dtype=object) for name in compared}
     by_position: dict[int, RowPlan] = {}
     for position in range(n):
         excel_row = sh.rows[position]
@@ -644,7 +645,7 @@ def make_plan(client: Client, sh: Sheet, lookups: Mapping[str, Lookup], report: 
             by_position[position] = _delete_row(res, key, excel_row, label, server_rows[key], base.get(key),
                                                 compared, reader)
         elif key is None:
-            by_position[position] = _create_row(sh, reader, res, position, compared)
+            by_position[position] = _create_row(sh, reader, res, position, compared, cells)
     ordered = sorted([*((r.row or 0, r) for r in rows), *((r.row or 0, r) for r in by_position.values())],
                      key=lambda pair: pair[0])
     plan_rows = [r for _, r in ordered]
@@ -894,12 +895,13 @@ def _update_row(sh: Sheet, reader: _Reader, res: Resource, position: int, index:
     return RowPlan(Kind.UPDATE, key, row, label, tuple(changes), tuple(kept), body, guard)
 
 
-def _create_row(sh: Sheet, reader: _Reader, res: Resource, position: int, compared: list[str]) -> RowPlan:
+def _create_row(sh: Sheet, reader: _Reader, res: Resource, position: int, compared: list[str],
+                cells: Mapping[str, np.ndarray]) -> RowPlan:
     body: dict[str, Any] = {}
     custom: dict[str, dict[str, Any]] = {}
     changes = []
     for name in compared:
-        cell = sh.frame[name].iloc[position]
+        cell = cells[name][position]
         if is_empty(cell):
             continue
         value = reader.api_value(name, cell)
