@@ -37,7 +37,7 @@ from .values import normalize
 if TYPE_CHECKING:
     from .client import Client
 
-__all__ = ["Progress", "apply", "resume", "server_check"]
+__all__ = ["Progress", "apply", "cascades", "resume", "server_check"]
 
 Progress = Callable[[str, int, int], None]
 """Called as rows are done: (kind, rows done of that kind, rows of that kind in all)."""
@@ -67,6 +67,16 @@ class _Row:
     def to_dict(self) -> dict[str, Any]:
         return {"row": self.row, "key": self.key, "label": self.label, "body": self.body, "guard": self.guard,
                 "before": self.before}
+
+
+def cascades(resource: Resource) -> list[tuple[Resource, str]]:
+    """(table, column) of the hand-written tables whose rows the database deletes along with a row of `resource`
+    (a foreign key to it with ON DELETE CASCADE). OpenAPI documents do not say; only hand-written ones can."""
+    from .resources import RESOURCES
+
+    return [(table, column.name) for table in RESOURCES.values() for column in table.columns
+            if column.reference is not None and column.reference.table == resource.name
+            and column.reference.on_delete == "cascade"]
 
 
 def _is_data_error(exc: ApiError) -> bool:
@@ -154,9 +164,16 @@ class _Runner:
     def _delete(self, rows: list[_Row], tx_rollback: bool = False) -> list[RowResult]:
         res = self.resource
         keys = [r.key for r in rows if r.key]
-        if not tx_rollback:  # undo needs the whole rows: read them before they are gone
+        if not tx_rollback:  # undo needs the whole rows: read them before they are gone, and the rows the
+            # database deletes with them (ON DELETE CASCADE, e.g. a customer's contacts)
             full = [row for page in self.client.iter_pages(res, filters=[(res.key, in_(keys))]) for row in page]
             self.journal.undo({"kind": "deleted", "rows": full})
+            for table, column in cascades(res):
+                dependents = [row for chunk in self.client.split_in(table, column, keys)
+                              for page in self.client.iter_pages(table, filters=[(column, in_(chunk))])
+                              for row in page]
+                if dependents:
+                    self.journal.undo({"kind": "cascaded", "table": table.name, "rows": dependents})
         result = self.client.delete(res, [(res.key, in_(keys))], returning=True, select=[res.key],
                                     max_affected=len(keys), tx_rollback=tx_rollback)
         if tx_rollback:

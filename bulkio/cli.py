@@ -442,9 +442,9 @@ def undo(
 
     Guarded like any import: a row changed since the run is a conflict, not overwritten.
     """
-    from .apply import apply
     from .report import kind_progress
     from .undo import plan_undo
+    from .undo import undo as revert
 
     with _errors(), _client(base_url) as client:
         reversal = plan_undo(client, run)
@@ -456,7 +456,7 @@ def undo(
             console.print("nothing was written", highlight=False)
             raise typer.Exit(1)
         with kind_progress(err_console) as progress:
-            done = apply(client, reversal, progress=progress)
+            done = revert(client, run, progress=progress, reversal=reversal)
         _finish(done, None, None)
 
 

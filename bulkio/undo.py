@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING, Any
 from .apply import Progress, _fetch, _same, apply
 from .journal import Journal, find_run
 from .plan import FieldChange, Kind, Plan, RowPlan
-from .resources import resource_for
-from .results import Results
+from .resources import Resource, resource_for
+from .results import Results, Status
 from .validate import ValidationReport
 
 if TYPE_CHECKING:
@@ -38,6 +38,7 @@ def plan_undo(client: Client, run: str | Path, *, root: str | Path | None = None
     created: dict[str, dict[str, Any]] = {}
     updated: dict[str, dict[str, Any]] = {}
     deleted: dict[str, dict[str, Any]] = {}
+    cascaded: dict[str, list[dict[str, Any]]] = {}
     for record in journal.undo_records():
         if record["kind"] == "created":
             for item in record.get("rows") or [{"id": i, "body": {}} for i in record.get("ids", [])]:
@@ -49,6 +50,8 @@ def plan_undo(client: Client, run: str | Path, *, root: str | Path | None = None
         elif record["kind"] == "deleted":
             for row in record["rows"]:
                 deleted[str(row[key])] = row
+        elif record["kind"] == "cascaded":
+            cascaded.setdefault(record["table"], []).extend(record["rows"])
     columns = sorted({c for u in updated.values() for c in u["after"]} | {c for b in created.values() for c in b})
     select = [key, *[c for c in columns if c in resource and c != key]]
     touched = [*created, *updated, *deleted]  # deleted too: a delete the server refused is in the undo data
@@ -79,11 +82,15 @@ def plan_undo(client: Client, run: str | Path, *, root: str | Path | None = None
         if ident in current:
             continue  # never deleted (its rows are recorded before the DELETE is sent, which may be refused)
         body = {c: v for c, v in row.items() if c in resource}
+        for column in _links(resource, body, cascaded):
+            body[column] = None  # the row it names comes back after this one: linked again then
         rows.append(RowPlan(Kind.CREATE, ident, None, _label(resource, row),
                             tuple(FieldChange(c, None, v) for c, v in body.items()), body=body))
+    warnings = tuple(f"{len(found)} {table} row(s) the database deleted with them (ON DELETE CASCADE) are "
+                     "inserted again after them" for table, found in cascaded.items())
     return Plan(resource=resource, source=f"undo of run {journal.run_id}", sheet=None, rows=tuple(rows),
                 unchanged=(), three_way=False, delete_missing=False, skip_invalid=False,
-                issues=ValidationReport(()), warnings=(), server_hash="", fetched=(),
+                issues=ValidationReport(()), warnings=warnings, server_hash="", fetched=(),
                 created_at=datetime.now(UTC).isoformat(timespec="seconds"), host=header.get("host", ""),
                 requests=client.requests_made - start, select=tuple(select))
 
@@ -95,8 +102,68 @@ def _label(resource: Any, row: dict[str, Any] | None) -> str | None:
     return None if value is None else str(value)
 
 
+def _links(resource: Resource, row: dict[str, Any], cascaded: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
+    """The columns of a deleted `row` that name a row deleted with it by cascade (a customer's ``salesContactId``
+    naming one of its own contacts): inserted as null first, set again once that row is back."""
+    out = {}
+    for column in resource.columns:
+        ref = column.reference
+        if ref is None or ref.table not in cascaded or row.get(column.name) is None:
+            continue
+        if any(str(r.get(ref.column)) == str(row[column.name]) for r in cascaded[ref.table]):
+            out[column.name] = row[column.name]
+    return out
+
+
+def _creates(resource: Resource, rows: list[dict[str, Any]], source: str, host: str) -> Plan:
+    body_rows = [{c: v for c, v in row.items() if c in resource} for row in rows]
+    return _plan(resource, tuple(RowPlan(Kind.CREATE, str(b.get(resource.key)), None, _label(resource, b),
+                                         body=b) for b in body_rows), source, host)
+
+
+def _plan(resource: Resource, rows: tuple[RowPlan, ...], source: str, host: str) -> Plan:
+    return Plan(resource=resource, source=source, sheet=None, rows=rows, unchanged=(), three_way=False,
+                delete_missing=False, skip_invalid=False, issues=ValidationReport(()), warnings=(), server_hash="",
+                fetched=(), created_at=datetime.now(UTC).isoformat(timespec="seconds"), host=host)
+
+
 def undo(client: Client, run: str | Path, *, root: str | Path | None = None, concurrency: int | None = None,
-         progress: Progress | None = None) -> Results:
-    """Revert `run`: plan the reversal (`plan_undo`) and apply it, itself as a journaled run (undoable too)."""
-    reversal = plan_undo(client, run, root=root)
-    return apply(client, reversal, root=root, concurrency=concurrency, progress=progress)
+         progress: Progress | None = None, reversal: Plan | None = None) -> Results:
+    """Revert `run`: plan the reversal (`plan_undo`) and apply it, itself as a journaled run (undoable too).
+
+    Rows the database deleted along with the run's deletes (ON DELETE CASCADE) are inserted again afterwards, and
+    links to them from the rows put back (set to null meanwhile) are set again: each step its own guarded run.
+
+    :param reversal: the `plan_undo` plan already shown to the user (default: planned now).
+    """
+    journal = Journal(find_run(run, root))
+    reversal = reversal or plan_undo(client, run, root=root)
+    results = apply(client, reversal, root=root, concurrency=concurrency, progress=progress)
+    cascaded: dict[str, list[dict[str, Any]]] = {}
+    deleted: list[dict[str, Any]] = []
+    for record in journal.undo_records():
+        if record["kind"] == "cascaded":
+            cascaded.setdefault(record["table"], []).extend(record["rows"])
+        elif record["kind"] == "deleted":
+            deleted.extend(record["rows"])
+    restored = {r.key for r in results.rows if r.status is Status.CREATED}
+    for table, rows in cascaded.items():
+        dependents = resource_for(client, table)
+        step = apply(client, _creates(dependents, rows, f"undo of run {journal.run_id}: {table}", reversal.host),
+                     root=root, concurrency=concurrency, progress=progress)
+        results.rows.extend(step.rows)
+        results.requests += step.requests
+    resource = reversal.resource
+    relinks = []
+    for row in deleted:
+        ident = str(row[resource.key])
+        links = _links(resource, row, cascaded)
+        if ident in restored and links:
+            relinks.append(RowPlan(Kind.UPDATE, ident, None, _label(resource, row), body=links,
+                                   guard=dict.fromkeys(links)))
+    if relinks:
+        step = apply(client, _plan(resource, tuple(relinks), f"undo of run {journal.run_id}: links", reversal.host),
+                     root=root, concurrency=concurrency, progress=progress)
+        results.rows.extend(r for r in step.rows if r.status is not Status.UPDATED)  # a failure shows; a relink
+        results.requests += step.requests                                           # is part of its row's create
+    return results

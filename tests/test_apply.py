@@ -342,3 +342,25 @@ def test_server_check_finds_database_refusals_and_writes_nothing(client: Client,
     assert not ran and refused == []
     assert _mine(sandbox) == before
     assert [m for m, p in _writes(sandbox, start)] == ["PATCH"]  # the probe only, which matches no row
+
+
+def test_undo_brings_back_rows_deleted_by_cascade_and_their_links(client: Client, sandbox: Sandbox,
+                                                                  tmp_path: Path) -> None:
+    ignored = ("updatedAt",)
+    contacts = {r["id"]: r for r in sandbox.rows("customerContact")}
+    linked = next(r for r in _mine(sandbox).values() if r["salesContactId"] in contacts
+                  and contacts[r["salesContactId"]]["customerId"] == r["id"])
+    before = {k: {c: v for c, v in r.items() if c not in ignored} for k, r in _mine(sandbox).items()}
+    own = sorted(c["id"] for c in contacts.values() if c["customerId"] == linked["id"])
+    path = _export(client, tmp_path / "c.xlsx")
+    row = next(r for r in range(2, 200) if _cell(path, r, "id") == linked["id"])
+    _edit(path, {(row, "_action"): "delete"})
+    results = apply(client, plan(client, path), root=tmp_path)
+    assert results.counts()[Status.DELETED] == 1
+    assert not [c for c in sandbox.rows("customerContact") if c["customerId"] == linked["id"]]  # cascaded
+    reversal = plan_undo(client, results.run_id, root=tmp_path)
+    assert any("customerContact" in w for w in reversal.warnings)
+    undo(client, results.run_id, root=tmp_path)
+    after = {k: {c: v for c, v in r.items() if c not in ignored} for k, r in _mine(sandbox).items()}
+    assert after == before
+    assert sorted(c["id"] for c in sandbox.rows("customerContact") if c["customerId"] == linked["id"]) == own

@@ -1,0 +1,141 @@
+"""`bulkio plan`, `apply` and `undo` as a user runs them: exit codes, reports, confirmation, resume, undo."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import openpyxl
+import pytest
+from typer.testing import CliRunner
+
+from bulkio.cli import EXIT_CHANGES, EXIT_CONFLICTS, app
+from bulkio.client import Client
+from bulkio.export import export_table
+from bulkio.sandbox import Sandbox
+from bulkio.workbook import write_workbook
+
+runner = CliRunner()
+
+
+@pytest.fixture(autouse=True)
+def _in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)  # runs write .bulkio/runs under the working directory
+
+
+def _env(sandbox: Sandbox) -> dict[str, str]:
+    return {"BULKIO_BASE_URL": sandbox.url, "BULKIO_API_KEY": sandbox.api_key, "BULKIO_CONFIG": "", "COLUMNS": "200"}
+
+
+def _exported(sandbox: Sandbox, path: Path, edits: dict[tuple[int, str], Any] | None = None,
+              append: list[dict[str, Any]] | None = None) -> Path:
+    with Client(sandbox.url, sandbox.api_key) as client:
+        write_workbook(export_table(client, "customer"), path)
+    book = openpyxl.load_workbook(path)
+    sheet = book["customer"]
+    header = {c.value: c.column for c in sheet[1]}
+    for (row, name), value in (edits or {}).items():
+        sheet.cell(row=row, column=header[name]).value = value
+    for record in append or []:
+        row = sheet.max_row + 1
+        for name, value in record.items():
+            sheet.cell(row=row, column=header[name]).value = value
+    book.save(path)
+    return path
+
+
+def _cell(path: Path, row: int, name: str) -> Any:
+    sheet = openpyxl.load_workbook(path)["customer"]
+    return sheet.cell(row=row, column={c.value: c.column for c in sheet[1]}[name]).value
+
+
+def _mine(sandbox: Sandbox) -> dict[str, dict[str, Any]]:
+    return {r["id"]: r for r in sandbox.rows() if r["companyId"] == sandbox.company_id}
+
+
+def test_plan_exit_codes_say_nothing_changes_or_conflicts(sandbox: Sandbox, tmp_path: Path) -> None:
+    path = _exported(sandbox, tmp_path / "c.xlsx")
+    assert runner.invoke(app, ["plan", str(path)], env=_env(sandbox)).exit_code == 0
+    _exported(sandbox, path, {(2, "logo"): "new.png"})
+    result = runner.invoke(app, ["plan", str(path)], env=_env(sandbox))
+    assert result.exit_code == EXIT_CHANGES and "new.png" in result.output and "update" in result.output
+    sandbox.concurrent_edit("customer", _cell(path, 2, "id"), {"logo": "theirs.png"})
+    Client(sandbox.url, sandbox.api_key).count("customer")
+    result = runner.invoke(app, ["plan", str(path)], env=_env(sandbox))
+    assert result.exit_code == EXIT_CONFLICTS and "conflict" in result.output
+
+
+def test_plan_with_errors_exits_1_and_lists_them(sandbox: Sandbox, tmp_path: Path) -> None:
+    path = _exported(sandbox, tmp_path / "c.xlsx", {(3, "taxPercent"): 20})
+    result = runner.invoke(app, ["plan", str(path)], env=_env(sandbox))
+    assert result.exit_code == 1 and "taxPercent" in result.output
+
+
+@pytest.mark.parametrize("suffix", [".md", ".json", ".xlsx"])
+def test_plan_writes_its_report(sandbox: Sandbox, tmp_path: Path, suffix: str) -> None:
+    path = _exported(sandbox, tmp_path / "c.xlsx", {(2, "logo"): "reported.png"})
+    report = tmp_path / f"plan{suffix}"
+    result = runner.invoke(app, ["plan", str(path), "--report", str(report)], env=_env(sandbox))
+    assert result.exit_code == EXIT_CHANGES and report.exists()
+    if suffix == ".json":
+        assert json.loads(report.read_text())["counts"]["update"] == 1
+    elif suffix == ".md":
+        assert "reported.png" in report.read_text()
+    else:
+        assert "update" in openpyxl.load_workbook(report).sheetnames
+
+
+def test_server_check_runs_only_where_rollback_is_honoured(sandbox: Sandbox, tmp_path: Path) -> None:
+    path = _exported(sandbox, tmp_path / "c.xlsx", append=[{"name": "Bad Contact Ltd", "salesContactId": "cc_no"}])
+    before = _mine(sandbox)
+    result = runner.invoke(app, ["plan", str(path), "--server-check"], env=_env(sandbox))
+    assert "does not honour" in result.output and result.exit_code == EXIT_CHANGES
+    sandbox.switches.allow_tx_override = True
+    result = runner.invoke(app, ["plan", str(path), "--server-check"], env=_env(sandbox))
+    assert result.exit_code == 1 and "Bad Contact Ltd" in result.output and "salesContactId" in result.output
+    assert _mine(sandbox) == before  # rolled back, and nothing sent where it would commit
+
+
+def test_apply_off_a_terminal_needs_yes_and_writes_nothing_without(sandbox: Sandbox, tmp_path: Path) -> None:
+    path = _exported(sandbox, tmp_path / "c.xlsx", {(2, "logo"): "asked.png"})
+    result = runner.invoke(app, ["apply", str(path)], env=_env(sandbox))
+    assert result.exit_code == 1 and "--yes" in result.output
+    assert _mine(sandbox)[_cell(path, 2, "id")]["logo"] != "asked.png"
+
+
+def test_apply_then_undo(sandbox: Sandbox, tmp_path: Path) -> None:
+    before = {k: {c: v for c, v in r.items() if c != "updatedAt"} for k, r in _mine(sandbox).items()}
+    path = _exported(sandbox, tmp_path / "c.xlsx", {(2, "logo"): "applied.png", (3, "_action"): "delete"},
+                     append=[{"name": "Cli Created Ltd"}])
+    result = runner.invoke(app, ["apply", str(path), "--yes"], env=_env(sandbox))
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "c.results.xlsx").exists()
+    run = next(line.split()[-1] for line in result.output.splitlines() if line.startswith("undo with:"))
+    assert (tmp_path / ".bulkio" / "runs" / run / "journal.jsonl").exists()
+    names = [r["name"] for r in _mine(sandbox).values()]
+    assert "Cli Created Ltd" in names and _cell(path, 3, "id") not in _mine(sandbox)
+    result = runner.invoke(app, ["undo", run, "--yes"], env=_env(sandbox))
+    assert result.exit_code == 0, result.output
+    after = {k: {c: v for c, v in r.items() if c != "updatedAt"} for k, r in _mine(sandbox).items()}
+    assert after == before
+
+
+def test_a_stopped_apply_says_how_to_resume_and_resume_finishes(sandbox: Sandbox, tmp_path: Path) -> None:
+    path = _exported(sandbox, tmp_path / "c.xlsx", {(2, "logo"): "resumed.png"}, append=[{"name": "Resumed Ltd"}])
+    sandbox.switches.drop, sandbox.switches.drop_after_commit = 1, True
+    sandbox.switches.drop_methods = frozenset({"POST"})
+    result = runner.invoke(app, ["apply", str(path), "--yes"], env=_env(sandbox))
+    assert result.exit_code == 1 and "--resume" in result.output
+    run = result.output.split("bulkio apply --resume ")[1].split("`")[0].split()[0]
+    result = runner.invoke(app, ["apply", "--resume", run, "--yes"], env=_env(sandbox))
+    assert result.exit_code == 0, result.output
+    names = [r["name"] for r in _mine(sandbox).values()]
+    assert names.count("Resumed Ltd") == 1
+    assert _mine(sandbox)[_cell(path, 2, "id")]["logo"] == "resumed.png"
+
+
+def test_every_import_command_has_help() -> None:
+    for command in ("plan", "apply", "undo"):
+        result = runner.invoke(app, [command, "--help"])
+        assert result.exit_code == 0 and "Usage" in result.output
