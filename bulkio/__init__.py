@@ -7,6 +7,7 @@ The data flow is ``client -> export -> (sheet) -> read -> validate -> plan -> ap
 from __future__ import annotations
 
 from ._version import __version__
+from .apply import apply, resume
 from .client import Client
 from .config import Settings
 from .errors import (
@@ -20,8 +21,17 @@ from .errors import (
     WorkbookError,
 )
 from .export import export, export_table
-from .resources import CUSTOMER, Column, ColumnType, Reference, Resource, get_resource
+from .lookups import fetch_lookups
+from .plan import Kind, Plan, plan
+from .read import Sheet, read_sheet
+from .resources import CUSTOMER, Column, ColumnType, Reference, Resource, get_resource, resource_for
+from .results import Results, Status
+from .undo import undo
+from .validate import ValidationReport, validate
 from .workbook import write_csv, write_workbook
+
+read_workbook = read_sheet
+"""The design's name for `read_sheet`."""
 
 __all__ = [
     "CUSTOMER",
@@ -32,17 +42,32 @@ __all__ = [
     "Column",
     "ColumnType",
     "ConfigError",
+    "Kind",
+    "Plan",
     "PlanConflict",
     "Reference",
     "Resource",
+    "Results",
     "Settings",
+    "Sheet",
+    "Status",
     "TransportError",
     "ValidationFailed",
+    "ValidationReport",
     "WorkbookError",
     "__version__",
+    "apply",
     "export",
     "export_table",
+    "fetch_lookups",
     "get_resource",
+    "plan",
+    "read_sheet",
+    "read_workbook",
+    "resource_for",
+    "resume",
+    "undo",
+    "validate",
     "write_csv",
     "write_workbook",
 ]

@@ -11,7 +11,8 @@ import bulkio
 def test_all_names_resolve() -> None:
     for name in bulkio.__all__:
         assert getattr(bulkio, name) is not None, name
-    for name in ("Client", "export", "export_table", "write_workbook", "write_csv", "CUSTOMER", "Resource"):
+    for name in ("Client", "export", "export_table", "write_workbook", "write_csv", "CUSTOMER", "Resource",
+                 "read_workbook", "validate", "plan", "apply", "undo"):
         assert name in bulkio.__all__
 
 
