@@ -119,7 +119,8 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=100_000, help="customers in the sandbox")
     parser.add_argument("--output", type=Path, default=Path(__file__).with_name("results.json"))
     parser.add_argument("--quick", action="store_true", help="CI: check the harness runs, keep no results")
-    parser.add_argument("--only", choices=("csv", "xlsx", "pipeline", "read"), help="run one group of figures")
+    parser.add_argument("--only", choices=("csv", "xlsx", "pipeline", "read", "plan", "apply"),
+                        help="run one group of figures")
     args = parser.parse_args()
 
     port = _free_port()
@@ -166,6 +167,16 @@ def main() -> None:
                 from .read_validate import measure
 
                 figures.update(measure(_run, env, work, quick=args.quick))
+            if args.only in (None, "plan"):
+                from .plan_diff import measure_plan
+
+                figures["plan_compare_seconds"] = measure_plan(env, work)
+            if args.only in (None, "apply"):  # its own sandbox, rate-limited: 10k + 10k + 1k at --rows 100000
+                from .apply_requests import measure_apply
+
+                figures["apply_requests"] = measure_apply(
+                    args.rows // 10 + args.rows // 100, creates=args.rows // 10, updates=args.rows // 10,
+                    deletes=args.rows // 100, factor=100.0, sample=0.05)
     finally:
         server.terminate()
         server.wait(timeout=30)
