@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import queue
 import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -27,7 +27,8 @@ from .resources import Resource, get_resource
 if TYPE_CHECKING:
     from .client import Client
 
-__all__ = ["Export", "ExportInfo", "Progress", "export", "export_info", "export_table", "iter_records"]
+__all__ = ["Export", "ExportInfo", "Progress", "display_frame", "export", "export_info", "export_table", "flat_columns",
+           "iter_records"]
 
 Progress = Callable[[int, int | None], None]
 """Called after each page with (rows so far, total rows or None when the server did not say)."""
@@ -66,14 +67,29 @@ class Export:
 
     def display(self) -> pd.DataFrame:
         """The frame people see: reference ids replaced by labels (unless the export was asked with raw ids)."""
-        if self.info.raw_ids:
-            return self.frame.copy()
-        shown = self.frame.copy()
-        for column, lookup in self.lookups.items():
-            if column in shown:
-                shown[column] = shown[column].map(lookup.label_for, na_action="ignore").astype(
-                    shown[column].dtype)
-        return shown
+        return self.frame.copy() if self.info.raw_ids else display_frame(self.frame, self.lookups)
+
+
+def display_frame(frame: pd.DataFrame, lookups: Mapping[str, Lookup]) -> pd.DataFrame:
+    """A copy of `frame` with the reference ids of the `lookups` columns replaced by their labels."""
+    shown = frame.copy()
+    for column, lookup in lookups.items():
+        if column in shown:
+            shown[column] = shown[column].map(lookup.label_for, na_action="ignore").astype(shown[column].dtype)
+    return shown
+
+
+def flat_columns(resource: Resource, select: Sequence[str], names: Iterable[str]) -> list[str]:
+    """The sheet columns of `select`, in order: a JSON column becomes the ``<column>.<key>`` columns among `names`,
+    keys sorted (as `flatten` orders them)."""
+    names = list(names)
+    order: list[str] = []
+    for name in select:
+        if resource.column(name).is_json:
+            order += sorted(c for c in names if c.startswith(f"{name}."))
+        else:
+            order.append(name)
+    return order
 
 
 def _order_with_key(order: str | None, resource: Resource) -> str:
@@ -192,12 +208,7 @@ def _concat(frames: Sequence[pd.DataFrame], resource: Resource, columns: Sequenc
     if len(frames) == 1:
         return frames[0]
     frame = pd.concat(frames, ignore_index=True)
-    order: list[str] = []
-    for name in columns:
-        if resource.column(name).is_json:
-            order += sorted(c for c in frame.columns if c.startswith(f"{name}."))
-        else:
-            order.append(name)
+    order = flat_columns(resource, columns, frame.columns)
     frame = frame.reindex(columns=order)
     for name in order:
         if frame[name].dtype == object and frame[name].isna().any():

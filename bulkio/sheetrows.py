@@ -20,23 +20,25 @@ from __future__ import annotations
 
 import math
 import re
+import shutil
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
 from xlsxwriter.utility import xl_col_to_name
 
 from .errors import WorkbookError
 
-__all__ = ["append_rows", "can_append", "excel_serials"]
+__all__ = ["append_rows", "append_xml", "can_append", "excel_serials", "render", "styles"]
 
 _MAX_ROWS = 1_048_576
 _STRING_MAX = 32767  # UTF-16 units Excel keeps in a cell; xlsxwriter truncates longer text, and so does this
 # any of these makes a text take the careful path: control characters and "_x" (Excel's _xHHHH_ escapes), XML
 # specials, non-characters, and (tested apart: four times faster than one regex) leading or trailing white space
 _SPECIAL = re.compile(r"[\x00-\x08\x0b-\x1f&<>\ufffe\uffff]|_x")
-_SPECIAL_JOINED = re.compile(r"[\x01-\x08\x0b-\x1f&<>\ufffe\uffff]|_x|\s\x00|\x00\s|\A\s|\s\Z")  # NUL: the joint
+_SPECIAL_JOINED = re.compile(r"[\x01-\x08\x0b-\x1f&<>\ufffe\uffff]|_x")  # NUL is the joint, tested apart
+_SPACE_AFTER_JOINT = re.compile(r"\x00\s")
 _ESCAPE_ESCAPES = re.compile("(_x[0-9a-fA-F]{4}_)")
 _CONTROL = re.compile(r"([\x00-\x08\x0b-\x1f])")
 _EPOCH = np.datetime64("1899-12-31T00:00:00", "us")  # microseconds: all a datetime holds, and no overflow
@@ -53,12 +55,16 @@ def can_append(sheet: Any) -> bool:
 
 
 def _plain(texts: list[str]) -> bool:
-    """Whether none of `texts` needs the careful path: one regex over them joined, instead of checks per text."""
+    """Whether none of `texts` needs the careful path: a few regex scans over them joined by NUL, instead of checks
+    per text (white space next to a joint, in either direction, is leading or trailing white space)."""
     if not texts:
         return True
+    if max(map(len, texts)) > _STRING_MAX // 2:
+        return False
     blob = "\x00".join(texts)
-    return blob.count("\x00") == len(texts) - 1 and max(map(len, texts)) <= _STRING_MAX // 2 \
-        and not _SPECIAL_JOINED.search(blob)
+    return blob.count("\x00") == len(texts) - 1 and not (
+        _SPECIAL_JOINED.search(blob) or _SPACE_AFTER_JOINT.search(blob) or _SPACE_AFTER_JOINT.search(blob[::-1])
+        or blob[:1].isspace() or blob[-1:].isspace())
 
 
 def _utf16_truncate(text: str) -> str:
@@ -154,6 +160,71 @@ def _any_cell(value: Any, ref: str, style: str) -> str:
     return f'<c r="{ref}"{style} t="inlineStr">{_careful_text(str(value))}</c>'
 
 
+def styles(sheet: Any, columns: Sequence[Sequence[Any]], formats: Sequence[Any]) -> list[str]:
+    """Per column, the ``s="N"`` attribute its cells carry ('' for none): the cell format, else the column's own.
+
+    Formats get their style numbers on first use, in the order xlsxwriter would give them (row by row).
+    """
+    count = len(columns[0]) if columns else 0
+    present = [next((i for i, v in enumerate(values) if v is not None), count) for values in columns]
+    attributes = [""] * len(columns)
+    for col in sorted(range(len(columns)), key=lambda c: (present[c], c)):
+        fmt = formats[col]
+        if fmt is None and col in sheet.col_info:
+            fmt = sheet.col_info[col].column_format
+        if fmt is not None and present[col] < count:
+            attributes[col] = f' s="{fmt._get_xf_index()}"'
+    return attributes
+
+
+def render(columns: Sequence[Sequence[Any]], first_row: int, style: Sequence[str],
+           write: Callable[[str], Any]) -> tuple[int | None, int | None]:
+    """The ``<row>`` XML of ``columns[c][i]`` at (first_row + i, c), handed to `write` a block at a time; rows
+    without a value are left out, as xlsxwriter does. Returns the first and last row that hold a cell (or None).
+
+    :raises WorkbookError: more rows than a sheet holds.
+    :raises TypeError: a NaN or infinite number (as xlsxwriter's ``write_number``).
+    """
+    count = len(columns[0]) if columns else 0
+    if first_row + count > _MAX_ROWS:
+        raise WorkbookError(f"{first_row + count - 1} rows do not fit in one sheet (Excel's limit is "
+                            f"{_MAX_ROWS - 1:,} data rows)")
+    letters = [xl_col_to_name(col) for col in range(len(columns))]
+    first = last = None
+    for start in range(0, count, _BLOCK):  # a block of rows at a time: memory holds one block's XML
+        cells = [_column_xml(values[start:start + _BLOCK], letters[col], first_row + start + 1, style[col])
+                 for col, values in enumerate(columns)]
+        chunk = []
+        for row_number, row in enumerate(zip(*cells, strict=True), start=first_row + start):
+            body = "".join(row)
+            if body:
+                first = row_number if first is None else first
+                last = row_number
+                chunk.append(f'<row r="{row_number + 1}">{body}</row>')
+        write("".join(chunk))
+    return first, last
+
+
+def append_xml(sheet: Any, first_row: int, rows: int, xml: IO[str] | str, cells: tuple[int | None, int | None]
+               ) -> None:
+    """Put rows rendered by `render` (`rows` of them from `first_row`, as text or a file) into a constant_memory
+    `sheet`, after the rows it has. Nothing may be written to these rows afterwards.
+
+    :param cells: the first and last row holding a cell, as `render` returned them.
+    """
+    sheet._write_single_row(first_row)  # flush the rows before ours (the header) to the row file
+    if isinstance(xml, str):
+        sheet.fh.write(xml)
+    else:
+        xml.seek(0)
+        shutil.copyfileobj(xml, sheet.fh, 1 << 20)
+    for row in cells:
+        if row is not None:
+            sheet._check_dimensions(row, 0, ignore_col=True)
+    sheet.previous_row = first_row + rows - 1  # as if the last row were written and flushed: nothing is pending
+    sheet.table.clear()
+
+
 def append_rows(sheet: Any, first_row: int, columns: Sequence[Sequence[Any]], formats: Sequence[Any]) -> int:
     """Write ``columns[c][i]`` to cell (first_row + i, c) of a constant_memory `sheet`, empty cells (None) skipped;
     returns the number of rows. Every earlier row must be written already, and nothing may be written to these
@@ -166,34 +237,8 @@ def append_rows(sheet: Any, first_row: int, columns: Sequence[Sequence[Any]], fo
     count = len(columns[0]) if columns else 0
     if not count:
         return 0
-    if first_row + count > _MAX_ROWS:
-        raise WorkbookError(f"{count} rows do not fit in one sheet (Excel's limit is {_MAX_ROWS - 1:,} data rows)")
-    present = [next((i for i, v in enumerate(values) if v is not None), count) for values in columns]
-    styles = [""] * len(columns)
-    # formats get their style numbers in the order xlsxwriter would give them: by first use, row by row
-    for col in sorted(range(len(columns)), key=lambda c: (present[c], c)):
-        fmt = formats[col]
-        if fmt is None and col in sheet.col_info:
-            fmt = sheet.col_info[col].column_format
-        if fmt is not None and present[col] < count:
-            styles[col] = f' s="{fmt._get_xf_index()}"'
-    letters = [xl_col_to_name(col) for col in range(len(columns))]
-    sheet._write_single_row(first_row)  # flush the rows before ours (the header) to the row file
-    write: Callable[[str], Any] = sheet.fh.write
-    last = None
-    for start in range(0, count, _BLOCK):  # a block of rows at a time: memory holds one block's XML
-        cells = [_column_xml(values[start:start + _BLOCK], letters[col], first_row + start + 1, styles[col])
-                 for col, values in enumerate(columns)]
-        chunk = []
-        for row_number, row in enumerate(zip(*cells, strict=True), start=first_row + start):
-            body = "".join(row)
-            if body:
-                last = row_number
-                chunk.append(f'<row r="{row_number + 1}">{body}</row>')
-        write("".join(chunk))
-    if last is not None:
-        sheet._check_dimensions(first_row + min(present), 0, ignore_col=True)
-        sheet._check_dimensions(last, 0, ignore_col=True)
-    sheet.previous_row = first_row + count - 1  # as if the last row were written and flushed: nothing is pending
-    sheet.table.clear()
+    style = styles(sheet, columns, formats)
+    sheet._write_single_row(first_row)
+    cells = render(columns, first_row, style, sheet.fh.write)
+    append_xml(sheet, first_row, count, "", cells)
     return count

@@ -1,4 +1,5 @@
-"""Streaming exports: CSV and Parquet written page by page, in constant memory, however many rows there are.
+"""Streaming exports: CSV and Parquet written page by page, in constant memory, however many rows there are; XLSX
+written as the pages arrive (`workbook.PagedWorkbook`), so the workbook takes shape while later pages are fetched.
 
 The header must be known before the first row, but `customFields` keys are only known after the last page. So the
 pages are spooled to a temporary JSON-lines file while the keys are collected (one pass over the network), then the
@@ -21,7 +22,7 @@ from .export import Export, ExportInfo, Progress, export_info, iter_records
 from .flatten import flatten
 from .lookups import fetch_lookups
 from .resources import Resource, get_resource
-from .workbook import write_csv
+from .workbook import PagedWorkbook, write_csv
 
 if TYPE_CHECKING:
     from .client import Client
@@ -59,17 +60,28 @@ def stream_export(client: Client, resource: Resource | str, path: str | Path, *,
                   order: str | None = None, limit: int | None = None, raw_ids: bool = False, escape: bool = True,
                   page_size: int = 1000, chunk_rows: int = CHUNK_ROWS, progress: Progress | None = None
                   ) -> ExportInfo:
-    """Export `resource` to `path` (``.csv`` or ``.parquet``) without holding all rows in memory.
+    """Export `resource` to `path` (``.csv`` or ``.parquet``) without holding all rows in memory, or to ``.xlsx``
+    page by page (the same workbook as `write_workbook` of `export_table`, written while the pages arrive).
 
     :raises WorkbookError: for another suffix, or when the file cannot be written.
     """
     res = get_resource(resource)
     path = Path(path)
     suffix = path.suffix.lower()
-    if suffix not in (".csv", ".parquet"):
-        raise WorkbookError("streaming writes .csv or .parquet", file=str(path))
+    if suffix not in (".csv", ".parquet", ".xlsx"):
+        raise WorkbookError("streaming writes .csv, .parquet or .xlsx", file=str(path))
     select = list(select or res.exported_columns)
     lookups = {} if raw_ids else fetch_lookups(client, res, select)
+    if suffix == ".xlsx":
+        book = PagedWorkbook(path, res, select, lookups)
+        rows = 0
+        for page in iter_records(client, res, select=select, order=order, where=where, limit=limit,
+                                 page_size=page_size, progress=progress):
+            book.add(flatten(page, res, columns=select))  # while the next pages are being fetched
+            rows += len(page)
+        info = export_info(client, res, select, where=where, order=order, limit=limit, raw_ids=raw_ids, rows=rows)
+        book.close(info)
+        return info
     custom_keys: dict[str, set[str]] = {}
     json_columns = [name for name in select if res.column(name).is_json]
     rows = 0

@@ -17,10 +17,11 @@ from __future__ import annotations
 
 import csv
 import json
+import tempfile
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import pandas as pd
 import xlsxwriter
@@ -29,7 +30,7 @@ from xlsxwriter.utility import xl_col_to_name
 from . import sheetrows
 from ._version import __version__
 from .errors import WorkbookError
-from .export import Export
+from .export import Export, ExportInfo, display_frame, flat_columns
 from .lookups import Lookup
 from .resources import Column, ColumnType, Resource
 from .values import to_cell
@@ -39,6 +40,7 @@ __all__ = [
     "BASE_SHEET",
     "LOOKUP_SHEET",
     "META_SHEET",
+    "PagedWorkbook",
     "csv_rows",
     "escape_formula",
     "template_columns",
@@ -207,11 +209,28 @@ def _column_cells(series: pd.Series, column: Column | None) -> list[Any]:
         naive = series.dt.tz_convert("UTC").dt.tz_localize(None)
         return naive.to_numpy(dtype="datetime64[us]").astype(object).tolist()  # datetimes, None for NaT
     if isinstance(series.dtype, (pd.StringDtype, pd.Float64Dtype, pd.Int64Dtype, pd.BooleanDtype)):
-        values = series.astype(object).where(series.notna(), None).tolist()
+        values = series.to_numpy(dtype=object, na_value=None).tolist()
         if column is not None and column.type in (ColumnType.TEXT, ColumnType.NUMERIC):
             return values  # already what the cell holds: text as text, numbers as numbers
         return [_cell(column, v) for v in values]
     return [_cell(column, _na_to_none(v)) for v in series.tolist()]
+
+
+def _sheet_cells(frame: pd.DataFrame, names: Sequence[str], resource: Resource | None,
+                 lookups: Mapping[str, Lookup]) -> tuple[dict[str, list[Any]], dict[str, list[Any]]]:
+    """Per column, the cells of the raw values (for the snapshot) and of what people see (labels for the `lookups`
+    columns): converted once, shared where they are the same; equal to `_column_cells` of `display_frame`."""
+    raw = {name: _column_cells(frame[name], _column_for(resource, name)) for name in names}
+    shown = dict(raw)
+    for name, lookup in lookups.items():
+        if name not in raw:
+            continue
+        column = _column_for(resource, name)
+        if isinstance(frame[name].dtype, pd.StringDtype) and column is not None and column.type is ColumnType.TEXT:
+            shown[name] = [lookup.label_for(v) for v in raw[name]]  # ids are text cells as they are: so are labels
+        else:
+            shown[name] = _column_cells(display_frame(frame[[name]], {name: lookup})[name], column)
+    return raw, shown
 
 
 def _writer_for(sheet: Any, column: Column | None, values: list[Any]) -> Any:
@@ -226,19 +245,32 @@ def _writer_for(sheet: Any, column: Column | None, values: list[Any]) -> Any:
     return lambda row, col, value, fmt: _write_value(sheet, row, col, value, fmt, fmt)
 
 
+def _cell_formats(cells: Sequence[list[Any]], formats: Sequence[Any], date_formats: Sequence[Any]) -> list[Any]:
+    """Per column, the format its cells are written with: the date format when every value is a datetime (as
+    `_writer_for` picks ``write_datetime``), else the column's format."""
+    out = []
+    for values, fmt, date_fmt in zip(cells, formats, date_formats, strict=True):
+        kinds = {type(v) for v in values if v is not None}
+        out.append(date_fmt if kinds and kinds <= {datetime} else fmt)
+    return out
+
+
 def _write_rows(sheet: Any, frame: pd.DataFrame, columns: Sequence[str], meta: Sequence[Column | None],
-                formats: Sequence[Any], date_formats: Sequence[Any], *, first_row: int = 1) -> int:
-    """Write the rows of `frame`; empty cells are skipped (the column format, set by `set_column`, covers them)."""
-    cells = [_column_cells(frame[name], column) for name, column in zip(columns, meta, strict=True)]
+                formats: Sequence[Any], date_formats: Sequence[Any], *, first_row: int = 1,
+                cells: Mapping[str, list[Any]] | None = None) -> int:
+    """Write the rows of `frame` (or its `cells`, converted already); empty cells are skipped (the column format,
+    set by `set_column`, covers them)."""
+    cells = [cells[name] if cells is not None else _column_cells(frame[name], column)
+             for name, column in zip(columns, meta, strict=True)]
     if ACTION_COLUMN in frame:
         columns, cells = [*columns, ACTION_COLUMN], [*cells, _column_cells(frame[ACTION_COLUMN], None)]
         formats, date_formats = [*formats, None], [*date_formats, None]
+    if sheetrows.can_append(sheet):  # the same XML, built a column at a time (sheetrows explains)
+        return sheetrows.append_rows(sheet, first_row, cells, _cell_formats(cells, formats, date_formats))
     writers = []
     for col, (values, fmt, date_fmt) in enumerate(zip(cells, formats, date_formats, strict=True)):
         write = _writer_for(sheet, meta[col] if col < len(meta) else None, values)
         writers.append((col, write, date_fmt if write == sheet.write_datetime else fmt, values))
-    if sheetrows.can_append(sheet):  # the same XML, built a column at a time (sheetrows explains)
-        return sheetrows.append_rows(sheet, first_row, cells, [cell_format for _, _, cell_format, _ in writers])
     for offset in range(len(frame)):  # row by row: constant_memory mode flushes each finished row
         row = first_row + offset
         for col, write, cell_format, values in writers:
@@ -248,24 +280,36 @@ def _write_rows(sheet: Any, frame: pd.DataFrame, columns: Sequence[str], meta: S
     return len(frame)
 
 
-def _write_base(book: xlsxwriter.Workbook, base: pd.DataFrame, resource: Resource | None) -> None:
-    """The very hidden snapshot of what was exported: row 1 names the columns (JSON), then per row the key and the
-    row's raw values as one JSON array. JSON keeps the API's values exactly (Excel never retypes them), and two
-    cells a row instead of one per column halve the workbook's writing time."""
-    sheet = book.add_worksheet(BASE_SHEET)
+def _base_rows(base: pd.DataFrame, resource: Resource | None, converted: Mapping[str, list[Any]] | None = None
+               ) -> tuple[str, list[str], list[str]]:
+    """The snapshot's key column, and per row the key and the row's raw values as one JSON array."""
     names = [str(c) for c in base.columns]
     key = resource.key if resource is not None and resource.key in names else names[0]
-    sheet.write_string(0, 0, key)
-    sheet.write_string(0, 1, json.dumps(names, ensure_ascii=False))
     cells = []
     for name in names:
-        values = _column_cells(base[name], _column_for(resource, name))
+        values = converted[name] if converted is not None and name in converted else _column_cells(
+            base[name], _column_for(resource, name))
         if isinstance(base[name].dtype, pd.DatetimeTZDtype) or base[name].dtype == object:
             values = [v.isoformat() if isinstance(v, datetime) else v for v in values]
         cells.append(values)
     encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode  # one encoder, not one per row
-    keys = [str(k) for k in cells[names.index(key)]]
-    rows = [encode(list(values)) for values in zip(*cells, strict=True)]
+    return key, [str(k) for k in cells[names.index(key)]], [encode(list(values)) for values in zip(*cells, strict=True)]
+
+
+def _base_sheet(book: xlsxwriter.Workbook, key: str, names: Sequence[str]) -> Any:
+    sheet = book.add_worksheet(BASE_SHEET)
+    sheet.write_string(0, 0, key)
+    sheet.write_string(0, 1, json.dumps(list(names), ensure_ascii=False))
+    return sheet
+
+
+def _write_base(book: xlsxwriter.Workbook, base: pd.DataFrame, resource: Resource | None,
+                converted: Mapping[str, list[Any]] | None = None) -> None:
+    """The very hidden snapshot of what was exported: row 1 names the columns (JSON), then per row the key and the
+    row's raw values as one JSON array. JSON keeps the API's values exactly (Excel never retypes them), and two
+    cells a row instead of one per column halve the workbook's writing time."""
+    key, keys, rows = _base_rows(base, resource, converted)
+    sheet = _base_sheet(book, key, [str(c) for c in base.columns])
     if sheetrows.can_append(sheet):
         sheetrows.append_rows(sheet, 1, [keys, rows], [None, None])
     else:
@@ -307,27 +351,132 @@ def write_workbook(source: Export | pd.DataFrame, path: str | Path, *, resource:
     :raises WorkbookError: when the file cannot be written (names the file).
     """
     path = Path(path)
+    raw_cells: dict[str, list[Any]] | None = None
+    shown_cells: dict[str, list[Any]] | None = None
     if isinstance(source, Export):
-        frame, resource, info, lookups = source.display(), source.resource, source.info, source.lookups
+        frame, resource, info, lookups = source.frame, source.resource, source.info, source.lookups
         base: pd.DataFrame | None = source.frame
+        shown_lookups = {} if info.raw_ids else lookups
+        raw_cells, shown_cells = _sheet_cells(frame, [str(c) for c in frame.columns], resource, shown_lookups)
+        sample = display_frame(frame.head(200), shown_lookups)  # (what source.display() shows)
     else:
         frame, info, lookups, base = source, None, {}, None
+        sample = frame
     book = _open(path, True if constant_memory is None else constant_memory)
     fmt = _Formats(book)
     sheet = book.add_worksheet(resource.name[:31] if resource is not None else "data")
     columns = [str(c) for c in frame.columns if c != ACTION_COLUMN]
     meta = [_column_for(resource, name) for name in columns]
     ranges = _write_lookups(book, fmt, lookups)
-    _write_header(sheet, fmt, frame, columns, meta, lookups)
+    _write_header(sheet, fmt, sample, columns, meta, lookups)
     formats, date_formats = _formats_for(fmt, meta)
-    rows = _write_rows(sheet, frame, columns, meta, formats, date_formats)
+    rows = _write_rows(sheet, frame, columns, meta, formats, date_formats, cells=shown_cells)
     _finish_data_sheet(sheet, rows, columns, meta, ranges)
     if info is not None:
         _write_meta(book, info.to_dict())
     if base is not None:
-        _write_base(book, base, resource)
+        _write_base(book, base, resource, raw_cells)
     sheet.activate()
     return _close(book, path)
+
+
+class PagedWorkbook:
+    """An export workbook written page by page as the pages arrive: the same workbook `write_workbook` makes of
+    the whole export, but each page's rows are turned into sheet XML while the next pages are still being fetched.
+
+    The rows go to two spool files (data sheet and snapshot); `close` writes the header, the lookups and the
+    metadata, and moves the spooled rows into the workbook. The ``customFields.<key>`` columns are only known for
+    sure at the end: a page with a key not seen before changes the layout, and the pages so far are rendered again
+    (rare: keys usually all show in the first page).
+
+    :param lookups: labels for the reference columns ({} keeps raw ids).
+    """
+
+    def __init__(self, path: str | Path, resource: Resource, select: Sequence[str],
+                 lookups: Mapping[str, Lookup]) -> None:
+        self.path = Path(path)
+        self.resource = resource
+        self.select = list(select)
+        self.lookups = lookups
+        self.book = _open(self.path, True)
+        self.fmt = _Formats(self.book)
+        self.sheet = self.book.add_worksheet(resource.name[:31])
+        self.pages: list[pd.DataFrame] = []
+        self.layout: list[str] = []
+        self.rows = 0
+        self._data: IO[str] = tempfile.TemporaryFile("w+", encoding="utf-8")  # noqa: SIM115 (closed in close())
+        self._base: IO[str] = tempfile.TemporaryFile("w+", encoding="utf-8")  # noqa: SIM115
+        self._cells: list[tuple[int | None, int | None]] = []
+        if not sheetrows.can_append(self.sheet):
+            raise WorkbookError("this xlsxwriter cannot take rows a page at a time", file=str(self.path))
+
+    def add(self, page: pd.DataFrame) -> None:
+        """One flattened page (raw ids), in export order."""
+        self.pages.append(page)
+        layout = flat_columns(self.resource, self.select, {c for p in self.pages for c in p.columns})
+        if layout != self.layout:  # a new customFields key: every page so far moves
+            self.layout = layout
+            for spool in (self._data, self._base):
+                spool.seek(0)
+                spool.truncate()
+            self._cells, self.rows = [], 0
+            for earlier in self.pages:
+                self._render(earlier)
+        else:
+            self._render(page)
+
+    def _render(self, page: pd.DataFrame) -> None:
+        raw = page.reindex(columns=self.layout)
+        raw_cells, shown_cells = _sheet_cells(raw, self.layout, self.resource, self.lookups)
+        meta = [_column_for(self.resource, name) for name in self.layout]
+        cells = [shown_cells[name] for name in self.layout]
+        formats = _cell_formats(cells, *_formats_for(self.fmt, meta))
+        self._cells.append(sheetrows.render(cells, self.rows + 1, sheetrows.styles(self.sheet, cells, formats),
+                                            self._data.write))
+        _, keys, rows = _base_rows(raw, self.resource, raw_cells)
+        self._cells.append(sheetrows.render([keys, rows], self.rows + 1, ["", ""], self._base.write))
+        self.rows += len(page)
+
+    def close(self, info: ExportInfo) -> Path:
+        """Write the header, lookups, metadata and the spooled rows; returns the path.
+
+        :raises WorkbookError: when the file cannot be written.
+        """
+        try:
+            if not self.pages:
+                self.layout = flat_columns(self.resource, self.select, ())
+            meta = [_column_for(self.resource, name) for name in self.layout]
+            head, taken = [], 0
+            for page in self.pages:  # widths come from the first 200 rows, as in write_workbook
+                if taken >= 200:
+                    break
+                head.append(page.reindex(columns=self.layout))
+                taken += len(page)
+            sample = pd.concat(head, ignore_index=True) if head else pd.DataFrame(columns=self.layout)
+            sample = display_frame(sample, self.lookups) if self.lookups else sample
+            ranges = _write_lookups(self.book, self.fmt, self.lookups)
+            _write_header(self.sheet, self.fmt, sample, self.layout, meta, self.lookups)
+            data_cells = self._cells[0::2]
+            if self.rows:
+                sheetrows.append_xml(self.sheet, 1, self.rows, self._data, _span(data_cells))
+            _finish_data_sheet(self.sheet, self.rows, self.layout, meta, ranges)
+            _write_meta(self.book, info.to_dict())
+            key = self.resource.key if self.resource.key in self.layout else self.layout[0]
+            base = _base_sheet(self.book, key, self.layout)
+            if self.rows:
+                sheetrows.append_xml(base, 1, self.rows, self._base, _span(self._cells[1::2]))
+            base.very_hidden()
+            self.sheet.activate()
+            return _close(self.book, self.path)
+        finally:
+            self._data.close()
+            self._base.close()
+
+
+def _span(cells: Sequence[tuple[int | None, int | None]]) -> tuple[int | None, int | None]:
+    firsts = [first for first, _ in cells if first is not None]
+    lasts = [last for _, last in cells if last is not None]
+    return (min(firsts) if firsts else None, max(lasts) if lasts else None)
 
 
 def template_columns(resource: Resource) -> list[str]:
