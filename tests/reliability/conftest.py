@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -14,6 +14,13 @@ from bulkio.workbook import write_workbook
 
 MATRIX: dict[tuple[str, str], str] = {}
 """(fault, operation) -> outcome, filled by tests/reliability/test_faults.py and test_sigkill.py."""
+
+
+@pytest.fixture(scope="session")
+def sandbox_server() -> Iterator[Sandbox]:
+    """This suite's own sandbox: 40 customers are enough for every fault and bad input, and keep it fast."""
+    with Sandbox(rows=40, seed=7) as sb:
+        yield sb
 
 
 @pytest.fixture(scope="session")
