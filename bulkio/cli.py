@@ -393,7 +393,7 @@ def apply_command(
             from .journal import Journal, find_run
 
             header = Journal(find_run(resume_run)).header()
-            with kind_progress(err_console) as progress:
+            with kind_progress(err_console, client) as progress:
                 try:
                     done = resume(client, resume_run, concurrency=concurrency, progress=progress)
                 except ApplyError as exc:
@@ -422,7 +422,7 @@ def apply_command(
             err_console.print("[yellow]the server changed since this plan: here is the new one[/]")
             result = _make_plan(client, file, resource, delete_missing, skip_invalid)
             _show_plan(result)
-        with kind_progress(err_console) as progress:
+        with kind_progress(err_console, client) as progress:
             try:
                 done = apply(client, result, batch_size=batch_size, concurrency=concurrency, progress=progress)
             except ApplyError as exc:
@@ -455,7 +455,7 @@ def undo(
         if not _confirm(yes, "undo these changes?"):
             console.print("nothing was written", highlight=False)
             raise typer.Exit(1)
-        with kind_progress(err_console) as progress:
+        with kind_progress(err_console, client) as progress:
             done = revert(client, run, progress=progress, reversal=reversal)
         _finish(done, None, None)
 

@@ -117,17 +117,19 @@ def results_table(results: Any, limit: int = 30) -> list[Any]:
 
 
 @contextmanager
-def kind_progress(console: Console) -> Iterator[Any]:
-    """One progress bar per kind of write; yields the callback `(kind, done, total)` that `apply` accepts."""
+def kind_progress(console: Console, client: Any = None) -> Iterator[Any]:
+    """One progress bar per kind of write (rows done of all, and the client's requests and retries so far); yields
+    the callback `(kind, done, total)` that `apply` accepts."""
     progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                        TextColumn("rows"), TimeElapsedColumn(), console=console, transient=False,
-                        disable=not console.is_terminal)
+                        TextColumn("rows · {task.fields[requests]} requests · {task.fields[retries]} retries"),
+                        TimeElapsedColumn(), console=console, transient=False, disable=not console.is_terminal)
     tasks: dict[str, Any] = {}
 
     def update(kind: str, done: int, total: int) -> None:
+        counts = {"requests": getattr(client, "requests_made", 0), "retries": getattr(client, "retries", 0)}
         if kind not in tasks:
-            tasks[kind] = progress.add_task(kind, total=total)
-        progress.update(tasks[kind], completed=done, total=total)
+            tasks[kind] = progress.add_task(kind, total=total, **counts)
+        progress.update(tasks[kind], completed=done, total=total, **counts)
 
     with progress:
         yield update

@@ -139,3 +139,57 @@ def test_every_import_command_has_help() -> None:
     for command in ("plan", "apply", "undo"):
         result = runner.invoke(app, [command, "--help"])
         assert result.exit_code == 0 and "Usage" in result.output
+
+
+def _until(fd: int, text: str, seen: list[str], timeout: float = 60.0, count: int = 1) -> str:
+    """Read the terminal until `text` has shown up `count` times; returns everything read so far."""
+    import os
+    import select
+    import time
+
+    deadline = time.monotonic() + timeout
+    while "".join(seen).count(text) < count:
+        if time.monotonic() > deadline:
+            raise AssertionError(f"waited for {text!r}; the terminal shows: {''.join(seen)[-2000:]}")
+        ready, _, _ = select.select([fd], [], [], 0.5)
+        if ready:
+            try:
+                seen.append(os.read(fd, 65536).decode(errors="replace"))
+            except OSError:
+                break
+    return "".join(seen)
+
+
+def test_on_a_terminal_apply_asks_and_shows_a_new_plan_when_the_server_moved(sandbox: Sandbox,
+                                                                             tmp_path: Path) -> None:
+    import os
+    import pty
+    import subprocess
+    import sys
+
+    path = _exported(sandbox, tmp_path / "c.xlsx", {(2, "logo"): "asked.png"})
+    other = _cell(path, 9, "id")
+    main, secondary = pty.openpty()
+    process = subprocess.Popen([sys.executable, "-m", "bulkio.cli", "apply", str(path)], stdin=secondary,
+                               stdout=secondary, stderr=secondary, cwd=tmp_path,
+                               env={**os.environ, **_env(sandbox), "TERM": "dumb"})
+    os.close(secondary)
+    seen: list[str] = []
+    try:
+        _until(main, "apply these changes?", seen)
+        sandbox.concurrent_edit("customer", other, {"website": "https://moved.example.com"})
+        Client(sandbox.url, sandbox.api_key).count("customer")
+        os.write(main, b"y\n")
+        _until(main, "the server changed since this plan", seen)
+        assert "".join(seen).count("apply these changes?") == 1
+        _until(main, "apply these changes?", seen, count=2)  # the new plan, asked again
+        os.write(main, b"y\n")
+        process.wait(timeout=60)
+        _until(main, "undo with", seen, timeout=5)
+    finally:
+        process.kill()
+        os.close(main)
+    assert process.returncode == 0
+    mine = _mine(sandbox)
+    assert mine[_cell(path, 2, "id")]["logo"] == "asked.png"
+    assert mine[other]["website"] == "https://moved.example.com"  # the other edit was never overwritten
