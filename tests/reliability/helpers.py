@@ -27,17 +27,27 @@ def copy_export(template: Path, target: Path) -> Path:
 
 
 def edit_workbook(path: Path, edits: Mapping[tuple[int, str], Any] | None = None, *,
-                  append: Iterable[Mapping[str, Any]] = ()) -> Path:
-    """Change cells ``(excel_row, column) -> value`` and append rows, as a user does in Excel (openpyxl)."""
+                  append: Iterable[Mapping[str, Any]] = (), as_text: bool = False) -> Path:
+    """Change cells ``(excel_row, column) -> value`` and append rows, as a user does in Excel (openpyxl).
+
+    Text starting with ``=`` is a formula, as typed in Excel; with `as_text` it is text (typed as ``'=...``).
+    """
     book = openpyxl.load_workbook(path)
     sheet = book["customer"]
     columns = header(sheet)
+
+    def put(row: int, name: str, value: Any) -> None:
+        cell = sheet.cell(row=row, column=columns[name])
+        cell.value = value
+        if as_text and isinstance(value, str):
+            cell.data_type = "s"
+
     for (row, name), value in (edits or {}).items():
-        sheet.cell(row=row, column=columns[name]).value = value
+        put(row, name, value)
     for record in append:
         row = sheet.max_row + 1
         for name, value in record.items():
-            sheet.cell(row=row, column=columns[name]).value = value
+            put(row, name, value)
     book.save(path)
     return path
 
