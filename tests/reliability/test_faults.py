@@ -12,6 +12,7 @@ survives the restart without a file; a restart that lost data would be a differe
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -102,7 +103,8 @@ class Fault:
     """How to arm a fault on the sandbox (after the plan, with the applying client already connected), and the
     client's knobs: the 429 storm sleeps for real (honouring Retry-After is the point), the others record waits."""
 
-    arm: Callable[[Sandbox, str], None]
+    arm: Callable[[Sandbox, str], Callable[[], None] | None]
+    """Arms the fault; may return what to call once the run is over (to join a helper thread)."""
     real_sleep: bool = False
     max_retries: int = 5
     stops: bool = False
@@ -139,6 +141,25 @@ def _restart(sb: Sandbox, operation: str) -> None:
     sb.start()
 
 
+def _restart_mid_run(sb: Sandbox, operation: str) -> Callable[[], None]:
+    """Once the first write of the run arrives, the server stops (in-flight requests finish, new connections are
+    refused) and comes back 0.3 s later; latency keeps the run going meanwhile."""
+    sb.switches.latency = 0.05
+    start = len(sb.requests)
+
+    def restart() -> None:
+        deadline = time.monotonic() + 20
+        while not any(m == METHOD[operation] for m, _ in sb.requests[start:]) and time.monotonic() < deadline:
+            time.sleep(0.005)
+        sb.stop()
+        time.sleep(0.3)
+        sb.start()
+
+    thread = threading.Thread(target=restart, daemon=True)
+    thread.start()
+    return lambda: thread.join(30)
+
+
 FAULTS: dict[str, Fault] = {
     "429 storm + Retry-After": Fault(_rate_limit, real_sleep=True),
     "503 x3 (within retries)": Fault(_storm_503(3)),
@@ -147,6 +168,7 @@ FAULTS: dict[str, Fault] = {
     "drop after commit": Fault(_drop(after_commit=True), stops=True),
     "latency 30 ms": Fault(_latency),
     "restart plan->apply": Fault(_restart),
+    "restart mid-run (0.3 s down)": Fault(_restart_mid_run, real_sleep=True),
 }
 
 
@@ -162,9 +184,13 @@ def test_fault_leaves_the_intended_state(fault: str, operation: str, sandbox: Sa
         planned = plan(client, scenario.path)
         assert len(planned.of(Kind(operation))) == ROWS and not planned.errors
         before = mine(sandbox)
-        spec.arm(sandbox, operation)
-        results, stops = _finish(client, lambda: apply(client, planned, root=tmp_path, batch_size=BATCH_SIZE,
-                                                       concurrency=2), tmp_path)
+        settle = spec.arm(sandbox, operation)
+        try:
+            results, stops = _finish(client, lambda: apply(client, planned, root=tmp_path, batch_size=BATCH_SIZE,
+                                                           concurrency=2), tmp_path)
+        finally:
+            if settle is not None:
+                settle()
         retries = client.retries
     assert results.complete
     check_state(before, mine(sandbox), scenario.intent)
@@ -172,8 +198,8 @@ def test_fault_leaves_the_intended_state(fault: str, operation: str, sandbox: Sa
     assert len(results.of(done)) == ROWS, results.counts()
     if spec.stops:
         assert stops >= 1  # the fault really hit the run
-    if fault.startswith(("429", "503")):
-        assert retries >= 1
+    if fault.startswith(("429", "503", "restart mid")):
+        assert retries >= 1 or stops >= 1
     notes = [f"{ROWS} {done.value}"] + ([f"{stops} stop+resume"] if stops else []) + \
         ([f"{retries} retries"] if retries else [])
     record(fault, operation, "ok: " + ", ".join(notes))
