@@ -144,7 +144,7 @@ def _restart(sb: Sandbox, operation: str) -> None:
 def _restart_mid_run(sb: Sandbox, operation: str) -> Callable[[], None]:
     """Once the first write of the run arrives, the server stops (in-flight requests finish, new connections are
     refused) and comes back 0.3 s later; latency keeps the run going meanwhile."""
-    sb.switches.latency = 0.05
+    sb.switches.latency = 0.15
     start = len(sb.requests)
 
     def restart() -> None:
@@ -250,8 +250,6 @@ def test_concurrent_editor_create(sandbox: Sandbox, exported: Path, tmp_path: Pa
     record("concurrent editor", "create", f"ok: {ROWS - 1} created, 1 refused (theirs kept)")
 
 
-@pytest.mark.xfail(strict=True, reason="bug: a DELETE carries no guard, so a row changed after the plan is deleted "
-                   "anyway (apply._delete filters on id only); the plan itself calls such a row a conflict")
 def test_concurrent_editor_delete(sandbox: Sandbox, exported: Path, tmp_path: Path,
                                   record: Callable[[str, str, str], None]) -> None:
     """A row to delete, changed by someone else after the plan: a conflict (kept), as the plan itself says of a row
