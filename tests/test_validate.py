@@ -174,3 +174,18 @@ def test_without_the_servers_labels_a_sized_column_is_checked_for_length(exporte
     assert report.errors[0].message == "at most 3 characters (this has 4)"
     with_labels = validate(read_sheet(path), exported.lookups)  # with them, a long code is an unknown label
     assert [i.code for i in with_labels.errors] == [IssueCode.UNKNOWN_LABEL]
+
+
+def test_a_frame_built_in_python_with_numpy_scalars_and_missing_values() -> None:
+    import numpy as np
+    import pandas as pd
+
+    from bulkio.read import Sheet
+    from bulkio.resources import CUSTOMER
+
+    frame = pd.DataFrame({"name": ["A", "B", pd.NA, "D", "  "],
+                          "taxPercent": [np.bool_(True), np.int64(1), np.float64(0.5), np.nan, None]}, dtype=object)
+    report = validate(Sheet("frame", None, CUSTOMER, frame, [2, 3, 4, 5, 6]))
+    assert {(i.row, i.column, i.code) for i in report.issues} == {
+        (2, "taxPercent", IssueCode.BAD_VALUE),                                      # np.bool_ is no number
+        (4, "name", IssueCode.REQUIRED), (6, "name", IssueCode.REQUIRED)}           # NA and blank text are empty
