@@ -40,8 +40,30 @@ frame.to_csv(sys.argv[1], index=False)
 """
 _PIPELINE_BULKIO = """
 import sys, bulkio
-with bulkio.Client() as client:
+with bulkio.Client() as client:   # what bulkio export does: pages fetched concurrently and flattened as they come
     bulkio.write_workbook(bulkio.export_table(client, "customer"), sys.argv[1])
+print(client.requests_made)
+"""
+_PIPELINE_BULKIO_STREAM = """
+import sys, bulkio
+from bulkio.stream import stream_export
+with bulkio.Client() as client:   # the workbook's rows rendered page by page while later pages are fetched
+    stream_export(client, "customer", sys.argv[1])
+print(client.requests_made)
+"""
+_FETCH_ONLY = """
+import os, sys, httpx
+headers = {"Authorization": "Bearer " + os.environ["BULKIO_API_KEY"]}
+last, requests = None, 0
+with httpx.Client(base_url=os.environ["BULKIO_BASE_URL"], headers=headers, timeout=60) as http:
+    while True:   # the true floor: the server serving the pages, decoded, nothing written
+        params = {"order": "id", "limit": 1000, **({"id": "gt." + last} if last else {})}
+        page = http.get("/customer", params=params).json()
+        requests += 1
+        if not page:
+            break
+        last = page[-1]["id"]
+print(requests)
 """
 _PIPELINE_NAIVE = """
 import os, sys, httpx, pandas as pd
@@ -56,6 +78,7 @@ with httpx.Client(base_url=os.environ["BULKIO_BASE_URL"], headers=headers, timeo
         offset += len(page)
 frame = pd.json_normalize(rows)
 frame.to_excel(sys.argv[1], index=False, engine="openpyxl")
+print(offset // 1000 + 1 + (offset % 1000 > 0))   # requests: the pages and the empty one that ends them
 """
 _PIPELINE_FLOOR = """
 import os, sys, httpx, xlsxwriter, json
@@ -155,14 +178,21 @@ def main() -> None:
                     "pandas_openpyxl": round(float(openpyxl_write), 2),
                     "ratio_openpyxl_over_bulkio": round(float(openpyxl_write) / float(bulkio_write), 2)}
             if args.only in (None, "pipeline"):
-                bulkio_s = _run(_PIPELINE_BULKIO, work / "p.xlsx", env)[0]
-                naive_s = _run(_PIPELINE_NAIVE, work / "n.xlsx", env)[0]
+                bulkio_s, _, bulkio_requests = _run(_PIPELINE_BULKIO, work / "p.xlsx", env)
+                stream_s = _run(_PIPELINE_BULKIO_STREAM, work / "s.xlsx", env)[0]
+                naive_s, _, naive_requests = _run(_PIPELINE_NAIVE, work / "n.xlsx", env)
                 floor_s = _run(_PIPELINE_FLOOR, work / "f.xlsx", env)[0]
+                fetch_s, _, fetch_requests = _run(_FETCH_ONLY, work / "unused", env)
                 figures["xlsx_export_seconds"] = {
-                    "bulkio": round(bulkio_s, 2), "naive_offset_pages_openpyxl": round(naive_s, 2),
-                    "raw_floor_fetch_write_row": round(floor_s, 2),
+                    "bulkio": round(bulkio_s, 2), "bulkio_stream_export": round(stream_s, 2),
+                    "naive_offset_pages_openpyxl": round(naive_s, 2),
+                    "raw_floor_fetch_write_row": round(floor_s, 2), "fetch_only_keyset": round(fetch_s, 2),
                     "ratio_naive_over_bulkio": round(naive_s / bulkio_s, 2),
-                    "ratio_bulkio_over_floor": round(bulkio_s / floor_s, 2)}
+                    "ratio_naive_over_bulkio_stream_export": round(naive_s / stream_s, 2),
+                    "ratio_bulkio_over_floor": round(bulkio_s / floor_s, 2),
+                    "ratio_bulkio_over_fetch_only": round(bulkio_s / fetch_s, 2),
+                    "requests": {"bulkio": int(bulkio_requests), "naive": int(naive_requests),
+                                 "fetch_only": int(fetch_requests)}}
             if args.only in (None, "read"):
                 from .read_validate import measure
 

@@ -36,8 +36,8 @@ _MAX_ROWS = 1_048_576
 _STRING_MAX = 32767  # UTF-16 units Excel keeps in a cell; xlsxwriter truncates longer text, and so does this
 # any of these makes a text take the careful path: control characters and "_x" (Excel's _xHHHH_ escapes), XML
 # specials, non-characters, and (tested apart: four times faster than one regex) leading or trailing white space
-_SPECIAL = re.compile(r"[\x00-\x08\x0b-\x1f&<>\ufffe\uffff]|_x")
-_SPECIAL_JOINED = re.compile(r"[\x01-\x08\x0b-\x1f&<>\ufffe\uffff]|_x")  # NUL is the joint, tested apart
+_SPECIAL = re.compile(r"[\x00-\x08\x0b-\x1f&<>\ufffe\uffff]")  # "_x" is looked for apart: a class alone is fast
+_SPECIAL_JOINED = re.compile(r"[\x01-\x08\x0b-\x1f&<>\ufffe\uffff]")  # NUL is the joint, tested apart
 _SPACE_AFTER_JOINT = re.compile(r"\x00\s")
 _ESCAPE_ESCAPES = re.compile("(_x[0-9a-fA-F]{4}_)")
 _CONTROL = re.compile(r"([\x00-\x08\x0b-\x1f])")
@@ -63,8 +63,8 @@ def _plain(texts: list[str]) -> bool:
         return False
     blob = "\x00".join(texts)
     return blob.count("\x00") == len(texts) - 1 and not (
-        _SPECIAL_JOINED.search(blob) or _SPACE_AFTER_JOINT.search(blob) or _SPACE_AFTER_JOINT.search(blob[::-1])
-        or blob[:1].isspace() or blob[-1:].isspace())
+        _SPECIAL_JOINED.search(blob) or "_x" in blob or blob[:1].isspace() or blob[-1:].isspace()
+        or _SPACE_AFTER_JOINT.search(blob) or _SPACE_AFTER_JOINT.search(blob[::-1]))
 
 
 def _utf16_truncate(text: str) -> str:
@@ -120,19 +120,22 @@ def excel_serials(values: Sequence[datetime | None]) -> list[float | None]:
     return out
 
 
-def _column_xml(values: Sequence[Any], letter: str, first: int, style: str) -> list[str]:
-    """One column's cells as XML ('' for an empty cell); `first` is the Excel row number of values[0]."""
+def _column_xml(values: Sequence[Any], letter: str, rows: Sequence[str], style: str) -> list[str]:
+    """One column's cells as XML ('' for an empty cell); `rows` are the Excel row numbers of `values`, as text
+    (made once for all columns: formatting an int in every cell's f-string costs more than the rest of it)."""
     kinds = {type(v) for v in values} - {type(None)}
     special = _SPECIAL.search
-    rows = range(first, first + len(values))
+    head = f'<c r="{letter}'
     if kinds <= {str}:
+        text = f'"{style} t="inlineStr"><is><t>'
         if _plain([v for v in values if v is not None]):
-            return ["" if v is None else f'<c r="{letter}{r}"{style} t="inlineStr"><is><t>{v}</t></is></c>'
-                    for r, v in zip(rows, values, strict=True)]
+            return ["" if v is None else f"{head}{r}{text}{v}</t></is></c>" for r, v in zip(rows, values, strict=True)]
+        careful = f'"{style} t="inlineStr">'
         return ["" if v is None else
-                f'<c r="{letter}{r}"{style} t="inlineStr"><is><t>{v}</t></is></c>'
-                if not (special(v) or v[:1].isspace() or v[-1:].isspace()) and len(v) <= _STRING_MAX // 2 else
-                f'<c r="{letter}{r}"{style} t="inlineStr">{_careful_text(v)}</c>'
+                f"{head}{r}{text}{v}</t></is></c>"
+                if not (special(v) or "_x" in v or v[:1].isspace() or v[-1:].isspace()) and len(v) <= _STRING_MAX // 2
+                else
+                f"{head}{r}{careful}{_careful_text(v)}</c>"
                 for r, v in zip(rows, values, strict=True)]
     if kinds <= {datetime}:
         values = excel_serials(values)
@@ -141,8 +144,8 @@ def _column_xml(values: Sequence[Any], letter: str, first: int, style: str) -> l
     for v in values:
         if v is not None and not math.isfinite(v):
             raise TypeError("NAN/INF not supported in write_number() without 'nan_inf_to_errors' Workbook() option")
-    return ["" if v is None else f'<c r="{letter}{r}"{style}><v>{v:.16G}</v></c>'
-            for r, v in zip(rows, values, strict=True)]
+    number = f'"{style}><v>'
+    return ["" if v is None else f"{head}{r}{number}{v:.16G}</v></c>" for r, v in zip(rows, values, strict=True)]
 
 
 def _any_cell(value: Any, ref: str, style: str) -> str:
@@ -192,15 +195,17 @@ def render(columns: Sequence[Sequence[Any]], first_row: int, style: Sequence[str
     letters = [xl_col_to_name(col) for col in range(len(columns))]
     first = last = None
     for start in range(0, count, _BLOCK):  # a block of rows at a time: memory holds one block's XML
-        cells = [_column_xml(values[start:start + _BLOCK], letters[col], first_row + start + 1, style[col])
+        numbers = [str(n) for n in range(first_row + start + 1, first_row + min(count, start + _BLOCK) + 1)]
+        cells = [_column_xml(values[start:start + _BLOCK], letters[col], numbers, style[col])
                  for col, values in enumerate(columns)]
         chunk = []
-        for row_number, row in enumerate(zip(*cells, strict=True), start=first_row + start):
+        for row_number, number, row in zip(range(first_row + start, first_row + count), numbers,
+                                           zip(*cells, strict=True), strict=False):
             body = "".join(row)
             if body:
                 first = row_number if first is None else first
                 last = row_number
-                chunk.append(f'<row r="{row_number + 1}">{body}</row>')
+                chunk.append(f'<row r="{number}">{body}</row>')
         write("".join(chunk))
     return first, last
 

@@ -163,8 +163,8 @@ def to_cell(column: Column, value: Any) -> Any:
 
 def to_cells(column: Column, values: Iterable[Any]) -> list[Any]:
     """`to_cell` over a column's values, with the same results; text that is already a non-blank string (most of an
-    export) is passed through without a call per value."""
-    if column.type is ColumnType.TEXT:
+    export) is passed through without a call per value (for a text array, such a string is its cell already)."""
+    if column.type in (ColumnType.TEXT, ColumnType.TEXT_ARRAY):
         return [v if v.__class__ is str and v and not v.isspace() else to_cell(column, v) for v in values]
     return [to_cell(column, v) for v in values]
 

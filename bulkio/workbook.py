@@ -33,7 +33,7 @@ from .errors import WorkbookError
 from .export import Export, ExportInfo, display_frame, flat_columns
 from .lookups import Lookup
 from .resources import Column, ColumnType, Resource
-from .values import to_cell
+from .values import to_cell, to_cells
 
 __all__ = [
     "ACTION_COLUMN",
@@ -212,7 +212,7 @@ def _column_cells(series: pd.Series, column: Column | None) -> list[Any]:
         values = series.to_numpy(dtype=object, na_value=None).tolist()
         if column is not None and column.type in (ColumnType.TEXT, ColumnType.NUMERIC):
             return values  # already what the cell holds: text as text, numbers as numbers
-        return [_cell(column, v) for v in values]
+        return to_cells(column, values) if column is not None else [_cell(column, v) for v in values]
     return [_cell(column, _na_to_none(v)) for v in series.tolist()]
 
 
