@@ -9,6 +9,7 @@ import os
 import re
 import subprocess
 import sys
+import warnings
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,11 +20,13 @@ import pytest
 from bulkio.apply import apply
 from bulkio.client import Client
 from bulkio.config import Settings
+from bulkio.errorbook import write_error_workbook
 from bulkio.errors import ApiError, ApplyError, BulkioError, ConfigError, TransportError
 from bulkio.export import export_table
 from bulkio.filters import eq
 from bulkio.plan import Kind, plan
 from bulkio.read import read_sheet
+from bulkio.results import write_results_workbook
 from bulkio.sandbox import Sandbox
 from bulkio.undo import undo
 from bulkio.workbook import write_csv, write_workbook
@@ -137,7 +140,7 @@ def test_the_key_appears_in_no_artefact_of_a_full_run(secret_sandbox: Sandbox, t
     assert not leaks, f"the API key appears in: {leaks}"
 
 
-def test_exceptions_and_reprs_never_show_the_key(secret_sandbox: Sandbox) -> None:
+def test_exceptions_and_reprs_never_show_the_key(secret_sandbox: Sandbox, tmp_path: Path) -> None:
     sb = secret_sandbox
     texts: list[str] = []
     with Client(sb.url, KEY) as client:
@@ -148,6 +151,13 @@ def test_exceptions_and_reprs_never_show_the_key(secret_sandbox: Sandbox) -> Non
             with pytest.raises(ApiError) as info:
                 call()
             texts += [str(info.value), repr(info.value), json.dumps(info.value.to_dict())]
+        cells_path = tmp_path / "c.xlsx"
+        write_workbook(export_table(client, "customer"), cells_path)
+        edit_workbook(cells_path, {(2, "logo"): "repr.png"}, append=[{"name": "Repr Ltd"}])
+        planned = plan(client, cells_path)
+        results = apply(client, planned, root=tmp_path)
+        texts += [repr(planned), planned._repr_html_(), planned.to_markdown(), planned.to_json(),
+                  planned.to_frame().to_csv(), repr(results), results._repr_html_(), results.to_frame().to_csv()]
     with Client(sb.url, KEY + "-wrong") as wrong, pytest.raises(ApiError) as refused:
         wrong.count("customer")
     texts += [str(refused.value), repr(refused.value)]
@@ -168,6 +178,25 @@ def test_a_key_is_never_sent_over_plain_http_off_loopback(url: str) -> None:
     with pytest.raises(ConfigError) as info:
         Client(url, KEY)
     assert not _leaks(str(info.value))
+
+
+def test_a_config_file_or_profile_cannot_send_the_key_over_plain_http(tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text(f'base_url = "https://rest.carbon.ms"\napi_key = "{KEY}"\n\n'
+                      '[profiles.leaky]\nbase_url = "http://carbon.example.com"\n')
+    monkeypatch.setenv("BULKIO_CONFIG", str(config))
+    monkeypatch.delenv("BULKIO_BASE_URL", raising=False)
+    monkeypatch.delenv("BULKIO_API_KEY", raising=False)
+    Client().close()  # https: fine
+    monkeypatch.setenv("BULKIO_PROFILE", "leaky")
+    with pytest.raises(ConfigError, match="https") as info:
+        Client()
+    assert not _leaks(str(info.value))
+    monkeypatch.delenv("BULKIO_PROFILE")
+    monkeypatch.setenv("BULKIO_BASE_URL", "http://carbon.example.com")  # the environment over a safe file
+    with pytest.raises(ConfigError, match="https"):
+        Client()
 
 
 @pytest.mark.parametrize("url", ["http://127.0.0.1:8765", "http://127.0.0.2", "http://localhost:8765",
@@ -282,11 +311,29 @@ def test_exports_never_hold_live_formulas_from_data(sandbox: Sandbox, tmp_path: 
                                 env={"BULKIO_BASE_URL": sandbox.url, "BULKIO_API_KEY": sandbox.api_key,
                                      "BULKIO_CONFIG": ""})
     assert result.exit_code == 0, result.output
-    with zipfile.ZipFile(xlsx) as archive:
-        sheets = [n for n in archive.namelist() if n.startswith("xl/worksheets/")]
-        assert sheets
-        for name in sheets:
-            assert not re.search(rb"<(\w+:)?f[\s>/]", archive.read(name)), f"a formula in {name}"
+    # the other workbooks bulkio writes from data: a plan report, an error workbook, a results workbook
+    edited = tmp_path / "edited.xlsx"
+    edited.write_bytes(xlsx.read_bytes())
+    cells = sheet_rows(edited)
+    mine = [r for r in sorted(cells) if str(cells[r]["name"]).startswith("Formula")]
+    edit_workbook(edited, {(mine[0], "phone"): 442079460961, **{(r, "fax"): FORMULAS[i] for i, r in
+                                                                 enumerate(mine[1:])}}, as_text=True)
+    with Client(sandbox.url, sandbox.api_key) as client:
+        planned = plan(client, edited, skip_invalid=True)
+        assert planned.errors and len(planned.of(Kind.UPDATE)) == len(mine) - 1  # formula-like faxes to write
+        report = planned.to_excel(tmp_path / "plan.xlsx")
+        errors = write_error_workbook(read_sheet(edited), planned.issues, tmp_path / "errors.xlsx")
+        results = apply(client, planned, root=tmp_path)
+    sheet = read_sheet(edited)
+    with warnings.catch_warnings():  # reported bug: sheetrows.excel_serials warns on tz-aware dates here
+        warnings.filterwarnings("ignore", "no explicit representation of timezones", UserWarning)
+        outcome = write_results_workbook(results, sheet.frame, sheet.rows, tmp_path / "results.xlsx")
+    for book in (xlsx, report, errors, outcome):
+        with zipfile.ZipFile(book) as archive:
+            sheets = [n for n in archive.namelist() if n.startswith("xl/worksheets/")]
+            assert sheets
+            for name in sheets:
+                assert not re.search(rb"<(\w+:)?f[\s>/]", archive.read(name)), f"a formula in {book.name}: {name}"
     frame = read_sheet(xlsx).frame  # the data is there, as text
     values = {v for column in ("logo", "website") for v in frame[column]}
     assert set(FORMULAS) <= values
