@@ -18,7 +18,9 @@ raise instead of being dropped silently.
 
 from __future__ import annotations
 
+import contextlib
 import math
+import os
 import re
 import shutil
 from collections.abc import Callable, Sequence
@@ -30,7 +32,7 @@ from xlsxwriter.utility import xl_col_to_name
 
 from .errors import WorkbookError
 
-__all__ = ["append_rows", "append_xml", "can_append", "excel_serials", "render", "styles"]
+__all__ = ["append_rows", "append_xml", "can_append", "discard", "excel_serials", "render", "styles"]
 
 _MAX_ROWS = 1_048_576
 _STRING_MAX = 32767  # UTF-16 units Excel keeps in a cell; xlsxwriter truncates longer text, and so does this
@@ -99,7 +101,7 @@ def _serial(value: datetime) -> float:
 
 
 def excel_serials(values: Sequence[datetime | None]) -> list[float | None]:
-    """Excel date numbers of naive (UTC) datetimes, equal to xlsxwriter's conversion bit for bit.
+    """Excel date numbers of datetimes, equal to xlsxwriter's conversion (with ``remove_timezone``) bit for bit.
 
     Vectorised for dates after 1900-02-28 (xlsxwriter's formula in numpy float64, same operations in the same
     order); earlier dates (Excel's 1900 leap-year quirk) take the one-by-one formula.
@@ -107,6 +109,9 @@ def excel_serials(values: Sequence[datetime | None]) -> list[float | None]:
     present = [v for v in values if v is not None]
     if not present:
         return [None] * len(values)
+    if any(v.tzinfo is not None for v in present):  # xlsxwriter's remove_timezone drops the zone, as it is
+        values = [None if v is None else v.replace(tzinfo=None) for v in values]
+        present = [v for v in values if v is not None]
     stamps = np.array(present, dtype="datetime64[us]")
     if (stamps < _MARCH_1900).any():
         return [None if v is None else _serial(v) for v in values]
@@ -247,3 +252,12 @@ def append_rows(sheet: Any, first_row: int, columns: Sequence[Sequence[Any]], fo
     cells = render(columns, first_row, style, sheet.fh.write)
     append_xml(sheet, first_row, count, "", cells)
     return count
+
+
+def discard(sheet: Any) -> None:
+    """Close and remove the temporary row file of a constant_memory `sheet` whose workbook will never be closed."""
+    handle = getattr(sheet, "row_data_fh", None)
+    if handle is not None and not handle.closed:
+        handle.close()
+        with contextlib.suppress(OSError):
+            os.unlink(sheet.row_data_filename)

@@ -75,10 +75,14 @@ def stream_export(client: Client, resource: Resource | str, path: str | Path, *,
     if suffix == ".xlsx":
         book = PagedWorkbook(path, res, select, lookups)
         rows = 0
-        for page in iter_records(client, res, select=select, order=order, where=where, limit=limit,
-                                 page_size=page_size, progress=progress):
-            book.add(flatten(page, res, columns=select))  # while the next pages are being fetched
-            rows += len(page)
+        try:
+            for page in iter_records(client, res, select=select, order=order, where=where, limit=limit,
+                                     page_size=page_size, progress=progress):
+                book.add(flatten(page, res, columns=select))  # while the next pages are being fetched
+                rows += len(page)
+        except BaseException:
+            book.discard()
+            raise
         info = export_info(client, res, select, where=where, order=order, limit=limit, raw_ids=raw_ids, rows=rows)
         book.close(info)
         return info

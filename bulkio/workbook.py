@@ -473,6 +473,13 @@ class PagedWorkbook:
             self._base.close()
 
 
+    def discard(self) -> None:
+        """Give up (the export failed): close and remove the spools and the sheet's row file; no workbook is made."""
+        self._data.close()
+        self._base.close()
+        sheetrows.discard(self.sheet)
+
+
 def _span(cells: Sequence[tuple[int | None, int | None]]) -> tuple[int | None, int | None]:
     firsts = [first for first, _ in cells if first is not None]
     lasts = [last for _, last in cells if last is not None]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import zipfile
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +29,7 @@ def _columns() -> list[list[Any]]:
         ["cust_1", "cust_2", "cust_3", None, "cust_5", "cust_6"],
         [None, None, 0.2, 1, 12345678901234567, 0.30000000000000004],
         [datetime(2025, 1, 17, 18, 55, 38, 703167), None, datetime(1900, 1, 1), datetime(1900, 2, 28, 12),
-         datetime(1900, 3, 1), datetime(2026, 11, 25)],
+         datetime(1900, 3, 1), datetime(2026, 11, 25, 9, 30, tzinfo=timezone(timedelta(hours=2)))],  # zone dropped
         [True, False, 3, "text", datetime(2024, 2, 29, 23, 59, 59, 999999), None],  # a custom field: mixed
         [None] * 6,  # a column with no value at all
         _TEXTS[:6],

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from bulkio.client import Client
-from bulkio.errors import WorkbookError
+from bulkio.errors import TransportError, WorkbookError
 from bulkio.export import export, export_table
 from bulkio.sandbox import Sandbox
 from bulkio.stream import stream_export
@@ -97,3 +97,11 @@ def test_streamed_xlsx_of_nothing(client: Client, tmp_path: Path) -> None:
     whole = write_workbook(export_table(client, "customer", where=["name=eq.no such customer"]),
                            tmp_path / "whole.xlsx")
     assert _cells(tmp_path / "none.xlsx")["customer"] == _cells(whole)["customer"]
+
+
+def test_a_failed_xlsx_stream_leaves_no_file_and_no_open_spool(sandbox: Sandbox, tmp_path: Path) -> None:
+    sandbox.switches.max_rows = 25
+    sandbox.switches.drop, sandbox.switches.drop_skip = 1, 6  # the lookups and two pages pass, then a page breaks
+    with Client(sandbox.url, sandbox.api_key, max_retries=0) as impatient, pytest.raises(TransportError):
+        stream_export(impatient, "customer", tmp_path / "broken.xlsx")
+    assert not (tmp_path / "broken.xlsx").exists()
