@@ -162,26 +162,95 @@ class _Runner:
         return out
 
     def _delete(self, rows: list[_Row], tx_rollback: bool = False) -> list[RowResult]:
+        """Delete rows that are still as the plan saw them (their `guard`).
+
+        The rows are read first (undo needs them whole, with the rows the database deletes along with them, ON
+        DELETE CASCADE): a row changed since the plan is left alone, a conflict. The DELETE returns what it
+        deleted; a row changed in the moment between that read and the DELETE is put back at once, with its
+        dependents, and reported as a conflict: never lost.
+        """
         res = self.resource
         keys = [r.key for r in rows if r.key]
-        if not tx_rollback:  # undo needs the whole rows: read them before they are gone, and the rows the
-            # database deletes with them (ON DELETE CASCADE, e.g. a customer's contacts)
-            full = [row for page in self.client.iter_pages(res, filters=[(res.key, in_(keys))]) for row in page]
-            self.journal.undo({"kind": "deleted", "rows": full})
-            for table, column in cascades(res):
-                dependents = [row for chunk in self.client.split_in(table, column, keys)
-                              for page in self.client.iter_pages(table, filters=[(column, in_(chunk))])
-                              for row in page]
-                if dependents:
-                    self.journal.undo({"kind": "cascaded", "table": table.name, "rows": dependents})
-        result = self.client.delete(res, [(res.key, in_(keys))], returning=True, select=[res.key],
-                                    max_affected=len(keys), tx_rollback=tx_rollback)
         if tx_rollback:
+            self.client.delete(res, [(res.key, in_(keys))], returning=False, max_affected=len(keys),
+                               tx_rollback=True)
             return [RowResult(r.row, r.key, Status.DELETED, r.label, r.key) for r in rows]
-        gone = {str(row[res.key]) for row in result.rows}
-        return [RowResult(r.row, r.key, Status.DELETED, r.label, r.key) if r.key in gone else
-                RowResult(r.row, r.key, Status.UNCHANGED, r.label, r.key, error="already deleted on the server")
-                for r in rows]
+        current = {str(row[res.key]): row
+                   for page in self.client.iter_pages(res, filters=[(res.key, in_(keys))]) for row in page}
+        out: dict[str | None, RowResult] = {}
+        doomed = []
+        for r in rows:
+            now = current.get(str(r.key))
+            if now is None:
+                out[r.key] = RowResult(r.row, r.key, Status.UNCHANGED, r.label, r.key,
+                                       error="already deleted on the server")
+            elif not _same(res, now, r.guard):
+                out[r.key] = RowResult(r.row, r.key, Status.CONFLICT, r.label, r.key,
+                                       error="changed on the server since the plan: not deleted; plan again")
+            else:
+                doomed.append(r)
+        if doomed:
+            doomed_keys = [str(r.key) for r in doomed]
+            self.journal.undo({"kind": "deleted", "rows": [current[k] for k in doomed_keys]})
+            dependents = self._dependents(doomed_keys)
+            for table, found in dependents.items():
+                self.journal.undo({"kind": "cascaded", "table": table.name, "rows": found})
+            result = self.client.delete(res, [(res.key, in_(doomed_keys))], returning=True,
+                                        max_affected=len(doomed_keys))
+            deleted = {str(row[res.key]): row for row in result.rows}
+            moved = [deleted[str(r.key)] for r in doomed if str(r.key) in deleted
+                     and not _same(res, deleted[str(r.key)], current[str(r.key)])]
+            if moved:
+                self._put_back(moved, dependents)
+            moved_keys = {str(row[res.key]) for row in moved}
+            for r in doomed:
+                if r.key in moved_keys:
+                    out[r.key] = RowResult(r.row, r.key, Status.CONFLICT, r.label, r.key, error=(
+                        "changed on the server as it was being deleted: put back at once, nothing lost; plan again"))
+                elif r.key in deleted:
+                    out[r.key] = RowResult(r.row, r.key, Status.DELETED, r.label, r.key)
+                else:
+                    out[r.key] = RowResult(r.row, r.key, Status.UNCHANGED, r.label, r.key,
+                                           error="already deleted on the server")
+        return [out[r.key] for r in rows]
+
+    def _dependents(self, keys: list[str]) -> dict[Resource, list[dict[str, Any]]]:
+        """The rows of other tables the database deletes along with these (ON DELETE CASCADE)."""
+        found: dict[Resource, list[dict[str, Any]]] = {}
+        for table, column in cascades(self.resource):
+            rows = [row for chunk in self.client.split_in(table, column, keys)
+                    for page in self.client.iter_pages(table, filters=[(column, in_(chunk))]) for row in page]
+            if rows:
+                found[table] = rows
+        return found
+
+    def _put_back(self, rows: list[dict[str, Any]], dependents: dict[Resource, list[dict[str, Any]]]) -> None:
+        """Insert deleted rows again as they were, with their cascaded dependents, then their links to those."""
+        res = self.resource
+        keys = {str(row[res.key]) for row in rows}
+        mine = {table: [d for d in found if any(str(d.get(c.name)) in keys for c in table.columns
+                                                  if c.reference is not None and c.reference.table == res.name)]
+                for table, found in dependents.items()}
+        links: dict[str, dict[str, Any]] = {}
+        bare = []
+        for row in rows:
+            record = {c: v for c, v in row.items() if c in res}
+            for column in res.columns:
+                ref = column.reference
+                targets = next((found for table, found in mine.items() if ref and table.name == ref.table), None)
+                if targets and record.get(column.name) is not None and any(
+                        str(t.get(ref.column)) == str(record[column.name]) for t in targets):
+                    links.setdefault(str(row[res.key]), {})[column.name] = record[column.name]
+                    record[column.name] = None
+            bare.append(record)
+        self.client.insert(res, bare, returning=False)
+        for table, found in mine.items():
+            if found:
+                self.client.insert(table, [{c: v for c, v in d.items() if c in table} for d in found],
+                                   returning=False)
+        for ident, values in links.items():
+            self.client.update(res, [(res.key, f"eq.{ident}")], values, returning=False)
+        self.journal.undo({"kind": "restored", "ids": sorted(keys)})
 
     def send(self, kind: Kind, rows: list[_Row], body: Mapping[str, Any], tx_rollback: bool = False
              ) -> list[RowResult]:

@@ -931,7 +931,9 @@ def _delete_row(res: Resource, key: str | None, excel_row: int | None, label: st
             names = ", ".join(c.column for c in moved)
             return RowPlan(Kind.CONFLICT, key, excel_row, label, tuple(moved),
                            reason=f"to delete, but the server changed {names} since the export")
-    return RowPlan(Kind.DELETE, key, excel_row, label, guard={res.key: key})
+    # the row as the plan saw it: apply deletes it only if it is still so (a row changed meanwhile is a conflict)
+    seen = {c: v for c, v in server.items() if c != res.key}
+    return RowPlan(Kind.DELETE, key, excel_row, label, guard=seen)
 
 
 def iter_kinds(plan: Plan) -> Iterator[tuple[Kind, list[RowPlan]]]:

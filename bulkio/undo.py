@@ -65,7 +65,7 @@ def plan_undo(client: Client, run: str | Path, *, root: str | Path | None = None
             rows.append(RowPlan(Kind.CONFLICT, ident, None, _label(resource, now), reason="created by the run, "
                                 "changed since: not deleted"))
         else:
-            rows.append(RowPlan(Kind.DELETE, ident, None, _label(resource, now), guard={key: ident}))
+            rows.append(RowPlan(Kind.DELETE, ident, None, _label(resource, now), guard=dict(body)))
     for ident, change in updated.items():
         now = current.get(ident)
         before, after = change["before"], {c: v for c, v in change["after"].items() if c != "updatedAt"}
@@ -141,24 +141,33 @@ def undo(client: Client, run: str | Path, *, root: str | Path | None = None, con
     results = apply(client, reversal, root=root, concurrency=concurrency, progress=progress)
     cascaded: dict[str, list[dict[str, Any]]] = {}
     deleted: list[dict[str, Any]] = []
+    restored: set[str] = set()  # deleted and put back by the run itself (changed as they were being deleted)
     for record in journal.undo_records():
         if record["kind"] == "cascaded":
             cascaded.setdefault(record["table"], []).extend(record["rows"])
         elif record["kind"] == "deleted":
             deleted.extend(record["rows"])
-    restored = {r.key for r in results.rows if r.status is Status.CREATED}
+        elif record["kind"] == "restored":
+            restored.update(record["ids"])
+    resource = reversal.resource
+    for table, found in list(cascaded.items()):
+        owners = [c.name for c in resource_for(client, table).columns
+                  if c.reference is not None and c.reference.table == resource.name]
+        cascaded[table] = [d for d in found if not any(str(d.get(c)) in restored for c in owners)]
+    back = {r.key for r in results.rows if r.status is Status.CREATED}
     for table, rows in cascaded.items():
+        if not rows:
+            continue
         dependents = resource_for(client, table)
         step = apply(client, _creates(dependents, rows, f"undo of run {journal.run_id}: {table}", reversal.host),
                      root=root, concurrency=concurrency, progress=progress)
         results.rows.extend(step.rows)
         results.requests += step.requests
-    resource = reversal.resource
     relinks = []
     for row in deleted:
         ident = str(row[resource.key])
         links = _links(resource, row, cascaded)
-        if ident in restored and links:
+        if ident in back and links:
             relinks.append(RowPlan(Kind.UPDATE, ident, None, _label(resource, row), body=links,
                                    guard=dict.fromkeys(links)))
     if relinks:
