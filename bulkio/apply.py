@@ -422,6 +422,12 @@ def _execute(client: Client, journal: Journal, concurrency: int | None, progress
                     bodies = {r.row: r.body for r in [_Row(**x) for x in batch["rows"]]}
                     journal.undo({"kind": "created", "rows": [{"id": r.id, "body": bodies.get(r.row, {})}
                                                               for r in settled if r.status is Status.CREATED]})
+                elif kind is Kind.UPDATE:  # applied before the answer was lost: undo needs what they held
+                    sent_rows = {r.key: r for r in [_Row(**x) for x in batch["rows"]]}
+                    done = [sent_rows[r.key] for r in settled if r.status is Status.UPDATED and r.key in sent_rows]
+                    if done:
+                        journal.undo({"kind": "updated", "rows": [{"key": r.key, "before": r.before,
+                                                                   "after": dict(batch["body"])} for r in done]})
                 finished[number] = settled
             if not rows:
                 journal.append({"event": "done", "batch": number, "results": [r.to_dict() for r in settled]})

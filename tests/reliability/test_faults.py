@@ -275,18 +275,12 @@ def test_concurrent_editor_delete(sandbox: Sandbox, exported: Path, tmp_path: Pa
 
 
 # ------------------------------------------------------------------------------------------------ undo after a fault
-UNDO_BUG = ("bug: resume records no undo data for an update batch it reconciles (apply._execute journals undo only "
-            "for reconciled creates), so undo leaves those rows updated")
-
-
 @pytest.mark.parametrize("operation", OPERATIONS)
 @pytest.mark.parametrize("after_commit", [False, True], ids=["before commit", "after commit"])
 def test_undo_after_a_dropped_and_resumed_run_restores_the_server(
         after_commit: bool, operation: str, sandbox: Sandbox, exported: Path, tmp_path: Path,
         record: Callable[[str, str, str], None], request: pytest.FixtureRequest) -> None:
     fault = f"drop {'after' if after_commit else 'before'} commit, resume, undo"
-    if after_commit and operation == "update":
-        request.applymarker(pytest.mark.xfail(strict=True, reason=UNDO_BUG))
     record(fault, operation, "FAILED")
     scenario = _scenario(operation, exported, tmp_path, "Undone")
     with Client(sandbox.url, sandbox.api_key, sleep=NoSleep()) as client:
