@@ -10,7 +10,6 @@ through the client:
 from __future__ import annotations
 
 import json
-import warnings
 from pathlib import Path
 from typing import Any
 
@@ -121,9 +120,7 @@ def test_apply_then_nothing_left_to_do_and_undo_restores(sandbox_server: Sandbox
         results = apply(client, planned, root=folder)
         assert results.complete and not results.of(Status.FAILED) and not results.of(Status.CONFLICT)
         sheet = read_sheet(xlsx)
-        with warnings.catch_warnings():  # reported bug: sheetrows.excel_serials warns on tz-aware dates here
-            warnings.filterwarnings("ignore", "no explicit representation of timezones", UserWarning)
-            again = write_results_workbook(results, sheet.frame, sheet.rows, folder / "c.results.xlsx")
+        again = write_results_workbook(results, sheet.frame, sheet.rows, folder / "c.results.xlsx")
         status = sheet_rows(again)
         kept = [r for r in sorted(status) if status[r]["_status"] != "deleted"]
         replanned = plan(client, again, resource="customer")
