@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from xlsxwriter.utility import xl_col_to_name
+from xlsxwriter.utility import xl_cell_to_rowcol, xl_col_to_name
 
 from .errors import WorkbookError
 from .resources import Resource, get_resource
@@ -173,6 +173,7 @@ def _read_xlsx(path: Path, resource: Resource | None, sheet_name: str | None) ->
     names = book.sheet_names
     meta = None
     if META_SHEET in names:
+        _check_extent(path, META_SHEET)
         meta = {str(r[0]): str(r[1]) for r in book.get_sheet_by_name(META_SHEET).to_python() if r and r[0]}
     if resource is None:
         wanted = meta.get("resource") if meta else None
@@ -188,6 +189,15 @@ def _read_xlsx(path: Path, resource: Resource | None, sheet_name: str | None) ->
             (n for n in names if n not in _NOT_DATA and visible.get(n, True)), None)
     if sheet_name not in names:
         raise WorkbookError(f"no sheet named {sheet_name!r}; the workbook has: {', '.join(names)}", file=file)
+    _check_extent(path, sheet_name)
+    scan = _scan_sheet(path, sheet_name)  # before calamine: it holds the sheet's whole used rectangle in memory
+    rows_spanned, columns_spanned = scan.extent
+    if rows_spanned * columns_spanned > MAX_SHEET_CELLS:
+        far = f"{_letter(columns_spanned - 1)}{rows_spanned}"
+        raise WorkbookError(f"the sheet's cells reach {far} ({rows_spanned * columns_spanned:,} cells in the "
+                            "rectangle a reader must hold): too large to read; delete the stray cells far from your "
+                            "data (Ctrl+End in Excel goes to the last one) and save again", file=file,
+                            sheet=sheet_name)
     try:
         data = book.get_sheet_by_name(sheet_name)
     except Exception as exc:  # a zip that opens but whose sheet XML is cut short or broken
@@ -202,13 +212,21 @@ def _read_xlsx(path: Path, resource: Resource | None, sheet_name: str | None) ->
                             column=_letter(left))
     frame, rows = _grid_frame(data.to_python(skip_empty_area=False), file, sheet_name)
     del data
-    scan = _scan_sheet(path, sheet_name)
     warnings = []
     for letter, row, computed in scan.formulas:
         if not computed:  # saved by a program that does not calculate: the cell would read as empty
             raise WorkbookError("a formula without a computed value: open and save the file in Excel or LibreOffice "
                                 "(or paste values) so its result is stored", file=file, sheet=sheet_name, row=row,
                                 column=letter)
+    for letter, row, error in scan.errors:
+        if row in rows or row == 1:  # a data cell: never read as empty, which would clear the field
+            index = xl_cell_to_rowcol(f"{letter}1")[1]
+            name = frame.columns[index] if index < len(frame.columns) else None
+            more = f"; {len(scan.errors) - 1} more cell(s) hold errors" if len(scan.errors) > 1 else ""
+            raise WorkbookError(f"the cell holds the Excel error {error} (a formula that failed, or an error pasted "
+                                f"in): fix it or clear the cell{more}",
+                                file=file, sheet=sheet_name, row=row,
+                                column=f"{letter} ({name})" if name else letter)
     if scan.formulas:
         letter, row, _ = scan.formulas[0]
         warnings.append(f"{path.name}: {len(scan.formulas)} cell(s) hold formulas (first: {letter}{row}); their last "
@@ -216,6 +234,7 @@ def _read_xlsx(path: Path, resource: Resource | None, sheet_name: str | None) ->
     warnings.extend(_hidden_warnings(path.name, scan, rows, len(frame.columns)))
     base = None
     if BASE_SHEET in names:
+        _check_extent(path, BASE_SHEET)
         base = _read_base(book.get_sheet_by_name(BASE_SHEET).to_python(), file)
     else:
         warnings.append(f"{path.name}: no export snapshot (a template, or re-saved by another program): the plan "
@@ -247,6 +266,11 @@ class _SheetXml:
     formulas: list[tuple[str, int, bool]]
     hidden_rows: list[int]
     hidden_columns: list[int]
+    extent: tuple[int, int] = (0, 0)
+    """(last row, widest column index + 1) of any cell: calamine allocates that whole rectangle."""
+    errors: list[tuple[str, int, str]] = field(default_factory=list)
+    """Cells holding an Excel error value (#N/A, #DIV/0!...): column letter, row, the error. calamine reads them as
+    empty cells, which would clear the field on the server."""
 
 
 _SHEET_TAG = re.compile(rb"<sheet\b[^>]*>")
@@ -260,6 +284,8 @@ _ROW_END = re.compile(rb"</\w+:row>")
 _CELL_REF = re.compile(rb"""\br\s*=\s*["']([A-Z]+)([0-9]+)["']""")
 _ROW_REF = re.compile(rb"""\br\s*=\s*["']([0-9]+)["']""")
 _VALUE = re.compile(rb"<(?:\w+:)?v>(.+?)</(?:\w+:)?v>|<(?:\w+:)?v>(</(?:\w+:)?v>)", re.S)
+_ERROR_TYPE = re.compile(rb"""\bt\s*=\s*["']e["']""")
+_WIDE_REF = re.compile(rb"""\br\s*=\s*["']([A-Z]{2,3})[0-9]+["']""")
 
 
 def _attributes(tag: bytes) -> dict[bytes, bytes]:
@@ -284,6 +310,40 @@ def _sheet_member(archive: zipfile.ZipFile, sheet_name: str) -> str | None:
     return name if name.startswith("xl/") else f"xl/{name}"
 
 
+MAX_SHEET_CELLS = 30_000_000
+"""Cells (rows x columns of the used range) a sheet may span: calamine holds the whole rectangle in memory."""
+_MAX_RATIO = 100  # spreadsheet XML compresses 5-20:1; far more is a zip bomb (or a sheet of nothing)
+_MAX_XML_BYTES = 4 << 30
+_DIMENSION = re.compile(rb"""<(?:\w+:)?dimension\b[^>]*\bref\s*=\s*["'](?:[A-Z]+[0-9]+:)?([A-Z]+)([0-9]+)["']""")
+_MAX_ROW_XML = 64 << 20
+
+
+def _check_extent(path: Path, sheet_name: str) -> None:
+    """Refuse, before calamine loads it whole, a sheet whose XML inflates absurdly (a zip bomb) or whose used range
+    spans more cells than memory holds (one stray value at XFD1048576 makes a 17-billion-cell rectangle)."""
+    file = str(path)
+    with zipfile.ZipFile(path) as archive:
+        member = _sheet_member(archive, sheet_name)
+        if member is None:
+            return
+        info = archive.getinfo(member)
+        ratio = info.file_size / max(info.compress_size, 1)
+        if info.file_size > _MAX_XML_BYTES or (info.file_size > 8 << 20 and ratio > _MAX_RATIO):
+            raise WorkbookError(f"the sheet is too large: its XML inflates from {info.compress_size:,} to "
+                                f"{info.file_size:,} bytes ({ratio:,.0f}:1), far beyond what spreadsheet data "
+                                "compresses to (a zip bomb, or a damaged file)", file=file, sheet=sheet_name)
+        with archive.open(member) as stream:
+            head = stream.read(1 << 16)
+    found = _DIMENSION.search(head)
+    if found:
+        letters, row = found.group(1).decode(), int(found.group(2))
+        cells = row * (xl_cell_to_rowcol(f"{letters}1")[1] + 1)
+        if cells > MAX_SHEET_CELLS:
+            raise WorkbookError(f"the sheet's used range reaches {letters}{row} ({cells:,} cells): too large to read; "
+                                "delete the stray cells far from your data (Ctrl+End in Excel goes to the last one) "
+                                "and save again", file=file, sheet=sheet_name)
+
+
 def _after_last_row(buffer: bytes) -> int:
     """Where the last row end tag (``</row>``, or ``</x:row>`` from writers that prefix) ends, or -1. Text cannot
     hold ``</`` (XML escapes ``<``), so this is always a real tag."""
@@ -304,8 +364,27 @@ def _scan_sheet(path: Path, sheet_name: str, chunk: int = 1 << 22) -> _SheetXml:
     formulas: list[tuple[str, int, bool]] = []
     hidden_rows: list[int] = []
     hidden_columns: list[int] = []
+    errors: list[tuple[str, int, str]] = []
+    extent = [0, 0]
+
+    def measure(part: bytes) -> None:
+        start = max(part.rfind(b"<row "), part.rfind(b":row "))
+        if start >= 0:
+            found = _ROW_REF.search(part, start)
+            if found:
+                extent[0] = max(extent[0], int(found.group(1)))
+        for letters in set(_WIDE_REF.findall(part)):  # one-letter columns (A..Z) never matter here
+            extent[1] = max(extent[1], xl_cell_to_rowcol(letters.decode() + "1")[1] + 1)
 
     def scan(part: bytes) -> None:
+        measure(part)
+        if b't="e"' in part or b"t='e'" in part:
+            for _prefix, attributes, inner in _CELL.findall(part):
+                if _ERROR_TYPE.search(attributes):
+                    ref, value = _CELL_REF.search(attributes), _VALUE.search(inner or b"")
+                    if ref is not None:
+                        shown = value.group(1).decode(errors="replace") if value and value.group(1) else "#ERROR"
+                        errors.append((ref.group(1).decode(), int(ref.group(2)), html.unescape(shown)))
         if b"hidden" in part:
             for tag in _ROW_HIDDEN.findall(part):
                 ref = _ROW_REF.search(tag)
@@ -329,7 +408,7 @@ def _scan_sheet(path: Path, sheet_name: str, chunk: int = 1 << 22) -> _SheetXml:
     with zipfile.ZipFile(path) as archive:
         member = _sheet_member(archive, sheet_name)
         if member is None:
-            return _SheetXml([], [], [])
+            return _SheetXml([], [], [], (0, 0))
         with archive.open(member) as stream:
             carry = b""
             hints = (b"<f", b":f")  # plain substring tests, far faster than the regular expression
@@ -340,12 +419,16 @@ def _scan_sheet(path: Path, sheet_name: str, chunk: int = 1 << 22) -> _SheetXml:
                     hints, known = ((b"<f", b":f") if _PREFIXED.search(buffer) else (b"<f",)), True
                 cut = _after_last_row(buffer)
                 if cut < 0:
+                    if len(buffer) > _MAX_ROW_XML:
+                        raise WorkbookError("the sheet is too large: a single row holds over 64 MB of XML",
+                                            file=str(path), sheet=sheet_name)
                     carry = buffer
                     continue
                 scan(buffer[:cut])
                 carry = buffer[cut:]
             scan(carry)
-    return _SheetXml(formulas, sorted(set(hidden_rows)), sorted(set(hidden_columns)))
+    return _SheetXml(formulas, sorted(set(hidden_rows)), sorted(set(hidden_columns)),
+                     (extent[0], max(extent[1], 26)), errors)
 
 
 def _read_base(table: list[list[Any]], file: str) -> dict[str, dict[str, Any]] | None:
@@ -370,6 +453,9 @@ def _encoding(path: Path, head: bytes) -> str:
     The file is checked in pieces (never held whole): binary data (NUL bytes) is refused, and a file that is not
     UTF-8 throughout is read as Windows-1252.
     """
+    if head.startswith((codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)):  # before UTF-16: their BOMs start alike
+        raise WorkbookError("the file is UTF-32 text, which no spreadsheet writes as CSV: save it as CSV UTF-8",
+                            file=str(path))
     if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return "utf-16"
     decoder = codecs.getincrementaldecoder("utf-8")()
@@ -405,6 +491,8 @@ def _read_csv(path: Path, resource: Resource | None, max_bytes: int) -> Sheet:
     encoding = _encoding(path, head)
     if resource is None:
         raise WorkbookError("a CSV file does not say which table it holds: name it (e.g. customer)", file=file)
+    # a cell may be as long as the file: validation, not the parser, says a cell is too long (and where)
+    csv.field_size_limit(max(csv.field_size_limit(), max_bytes))
     try:
         with path.open(encoding=encoding, newline="") as handle:
             sample = handle.read(20000)

@@ -27,7 +27,7 @@ from .flatten import split_custom
 from .lookups import LabelError, Lookup
 from .read import Sheet
 from .resources import Column, ColumnType, Resource
-from .values import CellError, from_cell, is_empty, normalize
+from .values import CellError, from_cell, from_custom_cell, is_empty, normalize
 from .workbook import ACTION_COLUMN
 
 if TYPE_CHECKING:
@@ -267,8 +267,49 @@ def _label(lookup: Lookup) -> _Rule:
     return _Rule("label", IssueCode.UNKNOWN_LABEL, ok, explain, code_of=code_of)
 
 
+EXCEL_CELL_LIMIT = 32_767
+"""Characters an Excel cell holds: longer text could never be exported to a workbook again."""
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # tab, line feed and carriage return are text
+
+
+def _plain_text(value: Any) -> str | None:
+    """Why a text cell cannot be stored as it is, or None: too long for a cell, or control characters (NUL, ESC,
+    BEL...: invisible in Excel, refused by Postgres or corrupting whatever reads the data next)."""
+    if not isinstance(value, str):
+        return None
+    if len(value) > EXCEL_CELL_LIMIT:
+        return f"{len(value):,} characters: more than an Excel cell holds ({EXCEL_CELL_LIMIT:,})"
+    found = _CONTROL.search(value)
+    if found:
+        return (f"holds the control character U+{ord(found.group()):04X} at position {found.start() + 1}: remove "
+                "it (it is invisible in Excel)")
+    return None
+
+
+def _text(kind: str = "text") -> _Rule:
+    def all_ok(values: np.ndarray) -> bool:
+        texts = [v for v in values if isinstance(v, str)]
+        return max(map(len, texts), default=0) <= EXCEL_CELL_LIMIT and not any(_CONTROL.search(t) for t in texts)
+
+    return _Rule(kind, IssueCode.BAD_VALUE, lambda v: _plain_text(v) is None, lambda v: str(_plain_text(v)), all_ok)
+
+
+def _custom(name: str) -> _Rule:
+    """A custom-field cell: any value, but it must read (valid JSON where it looks like JSON, finite numbers)."""
+    def problem(value: Any) -> str | None:
+        try:
+            from_custom_cell(value)
+        except CellError as exc:
+            return exc.message
+        return _plain_text(value)
+
+    return _Rule("custom", IssueCode.BAD_VALUE, lambda v: problem(v) is None, lambda v: str(problem(v)))
+
+
 def _rules(column: Column, lookups: Mapping[str, Lookup]) -> list[_Rule]:
     rules = [_parses(column)]
+    if column.type in (ColumnType.TEXT, ColumnType.TEXT_ARRAY, ColumnType.JSON):
+        rules.append(_text())
     if column.minimum is not None or column.maximum is not None:
         rules.append(_in_range(column))
     if column.max_length:
@@ -305,7 +346,10 @@ def build_schema(resource: Resource, columns: list[str], lookups: Mapping[str, L
                                       required=creates and column.required and not column.read_only)
     for name in columns:
         if split_custom(name, resource) is not None:
-            spec[name] = pa.Column(None, nullable=True, required=False)
+            rule = _custom(name)
+            rules[f"{name}:custom"] = rule
+            spec[name] = pa.Column(None, nullable=True, required=False,
+                                   checks=[_column_check(rule, f"{name}:custom")])
     rules[f"{ACTION_COLUMN}:action"] = _Rule(
         "action", IssueCode.BAD_ACTION, lambda v: str(v).strip().lower() in _ACTIONS,
         lambda v: f"_action must be blank or 'delete', not {v!r}")

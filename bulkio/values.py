@@ -260,14 +260,24 @@ def from_custom_cell(cell: Any) -> Any:
     if isinstance(cell, int):
         return cell
     if isinstance(cell, float):
+        if not math.isfinite(cell):
+            raise CellError(CellErrorCode.NOT_FINITE, f"{cell} is not a number JSON can hold")
         return _exact(cell)
     text = str(cell).strip()
     if text[:1] in '[{"' or text in ("true", "false", "null") or _looks_numeric(text):
         try:
-            return json.loads(text)
+            return json.loads(text, parse_float=_finite, parse_constant=_finite)
         except json.JSONDecodeError:
             return text
     return text
+
+
+def _finite(text: str) -> float:
+    """JSON numbers as floats, refusing what JSON cannot hold again (1e999 overflows to infinity; NaN)."""
+    number = float(text)
+    if not math.isfinite(number):
+        raise CellError(CellErrorCode.NOT_FINITE, f"{text} is too large (or not a number) for a custom field")
+    return number
 
 
 def _looks_numeric(text: str) -> bool:
