@@ -356,7 +356,7 @@ def _finish(results: Any, sheet_file: Path | None, output: Path | None) -> None:
 
         target = output or sheet_file.with_name(f"{sheet_file.stem}.results.xlsx")
         sheet = read_sheet(sheet_file, results.resource, sheet=results.sheet)
-        write_results_workbook(results, sheet.frame, sheet.rows, target)
+        write_results_workbook(results, sheet.frame, sheet.rows, target, base=sheet.base, meta=sheet.meta)
         console.print(f"wrote {target}: your rows with _status, _id, _readableId and _error", highlight=False)
     console.print(f"undo with: bulkio undo {results.run_id}", highlight=False)
     if any(r.status.value in ("failed", "conflict") for r in results.rows):

@@ -8,7 +8,7 @@ The reader ignores these four columns, so a fixed results workbook imports like 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -17,7 +17,7 @@ from typing import Any
 import pandas as pd
 
 from .resources import Resource
-from .values import is_empty, to_cell
+from .values import is_empty, to_cell, to_custom_cell
 
 __all__ = ["RESULT_COLUMNS", "Results", "RowResult", "Status", "write_results_workbook"]
 
@@ -111,10 +111,70 @@ class Results:
         return f"<Results run {self.run_id}: {counts or 'nothing'}; {self.requests} requests{state}>"
 
 
-def write_results_workbook(results: Results, frame: pd.DataFrame, rows: Sequence[int], path: str | Path) -> Path:
+def _snapshot(results: Results, base: Mapping[str, Mapping[str, Any]]) -> tuple[list[str], dict[str, list[Any]]]:
+    """The results workbook's own snapshot: the rows as the server holds them after the run (the exported values,
+    with what the run wrote), so importing the workbook again is three-way: a row the run left as a conflict stays
+    one, and rows it applied plan as unchanged. Deleted rows are left out."""
+    from .journal import Journal
+    from .workbook import ACTION_COLUMN
+
+    resource = results.resource
+    names = list(next(iter(base.values())).keys()) if base else []
+    sent_updates: dict[str, dict[str, Any]] = {}
+    sent_creates: dict[int | None, dict[str, Any]] = {}
+    for batch in Journal(results.folder).header().get("batches", []):
+        for row in batch["rows"]:
+            if batch["kind"] == "update":
+                sent_updates[str(row["key"])] = dict(batch["body"])
+            elif batch["kind"] == "create":
+                sent_creates[row["row"]] = dict(row["body"])
+
+    def cell(name: str, value: Any) -> Any:
+        return to_cell(resource.column(name), value) if name in resource else value
+
+    def apply_body(values: dict[str, Any], body: Mapping[str, Any]) -> None:
+        for name, value in body.items():
+            if name in resource and resource.column(name).is_json:
+                for column in names:
+                    if column.startswith(f"{name}."):
+                        field_key = column.split(".", 1)[1]
+                        has = isinstance(value, dict) and field_key in value
+                        values[column] = to_custom_cell(value[field_key]) if has else None
+            elif name in values or name in names:
+                values[name] = cell(name, value)
+
+    out: dict[str, list[Any]] = {}
+    for r in results.rows:
+        if r.status is Status.DELETED:
+            continue
+        key = str(r.id or r.key) if (r.id or r.key) else None
+        if key is None:
+            continue
+        if r.status is Status.CREATED:
+            values: dict[str, Any] = dict.fromkeys(names)
+            apply_body(values, {**sent_creates.get(r.row, {}), **(r.filled or {})})
+            values[resource.key] = key
+            if "readableId" in values:
+                values["readableId"] = r.readable_id
+        elif key in base:
+            values = dict(base[key])
+            if r.status is Status.UPDATED:
+                apply_body(values, sent_updates.get(key, {}))
+        else:
+            continue
+        out[key] = [values.get(n) for n in names if n != ACTION_COLUMN]
+    return [n for n in names if n != ACTION_COLUMN], out
+
+
+def write_results_workbook(results: Results, frame: pd.DataFrame, rows: Sequence[int], path: str | Path, *,
+                           base: Mapping[str, Mapping[str, Any]] | None = None,
+                           meta: Mapping[str, Any] | None = None) -> Path:
     """The user's sheet (`frame`, as read, one Excel row per entry of `rows`) with each row's outcome.
 
     Rows the run deleted because they were missing from the sheet are appended at the end, with their id.
+
+    :param base, meta: the sheet's export snapshot and metadata: the results workbook then carries a snapshot of
+        its own (`_snapshot`), so it plans three-way when imported again.
     """
     from .workbook import write_workbook
 
@@ -145,4 +205,6 @@ def write_results_workbook(results: Results, frame: pd.DataFrame, rows: Sequence
         errors += [r.error for r in extra]
     out["_status"], out["_id"], out["_readableId"], out["_error"] = status, ids, readable, errors
     out = out.where(out.notna(), None)
-    return write_workbook(out, path, resource=results.resource)
+    snapshot = _snapshot(results, base) if base else None
+    return write_workbook(out, path, resource=results.resource, snapshot=snapshot,
+                          metadata={**meta, "kind": "results", "run": results.run_id} if meta and snapshot else None)

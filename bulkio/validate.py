@@ -27,6 +27,7 @@ from .flatten import split_custom
 from .lookups import LabelError, Lookup
 from .read import Sheet
 from .resources import Column, ColumnType, Resource
+from .results import RESULT_COLUMNS
 from .values import CellError, from_cell, from_custom_cell, is_empty, normalize
 from .workbook import ACTION_COLUMN
 
@@ -350,6 +351,9 @@ def build_schema(resource: Resource, columns: list[str], lookups: Mapping[str, L
             rules[f"{name}:custom"] = rule
             spec[name] = pa.Column(None, nullable=True, required=False,
                                    checks=[_column_check(rule, f"{name}:custom")])
+    for name in RESULT_COLUMNS:  # a results workbook imports again: its outcome columns are not data
+        if name in columns:
+            spec[name] = pa.Column(None, nullable=True, required=False)
     rules[f"{ACTION_COLUMN}:action"] = _Rule(
         "action", IssueCode.BAD_ACTION, lambda v: str(v).strip().lower() in _ACTIONS,
         lambda v: f"_action must be blank or 'delete', not {v!r}")

@@ -343,11 +343,14 @@ def _close(book: xlsxwriter.Workbook, path: Path) -> Path:
 
 
 def write_workbook(source: Export | pd.DataFrame, path: str | Path, *, resource: Resource | None = None,
-                   constant_memory: bool | None = None) -> Path:
+                   constant_memory: bool | None = None, metadata: Mapping[str, Any] | None = None,
+                   snapshot: tuple[Sequence[str], Mapping[str, Sequence[Any]]] | None = None) -> Path:
     """Write an export (or any frame of a resource's columns) to a formatted XLSX workbook; returns the path.
 
     :param constant_memory: xlsxwriter's constant_memory mode (rows are flushed as written, strings inline): the
         default, as it is both lighter and about three times faster here; False keeps a shared-strings table.
+    :param metadata, snapshot: for a frame, the hidden ``_bulkio`` values and ``_base`` rows to carry (column names,
+        ``{key: values as the snapshot holds them}``), e.g. a results workbook keeps its sheet's snapshot.
     :raises WorkbookError: when the file cannot be written (names the file).
     """
     path = Path(path)
@@ -374,8 +377,18 @@ def write_workbook(source: Export | pd.DataFrame, path: str | Path, *, resource:
     _finish_data_sheet(sheet, rows, columns, meta, ranges)
     if info is not None:
         _write_meta(book, info.to_dict())
+    elif metadata is not None:
+        _write_meta(book, metadata)
     if base is not None:
         _write_base(book, base, resource, raw_cells)
+    elif snapshot is not None:
+        names, snapshot_rows = snapshot
+        snapshot_sheet = _base_sheet(book, resource.key if resource is not None else "id", names)
+        for offset, (row_key, values) in enumerate(snapshot_rows.items(), start=1):
+            snapshot_sheet.write_string(offset, 0, str(row_key))
+            snapshot_sheet.write_string(offset, 1, json.dumps(list(values), ensure_ascii=False, default=str,
+                                                              separators=(",", ":")))
+        snapshot_sheet.very_hidden()
     sheet.activate()
     return _close(book, path)
 

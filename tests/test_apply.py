@@ -304,25 +304,34 @@ def test_undo_does_not_overwrite_a_row_changed_since_the_run(client: Client, san
 
 # ------------------------------------------------------------------------------------------------ results workbook
 def test_results_workbook_reports_each_row_and_imports_again(client: Client, sandbox: Sandbox, tmp_path: Path) -> None:
-    path = _edit(_export(client, tmp_path / "c.xlsx"), {(2, "logo"): "ok.png"},
+    path = _edit(_export(client, tmp_path / "c.xlsx"), {(2, "logo"): "ok.png", (3, "logo"): "mine.png",
+                                                          (4, "_action"): "delete"},
                  append=[{"name": "Good New Ltd"}, {"name": "Bad New Ltd", "salesContactId": "cc_nope"}])
-    results = apply(client, plan(client, path), root=tmp_path)
+    planned = plan(client, path)
+    sandbox.concurrent_edit("customer", _cell(path, 3, "id"), {"logo": "theirs.png"})
+    client.count("customer")
+    results = apply(client, planned, root=tmp_path)
     sheet = read_sheet(path)
-    out = write_results_workbook(results, sheet.frame, sheet.rows, tmp_path / "c.results.xlsx")
+    out = write_results_workbook(results, sheet.frame, sheet.rows, tmp_path / "c.results.xlsx", base=sheet.base,
+                                 meta=sheet.meta)
     book = openpyxl.load_workbook(out)["customer"]
     header = {c.value: c.column for c in book[1]}
     status = {r: book.cell(row=r, column=header["_status"]).value for r in range(2, book.max_row + 1)}
     good = next(r for r in status if book.cell(row=r, column=header["name"]).value == "Good New Ltd")
     bad = next(r for r in status if book.cell(row=r, column=header["name"]).value == "Bad New Ltd")
     assert status[2] == "updated" and status[good] == "created" and status[bad] == "failed"
+    assert status[3] == "conflict" and status[4] == "deleted"
     assert book.cell(row=good, column=header["id"]).value == book.cell(row=good, column=header["_id"]).value
     assert "salesContactId" in book.cell(row=bad, column=header["_error"]).value
     # fix the failed row in the results workbook and import it again: only that row is created
     book.cell(row=bad, column=header["salesContactId"]).value = None
     book.parent.save(out)
     again = plan(client, out, resource="customer")
+    assert again.three_way  # the results workbook carries its own snapshot
     assert [r.label for r in again.of(Kind.CREATE)] == ["Bad New Ltd"]
     assert not again.of(Kind.UPDATE) and not again.errors
+    assert [r.row for r in again.of(Kind.CONFLICT)] == [3]  # still a conflict: theirs is never overwritten
+    assert not again.of(Kind.DELETE)
 
 
 # ------------------------------------------------------------------------------------------------ server check
