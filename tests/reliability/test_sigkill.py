@@ -33,8 +33,10 @@ BATCHES = 4 + 4 + 3  # 8 creates, 8 updates (4 shared patches), 6 deletes, in ba
 JOURNAL_LINES = 2 * BATCHES  # a "sent" and a "done" line each
 
 
-def _kill_points() -> list[int]:
-    return sorted(random.Random(SEED).sample(range(JOURNAL_LINES - 1), POINTS))
+def _kill_points() -> list[tuple[int, int]]:
+    """(journal lines, concurrency): seeded points, half of them with 4 batches in flight (the CLI's default)."""
+    lines = sorted(random.Random(SEED).sample(range(JOURNAL_LINES - 1), POINTS))
+    return [(n, 1 if i % 2 == 0 else 4) for i, n in enumerate(lines)]
 
 
 def _env(sandbox: Sandbox) -> dict[str, str]:
@@ -71,18 +73,19 @@ def _wait_for_lines(runs: Path, lines: int, process: subprocess.Popen[bytes], de
         time.sleep(0.002)
 
 
-@pytest.mark.parametrize("point", _kill_points())
-def test_sigkill_then_resume_reaches_the_intended_state(point: int, sandbox: Sandbox, exported: Path,
-                                                         tmp_path: Path,
+@pytest.mark.parametrize(("point", "concurrency"), _kill_points())
+def test_sigkill_then_resume_reaches_the_intended_state(point: int, concurrency: int, sandbox: Sandbox,
+                                                         exported: Path, tmp_path: Path,
                                                          record: Callable[[str, str, str], None]) -> None:
-    fault = f"SIGKILL after {point} journal lines"
+    fault = f"SIGKILL after {point} journal lines, {concurrency} in flight"
     for operation in ("create", "update", "delete"):
         record(fault, operation, "FAILED")
     path, intent = _workload(exported, tmp_path)
     before = mine(sandbox)
     sandbox.switches.latency = LATENCY
     runs = tmp_path / ".bulkio" / "runs"
-    process = subprocess.Popen(_bulkio("apply", str(path), "--yes", "--batch-size", "2", "--concurrency", "1"),
+    process = subprocess.Popen(_bulkio("apply", str(path), "--yes", "--batch-size", "2", "--concurrency",
+                                       str(concurrency)),
                                cwd=tmp_path, env=_env(sandbox), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         _wait_for_lines(runs, point, process, time.monotonic() + 60)
