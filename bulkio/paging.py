@@ -100,22 +100,32 @@ def sequential_pages(client: Client, res: Resource, base: Params, terms: Sequenc
 
 
 class _Merge:
-    """The pages taken so far: the frontier (last key of the gap-free prefix), the keys seen, the rows left to take."""
+    """The pages taken so far: the frontier (last key of the gap-free prefix), the keys of the last few pages, the
+    rows left to take.
 
-    def __init__(self, key: str, limit: int | None) -> None:
+    Rows taken lie at or before the frontier and a page continues it only past the frontier, so no row can come
+    twice; the recent keys serve to recognise a page that lies wholly behind the frontier. Only the last `window`
+    pages' keys are kept (memory stays flat however many rows there are): a page from further back is not
+    recognised, costs one bridging request, and is then dropped all the same.
+    """
+
+    def __init__(self, key: str, limit: int | None, window: int) -> None:
         self.key = key
         self.limit = limit
         self.frontier: Any = None
-        self.seen: set[Any] = set()
+        self.recent: deque[set[Any]] = deque(maxlen=max(2, window))
         self.done = 0
         self.ended = False
 
+    def seen(self, key: Any) -> bool:
+        return any(key in keys for keys in self.recent)
+
     def take(self, rows: Sequence[Row]) -> list[Row]:
-        """Rows that continue the frontier without a gap (the caller checked that), minus any seen already."""
-        fresh = [row for row in rows if row[self.key] not in self.seen]
+        """Rows that continue the frontier without a gap (the caller checked that)."""
+        fresh = [row for row in rows if not self.seen(row[self.key])]  # (none, but it costs nothing to be sure)
         if self.limit is not None:
             fresh = fresh[: self.limit - self.done]
-        self.seen.update(row[self.key] for row in fresh)
+        self.recent.append({row[self.key] for row in fresh})
         self.done += len(fresh)
         if rows:
             self.frontier = rows[-1][self.key]
@@ -145,7 +155,7 @@ def concurrent_key_pages(client: Client, res: Resource, base: Params, term: str,
     first, total = client.get(res, [*base, order, ("limit", str(want))], count=True)
     if on_count is not None:
         on_count(total)
-    merge = _Merge(key, limit)
+    merge = _Merge(key, limit, window=2 * workers + 2)
     page = merge.take(first)
     if page:
         yield page
@@ -209,7 +219,7 @@ def concurrent_key_pages(client: Client, res: Resource, base: Params, term: str,
             rows, count = future.result()
             out: list[list[Row]] = []
             start = merge.continues(rows)
-            if start is None and rows and rows[-1][key] not in merge.seen:
+            if start is None and rows and not merge.seen(rows[-1][key]):
                 # rows were inserted or deleted before this page meanwhile: bridge from the frontier, then retry
                 out.append(bridge())
                 start = None if merge.ended else merge.continues(rows)
