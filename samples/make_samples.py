@@ -3,7 +3,12 @@
 - ``customers.xlsx``: bulkio's export of the sandbox's 20 customers, untouched;
 - ``customers-invalid.xlsx``: a copy edited with openpyxl, as a user's spreadsheet program saves it, holding at
   least one of every validation error a customer sheet can have (see `INVALID_EDITS`);
-- ``customers-invalid.errors.xlsx``: the error workbook ``bulkio validate customers-invalid.xlsx`` writes for it.
+- ``customers-invalid.errors.xlsx``: the error workbook ``bulkio validate customers-invalid.xlsx`` writes for it;
+- ``customers-edited.xlsx``: a copy with one of every change kind (see `EDITS` and `SERVER_EDITS`: an update, a
+  delete by ``_action``, a new customer, unchanged rows, a conflict made by someone editing the same cell on the
+  server after the export, a server-only change that is kept);
+- ``customers-edited.plan.md`` and ``customers-edited.plan.xlsx``: the dry run (``bulkio plan --report``);
+- ``customers-edited.results.xlsx``: what ``bulkio apply customers-edited.xlsx`` writes after applying it.
 
 The same seed always gives the same rows and ids, so running this again gives the same cells: only the export
 time, the sandbox's port and bulkio's version (in the very hidden ``_bulkio`` sheet) change. tests/test_samples.py
@@ -22,16 +27,19 @@ from typing import Any
 
 import openpyxl
 
+from bulkio.apply import apply
 from bulkio.client import Client
 from bulkio.errorbook import write_error_workbook
 from bulkio.export import export_table
 from bulkio.lookups import fetch_lookups
+from bulkio.plan import Plan, plan
 from bulkio.read import read_sheet
+from bulkio.results import write_results_workbook
 from bulkio.sandbox import Sandbox
 from bulkio.validate import ValidationReport, validate
 from bulkio.workbook import write_workbook
 
-__all__ = ["INVALID_EDITS", "ROWS", "SEED", "Samples", "make_samples"]
+__all__ = ["EDITS", "INVALID_EDITS", "ROWS", "SEED", "SERVER_EDITS", "Samples", "make_samples"]
 
 SAMPLES = Path(__file__).resolve().parent
 ROWS = 20
@@ -64,6 +72,22 @@ INVALID_EDITS: dict[tuple[int, str], Any | Callable[[Cells], Any]] = {
 """The edits that make ``customers-invalid.xlsx``. A customer sheet cannot have every `IssueCode`: ``missing_column``
 needs a sheet without the ``name`` column (then no row can be renamed or left nameless), and ``too_long`` needs a
 sized free-text column (the customer's only one, ``currencyCode``, holds labels: a long code is an unknown label)."""
+
+
+EDITS: dict[tuple[int, str], Any] = {
+    (3, "phone"): "+44 20 7946 0000",           # update
+    (4, "_action"): "delete",                   # delete by _action
+    (5, "website"): "https://mine.example.com",  # conflict: the server changes this very cell after the export
+    (6, "logo"): "new-logo.png",                # update, while the server changes the row's phone: kept
+    (22, "name"): "Brand New Customer Ltd",     # create
+    (22, "tags"): "new, sample",
+}
+"""The edits that make ``customers-edited.xlsx`` (every other row is unchanged)."""
+SERVER_EDITS: dict[int, dict[str, Any]] = {
+    5: {"website": "https://theirs.example.com"},   # someone else, after the export: the same cell -> a conflict
+    6: {"phone": "+1 555 0100"},                    # someone else: another column -> kept, not overwritten
+}
+"""Edits made on the server after the export, by Excel row of the exported sheet."""
 
 
 @dataclass(frozen=True)
@@ -110,6 +134,42 @@ def customers_invalid_errors(samples: Samples, invalid: Path) -> tuple[Path, Val
     return write_error_workbook(sheet, report, samples.out / "customers-invalid.errors.xlsx"), report
 
 
+def customers_edited(samples: Samples, exported: Path) -> Path:
+    """customers-edited.xlsx: `EDITS` made with openpyxl; then `SERVER_EDITS` made on the server, by someone else."""
+    path = samples.out / "customers-edited.xlsx"
+    shutil.copyfile(exported, path)
+    book = openpyxl.load_workbook(path)
+    sheet = book["customer"]
+    header = {cell.value: cell.column for cell in sheet[1]}
+    for (row, name), value in EDITS.items():
+        sheet.cell(row=row, column=header[name]).value = value
+    book.save(path)
+    for row, changes in SERVER_EDITS.items():
+        key = sheet.cell(row=row, column=header["id"]).value
+        samples.client.update("customer", [("id", f"eq.{key}")], changes, returning=False)
+    return path
+
+
+def customers_edited_plan(samples: Samples, edited: Path) -> tuple[Path, Path, Plan]:
+    """customers-edited.plan.md and .plan.xlsx: the dry run of the edited sample."""
+    planned = plan(samples.client, edited)
+    markdown = samples.out / "customers-edited.plan.md"
+    text = planned.to_markdown().replace(planned.host, "127.0.0.1").replace(planned.created_at, "(plan time)")
+    markdown.write_text(text, encoding="utf-8")
+    return markdown, planned.to_excel(samples.out / "customers-edited.plan.xlsx"), planned
+
+
+def customers_edited_results(samples: Samples, edited: Path, planned: Plan) -> Path:
+    """customers-edited.results.xlsx: applying the plan (its journal goes to a temporary folder)."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as runs:
+        results = apply(samples.client, planned, root=runs)
+        sheet = read_sheet(edited)
+        return write_results_workbook(results, sheet.frame, sheet.rows, samples.out / "customers-edited.results.xlsx",
+                                      base=sheet.base, meta=sheet.meta)
+
+
 def make_samples(out: Path = SAMPLES) -> list[Path]:
     """Every sample, from one seeded sandbox; returns the files written."""
     out.mkdir(parents=True, exist_ok=True)
@@ -119,7 +179,10 @@ def make_samples(out: Path = SAMPLES) -> list[Path]:
         exported = customers(samples)
         invalid = customers_invalid(samples, exported)
         errors, _ = customers_invalid_errors(samples, invalid)
-    return [exported, invalid, errors]
+        edited = customers_edited(samples, exported)
+        markdown, report, planned = customers_edited_plan(samples, edited)
+        results = customers_edited_results(samples, edited, planned)
+    return [exported, invalid, errors, edited, markdown, report, results]
 
 
 def main() -> None:

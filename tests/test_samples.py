@@ -18,8 +18,9 @@ from bulkio.sandbox import Sandbox
 from bulkio.validate import IssueCode, validate
 
 SAMPLES = Path(__file__).resolve().parents[1] / "samples"
-FILES = ("customers.xlsx", "customers-invalid.xlsx", "customers-invalid.errors.xlsx")
-VOLATILE = {"host", "exported_at", "version"}  # _bulkio rows that differ from run to run (or release to release)
+FILES = ("customers.xlsx", "customers-invalid.xlsx", "customers-invalid.errors.xlsx", "customers-edited.xlsx",
+         "customers-edited.plan.md", "customers-edited.plan.xlsx", "customers-edited.results.xlsx")
+VOLATILE = {"host", "exported_at", "version", "run", "created_at", "source"}  # differs from run to run
 
 
 def _script() -> ModuleType:
@@ -31,13 +32,35 @@ def _script() -> ModuleType:
     return module
 
 
-def _cells(path: Path) -> dict[str, Any]:
-    """Every sheet's cell values and comments (what a person sees), without the volatile metadata."""
+def _new_ids(book: Any) -> set[str]:
+    """Ids the server drew for rows a run created (random): the results workbook lists them under ``_id``."""
+    if "customer" not in book.sheetnames:
+        return set()
+    rows = list(book["customer"].iter_rows(values_only=True))
+    if not rows or "_status" not in rows[0]:
+        return set()
+    status, ident = rows[0].index("_status"), rows[0].index("_id")
+    return {row[ident] for row in rows[1:] if row[status] == "created" and row[ident]}
+
+
+def _masked(value: Any, new: set[str]) -> Any:
+    if isinstance(value, str):
+        for ident in new:
+            value = value.replace(ident, "<new id>")
+    return value
+
+
+def _cells(path: Path) -> Any:
+    """Every sheet's cell values and comments (what a person sees), without the volatile metadata and with the ids
+    a run drew masked."""
+    if path.suffix == ".md":
+        return path.read_text(encoding="utf-8")
     book = openpyxl.load_workbook(path)
+    new = _new_ids(book)
     out: dict[str, Any] = {}
     for sheet in book.worksheets:
-        rows = [row for row in sheet.iter_rows(values_only=True)
-                if not (sheet.title == "_bulkio" and row and row[0] in VOLATILE)]
+        rows = [tuple(_masked(v, new) for v in row) for row in sheet.iter_rows(values_only=True)
+                if not (sheet.title in ("_bulkio", "Summary") and row and row[0] in VOLATILE)]
         comments = [(cell.coordinate, cell.comment.text) for row in sheet.iter_rows() for cell in row if cell.comment]
         out[sheet.title] = (sheet.sheet_state, rows, comments)
     return out
@@ -65,3 +88,15 @@ def test_the_invalid_sample_holds_every_error_a_customer_sheet_can_have() -> Non
     listed = list(errors["Errors"].iter_rows(min_row=2, values_only=True))
     assert len(listed) == len(report.issues)  # the error workbook lists every issue, one line each
     assert [row[3] for row in listed] == [issue.message for issue in report.issues]
+
+
+def test_the_edited_sample_shows_every_change_kind() -> None:
+    script = _script()
+    plan_text = (SAMPLES / "customers-edited.plan.md").read_text(encoding="utf-8")
+    for kind, rows in (("create", 1), ("update", 2), ("delete", 1), ("conflict", 1), ("unchanged", script.ROWS - 4)):
+        assert f"| {kind} | {rows} |" in plan_text, kind
+    assert "server changed, kept" in plan_text and "three-way" in plan_text
+    results = openpyxl.load_workbook(SAMPLES / "customers-edited.results.xlsx")["customer"]
+    rows = list(results.iter_rows(values_only=True))
+    status = rows[0].index("_status")
+    assert sorted({row[status] for row in rows[1:]}) == ["conflict", "created", "deleted", "unchanged", "updated"]
