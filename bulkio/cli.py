@@ -182,14 +182,14 @@ def validate(
     """Check every cell of an edited sheet; on errors, write an error workbook and exit 1."""
     from .errorbook import write_error_workbook
     from .lookups import fetch_lookups
-    from .read import read_sheet
+    from .read import read_sheet, workbook_table
     from .report import issues_table
     from .resources import resource_for
     from .validate import validate as run_validation
 
     with _errors():
         with _client(base_url) as client:
-            table = resource or _workbook_table(file)
+            table = resource or workbook_table(file)
             sheet = read_sheet(file, resource_for(client, table) if table else None)
             lookups = fetch_lookups(client, sheet.resource)
             report = run_validation(sheet, lookups, client=client)
@@ -258,12 +258,8 @@ SkipInvalid = Annotated[bool, typer.Option(help="Plan and apply the valid rows; 
 
 def _make_plan(client: Any, file: Path, resource: str | None, delete_missing: bool, skip_invalid: bool) -> Any:
     from .plan import plan as make
-    from .read import read_sheet
-    from .resources import resource_for
 
-    table = resource or _workbook_table(file)
-    sheet = read_sheet(file, resource_for(client, table) if table else None)
-    return make(client, sheet, delete_missing=delete_missing, skip_invalid=skip_invalid)
+    return make(client, file, resource=resource, delete_missing=delete_missing, skip_invalid=skip_invalid)
 
 
 def _show_plan(result: Any) -> None:
@@ -458,27 +454,6 @@ def undo(
         with kind_progress(err_console, client) as progress:
             done = revert(client, run, progress=progress, reversal=reversal)
         _finish(done, None, None)
-
-
-def _workbook_table(file: Path) -> str | None:
-    """The table an exported workbook names in its hidden ``_bulkio`` sheet (None: not such a workbook).
-
-    Read before the sheet itself, so a table bulkio knows only from the server can be resolved through the client.
-    """
-    if file.suffix.lower() not in (".xlsx", ".xlsm") or not file.exists():
-        return None
-    import python_calamine
-
-    from .workbook import META_SHEET
-
-    try:
-        book = python_calamine.CalamineWorkbook.from_path(str(file))
-        if META_SHEET not in book.sheet_names:
-            return None
-        meta = {str(r[0]): str(r[1]) for r in book.get_sheet_by_name(META_SHEET).to_python() if len(r) > 1}
-    except Exception:  # unreadable: read_sheet says why, with the file's name
-        return None
-    return meta.get("resource") or None
 
 
 @app.command()

@@ -37,7 +37,7 @@ from .errors import ValidationFailed
 from .filters import in_, quote
 from .flatten import split_custom
 from .lookups import LabelError, Lookup, fetch_lookups
-from .read import Sheet, read_sheet
+from .read import Sheet, read_sheet, workbook_table
 from .resources import Column, ColumnType, Resource, get_resource, resource_for
 from .validate import Issue, IssueCode, ValidationReport, validate
 from .values import from_cell, from_custom_cell, is_empty, normalize, to_cell, to_custom_cell
@@ -368,25 +368,6 @@ def _without_results(sh: Sheet) -> Sheet:
                  sh.base, sh.warnings)
 
 
-def _workbook_table(path: Path) -> str | None:
-    """The table an exported workbook names in its metadata sheet; None when it names none or cannot be opened
-    (`read_sheet` then says why). Read first, so a table known only from the server resolves through the client."""
-    if path.suffix.lower() not in (".xlsx", ".xlsm") or not path.exists():
-        return None
-    import python_calamine
-
-    from .workbook import META_SHEET
-
-    try:
-        book = python_calamine.CalamineWorkbook.from_path(str(path))
-        if META_SHEET not in book.sheet_names:
-            return None
-        cells = book.get_sheet_by_name(META_SHEET).to_python()
-    except Exception:  # unreadable: read_sheet reports it, naming the file
-        return None
-    return {str(r[0]): str(r[1]) for r in cells if len(r) > 1}.get("resource") or None
-
-
 def _load(source: str | Path | Sheet | pd.DataFrame, resource: Resource | str | None, sheet: str | None) -> Sheet:
     if isinstance(source, Sheet):
         return _without_results(source)
@@ -508,7 +489,7 @@ def plan(client: Client, source: str | Path | Sheet | pd.DataFrame, *, resource:
     """
     start = client.requests_made
     if resource is None and isinstance(source, str | Path):
-        resource = _workbook_table(Path(source))  # an export names its table, maybe one only the server describes
+        resource = workbook_table(source)  # an export names its table, maybe one only the server describes
     if isinstance(resource, str):  # any table the server has: hand-written, else built from its OpenAPI document
         resource = resource_for(client, resource)
     sh = _load(source, resource, sheet)

@@ -33,7 +33,7 @@ from .errors import WorkbookError
 from .resources import Resource, get_resource
 from .workbook import BASE_SHEET, LOOKUP_SHEET, META_SHEET, unescape_formula
 
-__all__ = ["MAX_CSV_BYTES", "Sheet", "read_sheet"]
+__all__ = ["MAX_CSV_BYTES", "Sheet", "read_sheet", "workbook_table"]
 
 _NOT_DATA = frozenset({LOOKUP_SHEET, META_SHEET, BASE_SHEET, "Example", "Errors"})
 _DELIMITERS = ",;\t"
@@ -506,6 +506,25 @@ def _read_csv(path: Path, resource: Resource | None, max_bytes: int) -> Sheet:
         raise WorkbookError("the file is neither UTF-8 nor Windows-1252 text", file=file) from None
     warning = f"{path.name}: CSV carries no export snapshot: the plan will compare it with the server only"
     return Sheet(file, None, resource, frame, rows, None, None, [warning])
+
+
+def workbook_table(path: str | Path) -> str | None:
+    """The table an exported workbook names in its hidden ``_bulkio`` sheet; None when it names none or cannot be
+    opened (`read_sheet` then says why). Read before the sheet, so that a table only the server describes can be
+    resolved through a client (`bulkio.resources.resource_for`) first."""
+    import python_calamine
+
+    path = Path(path)
+    if path.suffix.lower() not in (".xlsx", ".xlsm") or not path.exists():
+        return None
+    try:
+        book = python_calamine.CalamineWorkbook.from_path(str(path))
+        if META_SHEET not in book.sheet_names:
+            return None
+        cells = book.get_sheet_by_name(META_SHEET).to_python()
+    except Exception:  # unreadable: read_sheet reports it, naming the file
+        return None
+    return {str(r[0]): str(r[1]) for r in cells if len(r) > 1}.get("resource") or None
 
 
 def read_sheet(path: str | Path, resource: Resource | str | None = None, *, sheet: str | None = None,
