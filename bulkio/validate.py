@@ -292,7 +292,11 @@ def _text(kind: str = "text") -> _Rule:
         texts = [v for v in values if isinstance(v, str)]
         return max(map(len, texts), default=0) <= EXCEL_CELL_LIMIT and not any(_CONTROL.search(t) for t in texts)
 
-    return _Rule(kind, IssueCode.BAD_VALUE, lambda v: _plain_text(v) is None, lambda v: str(_plain_text(v)), all_ok)
+    def code_of(value: Any) -> IssueCode:
+        return IssueCode.TOO_LONG if isinstance(value, str) and len(value) > EXCEL_CELL_LIMIT else IssueCode.BAD_VALUE
+
+    return _Rule(kind, IssueCode.BAD_VALUE, lambda v: _plain_text(v) is None, lambda v: str(_plain_text(v)), all_ok,
+                 code_of=code_of)
 
 
 def _custom(name: str) -> _Rule:

@@ -4,6 +4,8 @@
 - ``customers-invalid.xlsx``: a copy edited with openpyxl, as a user's spreadsheet program saves it, holding at
   least one of every validation error a customer sheet can have (see `INVALID_EDITS`);
 - ``customers-invalid.errors.xlsx``: the error workbook ``bulkio validate customers-invalid.xlsx`` writes for it;
+- ``customers-missing-column.csv``: the export as CSV without its ``name`` column, plus a new row whose logo is
+  longer than an Excel cell (the two error kinds a customer workbook cannot hold);
 - ``customers-edited.xlsx``: a copy with one of every change kind (see `EDITS` and `SERVER_EDITS`: an update, a
   delete by ``_action``, a new customer, unchanged rows, a conflict made by someone editing the same cell on the
   server after the export, a server-only change that is kept);
@@ -69,9 +71,10 @@ INVALID_EDITS: dict[tuple[int, str], Any | Callable[[Cells], Any]] = {
     (17, "phone"): "+44 20 7946 0123",                        # a valid edit
     (2, "colour"): "red",                                     # unknown_column
 }
-"""The edits that make ``customers-invalid.xlsx``. A customer sheet cannot have every `IssueCode`: ``missing_column``
-needs a sheet without the ``name`` column (then no row can be renamed or left nameless), and ``too_long`` needs a
-sized free-text column (the customer's only one, ``currencyCode``, holds labels: a long code is an unknown label)."""
+"""The edits that make ``customers-invalid.xlsx``: every `IssueCode` but two that a workbook of customers cannot
+hold: ``missing_column`` needs a sheet without the ``name`` column (then no row could be renamed or left nameless),
+and ``too_long`` text longer than an Excel cell (32,767 characters), which no workbook keeps: the CSV sample
+`customers_missing_column` holds both."""
 
 
 EDITS: dict[tuple[int, str], Any] = {
@@ -127,6 +130,23 @@ def customers_invalid(samples: Samples, exported: Path) -> Path:
     return path
 
 
+def customers_missing_column(samples: Samples, exported: Path) -> Path:
+    """customers-missing-column.csv: the export as a CSV without its ``name`` column, and a new customer (who needs
+    one) whose logo is longer than any Excel cell."""
+    import csv
+
+    path = samples.out / "customers-missing-column.csv"
+    sheet = read_sheet(exported)
+    columns = [c for c in sheet.frame.columns if c != "name"]
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(columns)
+        for record in sheet.frame[columns].itertuples(index=False):
+            writer.writerow(["" if v is None else v for v in record])
+        writer.writerow(["x" * 40_000 if c == "logo" else "" for c in columns])
+    return path
+
+
 def customers_invalid_errors(samples: Samples, invalid: Path) -> tuple[Path, ValidationReport]:
     """customers-invalid.errors.xlsx: what ``bulkio validate customers-invalid.xlsx`` writes (server checks too)."""
     sheet = read_sheet(invalid)
@@ -179,10 +199,11 @@ def make_samples(out: Path = SAMPLES) -> list[Path]:
         exported = customers(samples)
         invalid = customers_invalid(samples, exported)
         errors, _ = customers_invalid_errors(samples, invalid)
+        missing = customers_missing_column(samples, exported)
         edited = customers_edited(samples, exported)
         markdown, report, planned = customers_edited_plan(samples, edited)
         results = customers_edited_results(samples, edited, planned)
-    return [exported, invalid, errors, edited, markdown, report, results]
+    return [exported, invalid, errors, missing, edited, markdown, report, results]
 
 
 def main() -> None:

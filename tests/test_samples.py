@@ -18,7 +18,8 @@ from bulkio.sandbox import Sandbox
 from bulkio.validate import IssueCode, validate
 
 SAMPLES = Path(__file__).resolve().parents[1] / "samples"
-FILES = ("customers.xlsx", "customers-invalid.xlsx", "customers-invalid.errors.xlsx", "customers-edited.xlsx",
+FILES = ("customers.xlsx", "customers-invalid.xlsx", "customers-invalid.errors.xlsx",
+         "customers-missing-column.csv", "customers-edited.xlsx",
          "customers-edited.plan.md", "customers-edited.plan.xlsx", "customers-edited.results.xlsx")
 VOLATILE = {"host", "exported_at", "version", "run", "created_at", "source"}  # differs from run to run
 
@@ -53,7 +54,7 @@ def _masked(value: Any, new: set[str]) -> Any:
 def _cells(path: Path) -> Any:
     """Every sheet's cell values and comments (what a person sees), without the volatile metadata and with the ids
     a run drew masked."""
-    if path.suffix == ".md":
+    if path.suffix in (".md", ".csv"):
         return path.read_text(encoding="utf-8")
     book = openpyxl.load_workbook(path)
     new = _new_ids(book)
@@ -81,8 +82,12 @@ def test_the_invalid_sample_holds_every_error_a_customer_sheet_can_have() -> Non
         sheet = read_sheet(SAMPLES / "customers-invalid.xlsx")
         report = validate(sheet, fetch_lookups(client, "customer"), client=client)
     found = {issue.code for issue in report.issues}
-    # missing_column needs a sheet without `name`; too_long a sized free-text column, which customers lack
+    # a customer workbook cannot hold missing_column and too_long: the CSV sample holds them
     assert found == set(IssueCode) - {IssueCode.MISSING_COLUMN, IssueCode.TOO_LONG}
+    with Sandbox(rows=script.ROWS, seed=script.SEED) as sandbox, Client(sandbox.url, sandbox.api_key) as client:
+        other = read_sheet(SAMPLES / "customers-missing-column.csv", "customer")
+        assert {i.code for i in validate(other, fetch_lookups(client, "customer")).errors} == {
+            IssueCode.MISSING_COLUMN, IssueCode.TOO_LONG}
     assert {i.code for i in report.warnings} == {IssueCode.READ_ONLY_EDITED}
     errors = openpyxl.load_workbook(SAMPLES / "customers-invalid.errors.xlsx")
     listed = list(errors["Errors"].iter_rows(min_row=2, values_only=True))
