@@ -39,7 +39,7 @@ from .flatten import split_custom
 from .lookups import LabelError, Lookup, fetch_lookups
 from .read import Sheet, read_sheet, workbook_table
 from .resources import Column, ColumnType, Resource, get_resource, resource_for
-from .validate import Issue, IssueCode, ValidationReport, validate
+from .validate import Issue, IssueCode, ValidationReport, control_character, validate
 from .values import from_cell, from_custom_cell, is_empty, normalize, to_cell, to_custom_cell
 from .workbook import ACTION_COLUMN
 
@@ -639,6 +639,7 @@ def make_plan(client: Client, sh: Sheet, lookups: Mapping[str, Lookup], report: 
                 continue
             plan_rows.append(_delete_row(res, key, None, label, server_rows[key], base.get(key), compared, reader))
 
+    plan_rows, report = _without_control_characters(sh, plan_rows, report)
     warnings = list(sh.warnings)
     return Plan(
         resource=res, source=sh.file, sheet=sh.sheet, rows=tuple(plan_rows), unchanged=tuple(unchanged),
@@ -671,6 +672,33 @@ def columns(resource: Resource, compared: list[str], keys: list[str], server_row
         return Columns(server, None, None)
     snapshot = _columns([base.get(k, {}) for k in keys], compared)
     return Columns(server, snapshot, np.array([k in base for k in keys], dtype=bool))
+
+
+def _without_control_characters(sh: Sheet, rows: list[RowPlan], report: ValidationReport
+                                ) -> tuple[list[RowPlan], ValidationReport]:
+    """A value a row would write may not hold a control character (`validate.control_character`); text the server
+    already holds that way, untouched in the sheet, is not written and so not refused. Such rows are skipped, with
+    an error at their cell."""
+    from xlsxwriter.utility import xl_col_to_name
+
+    columns = [str(c) for c in sh.frame.columns]
+    kept, found = [], []
+    for r in rows:
+        problem = None
+        if r.kind in (Kind.CREATE, Kind.UPDATE):
+            problem = next(((c, control_character(c.after)) for c in r.changes if control_character(c.after)), None)
+        if problem is None:
+            kept.append(r)
+            continue
+        change, message = problem
+        letter = xl_col_to_name(columns.index(change.column)) if change.column in columns else None
+        found.append(Issue(sh.file, sh.sheet, r.row, letter, change.column, change.after, IssueCode.BAD_VALUE,
+                           f"{change.column} {message}"))
+        kept.append(RowPlan(Kind.SKIPPED, r.key, r.row, r.label, reason=f"{change.column} {message}"))
+    if not found:
+        return rows, report
+    issues = sorted([*report.issues, *found], key=lambda i: (i.severity != "error", i.row or 0, i.letter or ""))
+    return kept, ValidationReport(tuple(issues))
 
 
 def diff_rows(sh: Sheet, reader: _Reader, compared: list[str], keys: list[str], positions: list[int],

@@ -273,24 +273,35 @@ EXCEL_CELL_LIMIT = 32_767
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # tab, line feed and carriage return are text
 
 
+def control_character(value: Any) -> str | None:
+    """Why text cannot be written as it is, or None: a control character (NUL, ESC, BEL...: invisible in Excel,
+    refused by Postgres (NUL) or corrupting whatever reads the data next). The plan asks this of the values a row
+    would write, not of every cell: text the server already holds this way is left alone."""
+    texts = value if isinstance(value, list) else list(value.values()) if isinstance(value, dict) else [value]
+    for text in texts:
+        if isinstance(text, (list, dict)):
+            found = control_character(text)
+            if found:
+                return found
+        elif isinstance(text, str):
+            found = _CONTROL.search(text)
+            if found:
+                return (f"holds the control character U+{ord(found.group()):04X} at position {found.start() + 1}: "
+                        "remove it (it is invisible in Excel)")
+    return None
+
+
 def _plain_text(value: Any) -> str | None:
-    """Why a text cell cannot be stored as it is, or None: too long for a cell, or control characters (NUL, ESC,
-    BEL...: invisible in Excel, refused by Postgres or corrupting whatever reads the data next)."""
-    if not isinstance(value, str):
-        return None
-    if len(value) > EXCEL_CELL_LIMIT:
+    """Why a text cell cannot be kept as it is, or None: longer than an Excel cell holds (no workbook could carry
+    it again)."""
+    if isinstance(value, str) and len(value) > EXCEL_CELL_LIMIT:
         return f"{len(value):,} characters: more than an Excel cell holds ({EXCEL_CELL_LIMIT:,})"
-    found = _CONTROL.search(value)
-    if found:
-        return (f"holds the control character U+{ord(found.group()):04X} at position {found.start() + 1}: remove "
-                "it (it is invisible in Excel)")
     return None
 
 
 def _text(kind: str = "text") -> _Rule:
     def all_ok(values: np.ndarray) -> bool:
-        texts = [v for v in values if isinstance(v, str)]
-        return max(map(len, texts), default=0) <= EXCEL_CELL_LIMIT and not any(_CONTROL.search(t) for t in texts)
+        return max((len(v) for v in values if isinstance(v, str)), default=0) <= EXCEL_CELL_LIMIT
 
     def code_of(value: Any) -> IssueCode:
         return IssueCode.TOO_LONG if isinstance(value, str) and len(value) > EXCEL_CELL_LIMIT else IssueCode.BAD_VALUE

@@ -13,7 +13,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
@@ -133,8 +132,6 @@ def test_apply_then_nothing_left_to_do_and_undo_restores(sandbox_server: Sandbox
         assert mine(sandbox_server) == before
 
 
-@pytest.mark.xfail(strict=True, reason="bug (validate.py, da60dde): a control character is an error even in a cell "
-                   "the user did not touch, so an untouched export of rows the API holds with one cannot be planned")
 def test_untouched_control_characters_from_the_server_plan_to_nothing(sandbox: Sandbox, tmp_path: Path) -> None:
     """The server may hold text with control characters (Postgres refuses only NUL; another API client put them
     there): an untouched export of such rows plans to no change, and the other rows of the sheet still apply."""
