@@ -12,6 +12,7 @@ import pytest
 
 from bulkio.apply import apply, resume, server_check
 from bulkio.client import Client
+from bulkio.config import Settings
 from bulkio.errors import ApplyError, PlanConflict, ValidationFailed
 from bulkio.export import export_table
 from bulkio.plan import Kind, plan
@@ -175,7 +176,7 @@ def test_guarded_patches_are_cut_under_the_url_budget(sandbox: Sandbox, tmp_path
     with Client(sandbox.url, sandbox.api_key) as plain:
         path = _export(plain, tmp_path / "c.xlsx")
     _edit(path, {(r, "phone"): "+1 555 0001" for r in range(2, 102)})
-    settings = Client(sandbox.url, sandbox.api_key).settings.with_(url_budget=1500)
+    settings = Settings.load(base_url=sandbox.url, api_key=sandbox.api_key).with_(url_budget=1500)
     with Client(settings=settings) as client:
         result = plan(client, path)
         start = len(sandbox.requests)

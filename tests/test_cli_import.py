@@ -61,7 +61,8 @@ def test_plan_exit_codes_say_nothing_changes_or_conflicts(sandbox: Sandbox, tmp_
     result = runner.invoke(app, ["plan", str(path)], env=_env(sandbox))
     assert result.exit_code == EXIT_CHANGES and "new.png" in result.output and "update" in result.output
     sandbox.concurrent_edit("customer", _cell(path, 2, "id"), {"logo": "theirs.png"})
-    Client(sandbox.url, sandbox.api_key).count("customer")
+    with Client(sandbox.url, sandbox.api_key) as someone:
+        someone.count("customer")
     result = runner.invoke(app, ["plan", str(path)], env=_env(sandbox))
     assert result.exit_code == EXIT_CONFLICTS and "conflict" in result.output
 
@@ -178,7 +179,8 @@ def test_on_a_terminal_apply_asks_and_shows_a_new_plan_when_the_server_moved(san
     try:
         _until(main, "apply these changes?", seen)
         sandbox.concurrent_edit("customer", other, {"website": "https://moved.example.com"})
-        Client(sandbox.url, sandbox.api_key).count("customer")
+        with Client(sandbox.url, sandbox.api_key) as someone:
+            someone.count("customer")
         os.write(main, b"y\n")
         _until(main, "the server changed since this plan", seen)
         assert "".join(seen).count("apply these changes?") == 1

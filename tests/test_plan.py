@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 
 from bulkio.client import Client
+from bulkio.config import Settings
 from bulkio.errors import ValidationFailed
 from bulkio.export import export_table
 from bulkio.plan import Kind, Plan, guard_filters, guarded_filters, plan
@@ -256,7 +257,8 @@ def test_the_server_is_read_by_the_exports_filter_when_that_is_cheaper(sandbox: 
     with Client(sandbox.url, sandbox.api_key) as client:
         path = _export(client, tmp_path / "c.xlsx")
     for budget, by_ids in ((6000, False), (1500, False)):
-        with Client(settings=Client(sandbox.url, sandbox.api_key).settings.with_(url_budget=budget)) as client:
+        settings = Settings.load(base_url=sandbox.url, api_key=sandbox.api_key).with_(url_budget=budget)
+        with Client(settings=settings) as client:
             before = len(sandbox.requests)
             result = plan(client, path)
             paths = [p for _, p in sandbox.requests[before:]]
