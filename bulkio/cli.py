@@ -535,7 +535,11 @@ def demo(
         "  - then, in another terminal:\n"
         "      [cyan]export BULKIO_BASE_URL=http://127.0.0.1:8765 BULKIO_API_KEY=sandbox-demo-key[/]\n"
         "      [cyan].venv/bin/bulkio ping[/]\n"
-        "      [cyan].venv/bin/bulkio export customer -o eu.csv --where 'currencyCode=eq.EUR'[/]",
+        "      [cyan].venv/bin/bulkio export customer -o eu.csv --where 'currencyCode=eq.EUR'[/]\n"
+        f"  - edit {output} (change a cell, write delete in _action, add a row), save, then:\n"
+        f"      [cyan].venv/bin/bulkio plan {output}[/]      the dry run: what would change, field by field\n"
+        f"      [cyan].venv/bin/bulkio apply {output}[/]     asks, writes in guarded batches, prints the run id\n"
+        "      [cyan].venv/bin/bulkio undo RUN-ID[/]          puts everything back",
         highlight=False, soft_wrap=True)
 
 
