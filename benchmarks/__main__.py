@@ -137,6 +137,25 @@ def _run(code: str, out: Path, env: dict[str, str]) -> tuple[float, float, str]:
     return wall, peak_kb / 1024, "\n".join(lines[:-1]).strip()
 
 
+def _table(result: dict[str, Any]) -> str:
+    """The figures as a readable table: bulkio's value, the baseline's from the same run, and their ratio."""
+    lines = [f"bulkio benchmarks, {result['rows']:,} rows, {result['date']} ({result['machine']})", "",
+             "| figure | bulkio | baseline | ratio |", "|---|---|---|---|"]
+    for name, figure in result["figures"].items():
+        if not isinstance(figure, dict):
+            continue
+        ours = next(((k, v) for k, v in figure.items() if k == "bulkio_requests"), None) or \
+            next(((k, v) for k, v in figure.items() if k.startswith("bulkio")), ("", ""))
+        theirs = next(((k, v) for k, v in figure.items() if not k.startswith(("bulkio", "ratio")) and
+                       any(w in k for w in ("naive", "per_row", "openpyxl", "pandas", "floor", "baseline"))), ("", ""))
+        ratio = next(((k, v) for k, v in figure.items() if k.startswith("ratio")), ("", ""))
+        if not ours[0]:
+            lines.append(f"| {name} | " + ", ".join(f"{k} = {v}" for k, v in figure.items()) + " | | |")
+            continue
+        lines.append(f"| {name} | {ours[0]} = {ours[1]} | {theirs[0]} = {theirs[1]} | {ratio[0]} = {ratio[1]} |")
+    return "\n".join(lines) + "\n"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=100_000, help="customers in the sandbox")
@@ -214,8 +233,11 @@ def main() -> None:
               "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
               "figures": figures}
     print(json.dumps(result, indent=2))
+    table = _table(result)
+    print(table, file=sys.stderr)
     if not args.quick and args.only is None:
         args.output.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+        args.output.with_suffix(".md").write_text(table, encoding="utf-8")
 
 
 if __name__ == "__main__":
