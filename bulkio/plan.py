@@ -405,14 +405,16 @@ class _Reader:
         lookup = self.lookups.get(name)
         if lookup is None:
             return cells
-        series = pd.Series(cells, dtype=object)
-        mapping = {}
-        for label in series.dropna().unique():
+        mapping: dict[Any, Any] = {None: None}
+        for label in set(cells.tolist()):
+            if label is None or isinstance(label, float):  # empty (None, NaN)
+                mapping[label] = None
+                continue
             try:
                 mapping[label] = lookup.id_for(str(label).strip())
             except LabelError:
                 mapping[label] = label
-        return series.map(mapping).astype(object).where(series.notna(), None).to_numpy()
+        return _objects([mapping[c] for c in cells.tolist()])
 
     def plain_text(self, name: str) -> bool:
         """A text column shown as it is (no labels): for strings, the rule is "trimmed, blank is empty"."""
@@ -719,6 +721,7 @@ def diff_rows(sh: Sheet, reader: _Reader, compared: list[str], keys: list[str], 
     arranged = arranged or columns(res, compared, keys, server_rows, base)
     server, snapshot, has_base = arranged.server, arranged.snapshot, arranged.has_base
     masks: dict[str, ColumnDiff] = {}
+    sheet_cells: dict[str, np.ndarray] = {}
     for name in compared:
         split = split_custom(name, res)
         column = None if split is not None else res.column(name)
@@ -733,6 +736,7 @@ def diff_rows(sh: Sheet, reader: _Reader, compared: list[str], keys: list[str], 
             elif column.type is ColumnType.JSON:
                 as_stored = _objects([to_cell(column, v) for v in server_values])
         sheet_values = sheet[name].to_numpy(dtype=object)
+        sheet_cells[name] = sheet_values
         sheet_ids = reader.ids(name, sheet_values)  # labels as ids, to compare with ids
         stored = None if snapshot is None else snapshot[name]
         # equal raw values are equal values: only the cells that differ somewhere go through the rules, which
@@ -741,7 +745,8 @@ def diff_rows(sh: Sheet, reader: _Reader, compared: list[str], keys: list[str], 
         if stored is not None:
             maybe = _differ(sheet_ids, stored, strict=strict) | _differ(as_stored, stored, strict=strict)
             if column is not None and column.type is ColumnType.TEXT_ARRAY:  # JSON cells: the full rules
-                maybe |= pd.Series(stored, dtype=object).str.startswith("[").fillna(False).to_numpy(dtype=bool)
+                maybe |= np.fromiter((type(v) is str and v[:1] == "[" for v in stored), dtype=bool,
+                                     count=len(stored))
             if split is not None:  # a server string equal to its cell is the same value only when plain text
                 maybe |= ~_plain(server_values) & (server_values != None)  # noqa: E711 (element-wise)
         elif split is None:
@@ -766,8 +771,14 @@ def diff_rows(sh: Sheet, reader: _Reader, compared: list[str], keys: list[str], 
     touched = np.zeros(len(positions), dtype=bool)
     for diff in masks.values():
         touched |= diff.update | diff.conflict | diff.kept
-    rows = [_update_row(sh, reader, res, positions[i], i, keys[i], dict(server_rows[keys[i]]),
-                        None if base is None else base.get(keys[i]), masks) for i in np.flatnonzero(touched)]
+    flagged: dict[int, list[tuple[str, str]]] = {}  # row index -> (column, what), for the touched rows only
+    for name, diff in masks.items():
+        for what, mask in (("conflict", diff.conflict), ("kept", diff.kept), ("update", diff.update)):
+            for i in np.flatnonzero(mask).tolist():
+                flagged.setdefault(i, []).append((name, what))
+    rows = [_update_row(sh, reader, res, positions[i], keys[i], dict(server_rows[keys[i]]),
+                        None if base is None else base.get(keys[i]), flagged[i], sheet_cells, i)
+            for i in np.flatnonzero(touched).tolist()]
     unchanged = [(keys[i], sh.rows[positions[i]]) for i in np.flatnonzero(~touched)]
     return rows, unchanged
 
@@ -791,22 +802,19 @@ def _columns(rows: list[Mapping[str, Any]], names: list[str]) -> dict[str, np.nd
     return {name: _objects(list(values)) for name, values in zip(names, zip(*picked, strict=True), strict=True)}
 
 
-def _objects(values: list[Any]) -> np.ndarray:
+def _objects(values: Sequence[Any]) -> np.ndarray:
     """A 1-d object array of `values` (lists stay elements; numpy would make them a dimension)."""
-    return pd.Series(values, dtype=object).to_numpy()
+    return np.fromiter(values, dtype=object, count=len(values))
+
+
+_NOT_PLAIN_START = frozenset('[{"+-.0123456789')
 
 
 def _plain(values: np.ndarray) -> np.ndarray:
     """Which values are text that a custom-field cell shows as it is (not JSON-looking, not number-looking, not
     true/false/null): for those, equal raw values are equal custom-field values; others take the full rules."""
-    series = pd.Series(values, dtype=object)
-    text = series.map(type).eq(str).to_numpy().copy()
-    if not text.any():
-        return text
-    first = series[text].str[:1]
-    looks = first.isin(list('[{"+-.0123456789')) | series[text].isin(["true", "false", "null"])
-    text[np.flatnonzero(text)[looks.to_numpy()]] = False
-    return text
+    return np.fromiter((type(v) is str and v[:1] not in _NOT_PLAIN_START and v not in ("true", "false", "null")
+                        for v in values), dtype=bool, count=len(values))
 
 
 def _host(client: Client) -> str:
@@ -856,25 +864,28 @@ def _custom_parent(resource: Resource, name: str) -> Column | None:
     return split[0] if split else None
 
 
-def _update_row(sh: Sheet, reader: _Reader, res: Resource, position: int, index: int, key: str,
-                server: dict[str, Any], base: dict[str, Any] | None, masks: Mapping[str, Any]) -> RowPlan:
-    """The plan of one compared row that differs somewhere (update, conflict, or only server changes kept)."""
+def _update_row(sh: Sheet, reader: _Reader, res: Resource, position: int, key: str, server: dict[str, Any],
+                base: dict[str, Any] | None, flagged: list[tuple[str, str]], cells: Mapping[str, np.ndarray],
+                index: int) -> RowPlan:
+    """The plan of one compared row that differs somewhere (update, conflict, or only server changes kept).
+
+    :param flagged: (column, "update" | "conflict" | "kept") of the row's differing columns.
+    :param cells: the compared sheet cells by column; `index` is the row's place in them.
+    """
     frame = sh.frame
     changes, conflicts, kept = [], [], []
     body: dict[str, Any] = {}
     guard: dict[str, Any] = {}
     custom: dict[str, dict[str, Any]] = {}
-    for name, diff in masks.items():
-        if not (diff.conflict[index] or diff.kept[index] or diff.update[index]):
-            continue
-        cell = frame.iat[position, frame.columns.get_loc(name)]
+    for name, what in flagged:
+        cell = cells[name][index]
         before = _server_value(server, name, res)
         exported = None if base is None else base.get(name)
-        if diff.conflict[index]:
+        if what == "conflict":
             conflicts.append(FieldChange(name, before, reader.api_value(name, cell), exported))
-        elif diff.kept[index]:
+        elif what == "kept":
             kept.append(FieldChange(name, before, before, exported))
-        elif diff.update[index]:
+        else:
             after = reader.api_value(name, cell)
             changes.append(FieldChange(name, before, after, exported))
             parent = _custom_parent(res, name)
