@@ -30,7 +30,7 @@ from ._version import __version__
 from .config import Settings
 from .errors import ApiError, TransportError
 from .filters import Filters, as_params, split_in
-from .resources import Resource, get_resource
+from .resources import Resource, resource_for
 
 __all__ = ["Client", "RateLimiter", "WriteResult", "parse_content_range"]
 
@@ -362,6 +362,11 @@ class Client:
     def base_url(self) -> str:
         return self.settings.base_url.rstrip("/")
 
+    def resource(self, name: Resource | str) -> Resource:
+        """The `Resource` of table `name` on this server: bulkio's hand-written definition (no request), else one
+        built from the server's OpenAPI document (fetched once per client)."""
+        return resource_for(self, name)
+
     def close(self) -> None:
         """Close the connection pool."""
         self._http.close()
@@ -452,7 +457,7 @@ class Client:
 
         :raises ApiError, TransportError: as `request`.
         """
-        res = get_resource(resource)
+        res = self.resource(resource)
         headers = {"Prefer": "count=exact"} if count else {}
         response = self.request("GET", res.path, params=params, headers=headers, resource=res)
         rows = _json_body(response)
@@ -462,7 +467,7 @@ class Client:
 
     def count(self, resource: Resource | str, filters: Filters = None) -> int | None:
         """How many rows match `filters` (one request, ``Prefer: count=exact``); None if the server will not say."""
-        res = get_resource(resource)
+        res = self.resource(resource)
         _, total = self.get(res, [("select", res.key), *as_params(filters), ("limit", "1")], count=True)
         return total
 
@@ -488,7 +493,7 @@ class Client:
         :param on_count: called once, with the exact number of matching rows (None if the server will not say),
             as soon as the first page tells it.
         """
-        res = get_resource(resource)
+        res = self.resource(resource)
         size = page_size or self.settings.page_size
         given = [order] if isinstance(order, str) else list(order or [])
         terms = [term.strip() for text in given for term in text.split(",") if term.strip()]
@@ -512,7 +517,7 @@ class Client:
 
         :raises ValueError: a single value too long for a URL.
         """
-        res = get_resource(resource)
+        res = self.resource(resource)
         url = self._http.build_request("GET", res.path, params=list(params)).url
         return split_in(column, values, self.settings.url_budget, len(str(url)))
 
@@ -543,7 +548,7 @@ class Client:
         :raises ApiError: e.g. 23505 (duplicate name), 23503 (unknown reference), 23502, 23514, PGRST204.
         :raises TransportError: ``outcome_known=False`` when the rows may or may not have been inserted.
         """
-        res = get_resource(resource)
+        res = self.resource(resource)
         if not rows:
             return WriteResult([], 0)
         if columns is None:
@@ -587,7 +592,7 @@ class Client:
     def _filtered_write(self, method: str, resource: Resource | str, filters: Filters, body: Any, *, returning: bool,
                         count: bool, max_affected: int | None, select: Sequence[str] | None,
                         tx_rollback: bool) -> WriteResult:
-        res = get_resource(resource)
+        res = self.resource(resource)
         params = as_params(filters)
         if not params:
             raise ValueError(f"refusing to {method} every {res.name} row: give a filter")
@@ -610,7 +615,7 @@ class Client:
 
         :raises ApiError: e.g. 403 when the key may not update `resource`.
         """
-        res = get_resource(resource)
+        res = self.resource(resource)
         harmless = {res.writable_columns[0]: None}
         result = self._write("PATCH", res, [(res.key, "is.null")], harmless, ["return=minimal", "tx=rollback"])
         return "tx=rollback" in result.preference_applied

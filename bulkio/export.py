@@ -22,7 +22,7 @@ from ._version import __version__
 from .filters import as_params
 from .flatten import flatten
 from .lookups import Lookup, fetch_lookups
-from .resources import Resource, get_resource
+from .resources import Resource
 
 if TYPE_CHECKING:
     from .client import Client
@@ -154,7 +154,7 @@ def iter_records(client: Client, resource: Resource | str, *, select: Sequence[s
     (`bulkio.paging`); a background thread keeps fetching while the caller works on the pages it has. The first
     page's exact count is the progress total: no request of its own.
     """
-    resource = get_resource(resource)
+    resource = client.resource(resource)
     columns = list(select or resource.exported_columns)
     if resource.key not in columns:
         columns.insert(0, resource.key)
@@ -188,7 +188,7 @@ def export_table(client: Client, resource: Resource | str = "customer", *, selec
 
     Each page is flattened as it arrives, while the next ones are being fetched: the work hides behind the wait.
     """
-    resource = get_resource(resource)
+    resource = client.resource(resource)
     columns = list(select or resource.exported_columns)
     frames = [flatten(page, resource, columns=columns)
               for page in iter_records(client, resource, select=select, order=order, where=where, limit=limit,

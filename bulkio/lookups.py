@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .resources import Resource, get_resource
+from .resources import Resource
 
 if TYPE_CHECKING:
     from .client import Client
@@ -99,7 +99,7 @@ def lookup_columns(resource: Resource, columns: Iterable[str] | None = None) -> 
 def fetch_lookups(client: Client, resource: Resource | str, columns: Iterable[str] | None = None
                   ) -> dict[str, Lookup]:
     """Fetch every referenced table once (``user`` serves four columns with one fetch) and build the lookups."""
-    resource = get_resource(resource)
+    resource = client.resource(resource)
     wanted = lookup_columns(resource, columns)
     fetched: dict[tuple[str, str, str], dict[str, str]] = {}
     for target in sorted(set(wanted.values())):

@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from .client import Client
-from .resources import get_resource
 
 __all__ = ["ServerStatus", "check"]
 
@@ -42,7 +41,7 @@ def check(client: Client, resource: str = "customer") -> ServerStatus:
 
     :raises ApiError: the key is refused or lacks the view scope; :raises TransportError: unreachable.
     """
-    res = get_resource(resource)
+    res = client.resource(resource)
     started = time.perf_counter()
     response = client.request("GET", "/")
     round_trip = (time.perf_counter() - started) * 1000

@@ -21,7 +21,7 @@ from .errors import WorkbookError
 from .export import Export, ExportInfo, Progress, export_info, iter_records
 from .flatten import flatten
 from .lookups import fetch_lookups
-from .resources import Resource, get_resource
+from .resources import Resource
 from .workbook import PagedWorkbook, write_csv
 
 if TYPE_CHECKING:
@@ -65,7 +65,7 @@ def stream_export(client: Client, resource: Resource | str, path: str | Path, *,
 
     :raises WorkbookError: for another suffix, or when the file cannot be written.
     """
-    res = get_resource(resource)
+    res = client.resource(resource)
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in (".csv", ".parquet", ".xlsx"):

@@ -262,3 +262,11 @@ def test_cli_applies_and_undoes_an_openapi_table(sandbox: Sandbox, tmp_path: Pat
     reverted = runner.invoke(app, ["undo", run, "--yes"], env=env)
     assert reverted.exit_code == 0, reverted.output
     assert _mine(sandbox, "supplier") == before
+
+
+def test_the_python_api_takes_any_table_by_name(sandbox: Sandbox) -> None:
+    """Not only hand-written names: a table only the server describes resolves through the client."""
+    with bulkio.Client(sandbox.url, sandbox.api_key) as client:
+        frame = bulkio.export(client, "supplier")
+        assert len(frame) == len([r for r in sandbox.rows("supplier") if r["companyId"] == sandbox.company_id])
+        assert client.resource("supplier").name == "supplier" and "supplier" not in bulkio.resources.RESOURCES
