@@ -480,8 +480,8 @@ class Client:
         Rows have no stable order unless one is sent, so `order` always goes out, with the key appended to break ties.
         Ordered by the key alone (the default), pages follow the key (``id=gt.<last>``), which rows inserted meanwhile
         cannot shift; with another order, pages go by offset and rows already seen are dropped. The server may cap a
-        page silently (``db-max-rows``): a short page is not the end. Each page asks for the exact count of what is
-        left, so paging stops there (or at an empty page) without an extra request.
+        page silently (``db-max-rows``): a short page is not the end. The exact count of what is left (asked on each
+        sequential page; on the first and last of concurrent ones) ends paging without an extra request.
 
         :param select: columns (the key is fetched too when needed, and removed again if not asked for).
         :param order: ``"name.asc,id.asc"`` or ``["name.asc"]``.
