@@ -145,11 +145,9 @@ def export_command(
     base_url: BaseUrl = None,
 ) -> None:
     """Export every row of a table to XLSX (formatted, with dropdowns and a hidden snapshot), CSV or Parquet."""
-    from .export import export_table
     from .report import facts_table, row_progress
     from .resources import resource_for
     from .stream import stream_export
-    from .workbook import write_workbook
 
     suffix = output.suffix.lower()
     if suffix not in (".xlsx", ".csv", ".parquet"):
@@ -157,14 +155,9 @@ def export_command(
     columns = [c.strip() for c in select.split(",") if c.strip()] if select else None
     with _errors(), _client(base_url) as client, row_progress(err_console, f"export {resource}") as progress:
         res = resource_for(client, resource)  # any table the server has: hand-written, else from its OpenAPI
-        if suffix == ".xlsx":
-            result = export_table(client, res, select=columns, where=where, order=order, limit=limit,
-                                  raw_ids=raw_ids, progress=progress)
-            write_workbook(result, output)
-            info = result.info
-        else:  # CSV and Parquet stream page by page, in constant memory
-            info = stream_export(client, res, output, select=columns, where=where, order=order, limit=limit,
-                                 raw_ids=raw_ids, escape=not no_escape, progress=progress)
+        # page by page: CSV and Parquet in constant memory; XLSX rows written while the next pages are fetched
+        info = stream_export(client, res, output, select=columns, where=where, order=order, limit=limit,
+                             raw_ids=raw_ids, escape=not no_escape, progress=progress)
     console.print(facts_table(f"exported {info.rows} {resource} rows", {
         "file": output.resolve(), "host": info.host, "order": info.order,
         "filters": ", ".join(info.filters) or "none"}))
