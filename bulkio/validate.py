@@ -18,8 +18,6 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-import pandera.pandas as pa
-from pandera.errors import SchemaErrors
 from xlsxwriter.utility import xl_col_to_name
 
 from .filters import in_
@@ -32,6 +30,8 @@ from .values import CellError, from_cell, from_custom_cell, is_empty, normalize
 from .workbook import ACTION_COLUMN
 
 if TYPE_CHECKING:
+    import pandera.pandas as pa
+
     from .client import Client
 
 __all__ = ["Issue", "IssueCode", "ValidationReport", "build_schema", "validate"]
@@ -163,6 +163,8 @@ def _passes(rule: _Rule, values: np.ndarray) -> np.ndarray:
 
 
 def _column_check(rule: _Rule, check_name: str) -> pa.Check:
+    import pandera.pandas as pa  # imported when a sheet is validated: `import bulkio` stays quick
+
     """The pandera check of `rule` over a whole column (pandera drops the empty cells first)."""
 
     def run(series: pd.Series) -> pd.Series:
@@ -344,6 +346,8 @@ def build_schema(resource: Resource, columns: list[str], lookups: Mapping[str, L
     :param creates: the sheet has rows without a key, so required columns must be present.
     :returns: the schema and its rules by check name (to explain failures).
     """
+    import pandera.pandas as pa
+
     lookups = lookups or {}
     rules: dict[str, _Rule] = {}
     spec: dict[str, pa.Column] = {}
@@ -407,6 +411,8 @@ def validate(sheet: Sheet, lookups: Mapping[str, Lookup] | None = None, *, clien
         row = sheet.rows[int(index)] if index is not None and not pd.isna(index) else None
         issues.append(Issue(sheet.file, sheet.sheet, row, _letter(frame, column), column, value, code, message,
                             severity))
+
+    from pandera.errors import SchemaErrors
 
     try:
         schema.validate(frame, lazy=True)
