@@ -163,9 +163,8 @@ def _passes(rule: _Rule, values: np.ndarray) -> np.ndarray:
 
 
 def _column_check(rule: _Rule, check_name: str) -> pa.Check:
-    import pandera.pandas as pa  # imported when a sheet is validated: `import bulkio` stays quick
-
     """The pandera check of `rule` over a whole column (pandera drops the empty cells first)."""
+    import pandera.pandas as pa  # imported when a sheet is validated: `import bulkio` stays quick
 
     def run(series: pd.Series) -> pd.Series:
         return pd.Series(_passes(rule, series.to_numpy(dtype=object)), index=series.index, dtype=bool)
