@@ -66,7 +66,7 @@ class Settings:
         ``X-RateLimit-*`` headers).
     :param page_size: rows asked per page when reading (the server may cap it, silently).
     :param batch_size: rows per write request.
-    :param concurrency: write requests in flight at once.
+    :param concurrency: requests in flight at once: pages read by an export, batches written by apply.
     :param url_budget: bytes a request URL may take (long ``in`` lists are split under it).
     """
 
