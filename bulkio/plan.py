@@ -228,6 +228,8 @@ class Plan:
     host: str
     requests: int = 0
     select: tuple[str, ...] = ()
+    scope: tuple[str, ...] | None = None
+    """The export's filter when the plan read the server through it (then `is_stale` reads it the same way)."""
 
     # ------------------------------------------------------------------ questions
     def of(self, kind: Kind) -> list[RowPlan]:
@@ -293,7 +295,14 @@ class Plan:
     def is_stale(self, client: Client) -> bool:
         """Whether the server's rows changed since the plan was made (re-reads them: as many requests as the plan's
         own fetch)."""
-        rows = _fetch_by_keys(client, self.resource, list(self.fetched), list(self.select))
+        wanted = set(self.fetched)
+        if self.scope is not None:
+            rows = [r for r in _fetch_scope(client, self.resource, list(self.scope), list(self.select))
+                    if str(r[self.resource.key]) in wanted]
+            rest = sorted(wanted - {str(r[self.resource.key]) for r in rows})
+            rows += _fetch_by_keys(client, self.resource, rest, list(self.select)) if rest else []
+        else:
+            rows = _fetch_by_keys(client, self.resource, list(wanted), list(self.select)) if wanted else []
         return _state_hash(self.resource, rows) != self.server_hash
 
     # ------------------------------------------------------------------ renderings (bulkio.plan_report)
@@ -545,7 +554,8 @@ def make_plan(client: Client, sh: Sheet, lookups: Mapping[str, Lookup], report: 
     scope_requests = _scope_pages(client, sh)
     server_rows: dict[str, dict[str, Any]] = {}
     whole_table: list[dict[str, Any]] | None = None  # every row the key can see, when the scope is the table
-    if wanted and scope is not None and scope_requests is not None and scope_requests <= ids_requests:
+    used_scope = bool(wanted and scope is not None and scope_requests is not None and scope_requests <= ids_requests)
+    if used_scope:
         fetched = _fetch_scope(client, res, scope, select)
         if not scope:
             whole_table = fetched
@@ -648,7 +658,8 @@ def make_plan(client: Client, sh: Sheet, lookups: Mapping[str, Lookup], report: 
         three_way=three_way, delete_missing=delete_missing, skip_invalid=skip_invalid, issues=report,
         warnings=tuple(warnings), server_hash=_state_hash(res, list(server_rows.values())),
         fetched=tuple(sorted(server_rows)), created_at=datetime.now(UTC).isoformat(timespec="seconds"),
-        host=_host(client), requests=client.requests_made - start, select=tuple(select))
+        host=_host(client), requests=client.requests_made - start, select=tuple(select),
+        scope=tuple(scope) if used_scope and scope is not None else None)
 
 
 @dataclass(frozen=True)

@@ -381,3 +381,13 @@ def test_to_excel_puts_before_and_after_side_by_side(mixed: Plan, tmp_path: Path
     assert header[header.index("before") + 1] == "after"
     after = sheet.cell(row=2, column=header.index("after") + 1)
     assert after.value == "+1 555 0101" and after.fill.fgColor.rgb.endswith("FFF2CC")
+
+
+def test_is_stale_reads_the_server_the_way_the_plan_did(client: Client, sandbox: Sandbox, tmp_path: Path) -> None:
+    path = _export(client, tmp_path / "c.xlsx")
+    _edit(path, {(2, "logo"): "a.png"})
+    result = plan(client, path)
+    start = len(sandbox.requests)
+    assert not result.is_stale(client)
+    reads = [p for _, p in sandbox.requests[start:]]
+    assert len(reads) == 1 and "id=in." not in reads[0]  # one page of the export's filter, as the plan read it
