@@ -373,8 +373,17 @@ def _scan_sheet(path: Path, sheet_name: str, chunk: int = 1 << 22) -> _SheetXml:
             found = _ROW_REF.search(part, start)
             if found:
                 extent[0] = max(extent[0], int(found.group(1)))
-        for letters in set(_WIDE_REF.findall(part)):  # one-letter columns (A..Z) never matter here
-            extent[1] = max(extent[1], xl_cell_to_rowcol(letters.decode() + "1")[1] + 1)
+        # the widest column: a row's cells are in column order, so only each row's last cell reference counts
+        # (one rfind per row, not a regular expression over every cell); one-letter columns never matter here
+        widest = extent[1]
+        for row in (_ROW_END.split(part) if b":row>" in part else part.split(b"</row>")):
+            at = row.rfind(b' r="')
+            if at < 0 or not row[at + 5:at + 6].isupper() or not row[at + 6:at + 7].isupper():
+                continue
+            found = _WIDE_REF.match(row, at + 1)
+            if found:
+                widest = max(widest, xl_cell_to_rowcol(found.group(1).decode() + "1")[1] + 1)
+        extent[1] = widest
 
     def scan(part: bytes) -> None:
         measure(part)
