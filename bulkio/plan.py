@@ -57,7 +57,9 @@ def _differ(a: np.ndarray, b: np.ndarray, *, strict: bool = False) -> np.ndarray
     equal need no rules to know it. Typed columns were validated first, so ``True == 1`` cannot hide a bad cell
     there; custom fields (any type) are `strict`: another type is another value (True is not 1, 5 is not 5.0)."""
     differs = np.not_equal(a, b)
-    return differs | np.not_equal(_TYPE(a), _TYPE(b)).astype(bool) if strict else differs
+    if not strict or all(pd.api.types.infer_dtype(x, skipna=True) in ("string", "empty") for x in (a, b)):
+        return differs  # text equal to text is the same value
+    return differs | np.not_equal(_TYPE(a), _TYPE(b)).astype(bool)
 
 
 def _array_cells(values: np.ndarray) -> np.ndarray:
@@ -756,8 +758,10 @@ def diff_rows(sh: Sheet, reader: _Reader, compared: list[str], keys: list[str], 
         if stored is not None:
             maybe = _differ(sheet_ids, stored, strict=strict) | _differ(as_stored, stored, strict=strict)
             if column is not None and column.type is ColumnType.TEXT_ARRAY:  # JSON cells: the full rules
-                maybe |= np.fromiter((type(v) is str and v[:1] == "[" for v in stored), dtype=bool,
-                                     count=len(stored))
+                listed = stored.tolist()
+                json_cells = {v for v in set(listed) if type(v) is str and v[:1] == "["}
+                if json_cells:
+                    maybe |= np.fromiter((v in json_cells for v in listed), dtype=bool, count=len(listed))
             if split is not None:  # a server string equal to its cell is the same value only when plain text
                 maybe |= ~_plain(server_values) & (server_values != None)  # noqa: E711 (element-wise)
         elif split is None:
@@ -800,17 +804,15 @@ def _split_name(resource: Resource, name: str) -> str:
 
 
 def _columns(rows: list[Mapping[str, Any]], names: list[str]) -> dict[str, np.ndarray]:
-    """Rows (dicts) as one object array per name, transposed in C (itemgetter, zip) rather than a Python loop per
-    cell; a name a row lacks is None."""
-    if not rows:
-        return {name: np.empty(0, dtype=object) for name in names}
-    try:
-        picked = list(map(operator.itemgetter(*names), rows))
-    except KeyError:
-        picked = [tuple(row.get(n) for n in names) for row in rows]
-    if len(names) == 1:
-        picked = [(value,) for value in picked]
-    return {name: _objects(list(values)) for name, values in zip(names, zip(*picked, strict=True), strict=True)}
+    """Rows (dicts) as one object array per name, each filled in C (numpy.fromiter over operator.itemgetter)
+    rather than a Python loop per cell; a name a row lacks is None."""
+    out = {}
+    for name in names:
+        try:
+            out[name] = np.fromiter(map(operator.itemgetter(name), rows), dtype=object, count=len(rows))
+        except KeyError:
+            out[name] = np.fromiter((row.get(name) for row in rows), dtype=object, count=len(rows))
+    return out
 
 
 def _objects(values: Sequence[Any]) -> np.ndarray:
@@ -823,9 +825,16 @@ _NOT_PLAIN_START = frozenset('[{"+-.0123456789')
 
 def _plain(values: np.ndarray) -> np.ndarray:
     """Which values are text that a custom-field cell shows as it is (not JSON-looking, not number-looking, not
-    true/false/null): for those, equal raw values are equal custom-field values; others take the full rules."""
-    return np.fromiter((type(v) is str and v[:1] not in _NOT_PLAIN_START and v not in ("true", "false", "null")
-                        for v in values), dtype=bool, count=len(values))
+    true/false/null): for those, equal raw values are equal custom-field values; others take the full rules.
+    Decided once per distinct value (a custom field has few)."""
+    listed = values.tolist()
+    try:
+        verdict = {v: type(v) is str and v[:1] not in _NOT_PLAIN_START and v not in ("true", "false", "null")
+                   for v in set(listed)}
+    except TypeError:  # an unhashable value (a list): never plain
+        return np.fromiter((type(v) is str and v[:1] not in _NOT_PLAIN_START and v not in ("true", "false", "null")
+                            for v in listed), dtype=bool, count=len(listed))
+    return np.fromiter(map(verdict.__getitem__, listed), dtype=bool, count=len(listed))
 
 
 def _host(client: Client) -> str:
