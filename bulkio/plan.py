@@ -19,6 +19,7 @@ rows it saw, so a stale plan can be refused.
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import json
 import operator
@@ -677,12 +678,27 @@ def columns(resource: Resource, compared: list[str], keys: list[str], server_row
             base: Mapping[str, Mapping[str, Any]] | None) -> Columns:
     """Arrange the fetched rows (JSON objects) and the snapshot rows as columns, in the order of `keys`."""
     wanted = list(dict.fromkeys(_split_name(resource, name) for name in compared))
+    paused = gc.isenabled()
+    gc.disable()  # as in `diff_rows`
+    try:
+        return _arrange(resource, compared, keys, server_rows, base, wanted)
+    finally:
+        if paused:
+            gc.enable()
+
+
+def _arrange(resource: Resource, compared: list[str], keys: list[str], server_rows: Mapping[str, Mapping[str, Any]],
+             base: Mapping[str, Mapping[str, Any]] | None, wanted: list[str]) -> Columns:
     server = _columns([server_rows[k] for k in keys], wanted)
+    objects: dict[str, list[dict[str, Any]]] = {}
     for name in compared:  # custom fields: one column per key of the object, like the sheet's
         split = split_custom(name, resource)
         if split is not None:
-            field_key = split[1]
-            server[name] = _objects([o.get(field_key) if isinstance(o, dict) else None for o in server[split[0].name]])
+            parent, field_key = split[0].name, split[1]
+            if parent not in objects:  # null objects as {}: then every key is read in C
+                objects[parent] = [o if type(o) is dict else {} for o in server[parent].tolist()]
+            server[name] = np.fromiter(map(operator.methodcaller("get", field_key), objects[parent]), dtype=object,
+                                       count=len(objects[parent]))
     if base is None:
         return Columns(server, None, None)
     snapshot = _columns([base.get(k, {}) for k in keys], compared)
@@ -726,9 +742,21 @@ def diff_rows(sh: Sheet, reader: _Reader, compared: list[str], keys: list[str], 
     :returns: the rows that differ somewhere (update, conflict, or server changes kept) and (key, Excel row) of
         the unchanged ones.
     """
-    res = sh.resource
     if not positions:
         return [], []
+    paused = gc.isenabled()
+    gc.disable()  # millions of short-lived objects, no cycles: the collector would only walk the big sheet again
+    try:
+        return _diff_rows(sh, reader, compared, keys, positions, server_rows, base, arranged)
+    finally:
+        if paused:
+            gc.enable()
+
+
+def _diff_rows(sh: Sheet, reader: _Reader, compared: list[str], keys: list[str], positions: list[int],
+               server_rows: Mapping[str, Mapping[str, Any]], base: Mapping[str, Mapping[str, Any]] | None,
+               arranged: Columns | None) -> tuple[list[RowPlan], list[tuple[str, int]]]:
+    res = sh.resource
     sheet = sh.frame.iloc[positions]
     size = len(keys)
     arranged = arranged or columns(res, compared, keys, server_rows, base)
