@@ -302,6 +302,8 @@ def _plain_text(value: Any) -> str | None:
 
 def _text(kind: str = "text") -> _Rule:
     def all_ok(values: np.ndarray) -> bool:
+        if set(map(type, values)) <= {str}:  # the usual column: lengths measured in C
+            return max(map(len, values), default=0) <= EXCEL_CELL_LIMIT
         return max((len(v) for v in values if isinstance(v, str)), default=0) <= EXCEL_CELL_LIMIT
 
     def code_of(value: Any) -> IssueCode:
@@ -479,13 +481,19 @@ def _same(column: Column, mine: list[Any], theirs: list[Any]) -> np.ndarray:
     """`normalize(column, a) == normalize(column, b)` for each pair (an unreadable cell is a change), with the
     common cases decided without a parse: the very same value, and timestamps (an Excel date against the
     exported ISO text) compared as whole UTC milliseconds, as `normalize` does."""
-    out = np.zeros(len(mine), dtype=bool)
-    slow = []
-    for position, (a, b) in enumerate(zip(mine, theirs, strict=True)):
-        if a is b or (a.__class__ is b.__class__ and a == b):
-            out[position] = True
-        else:
-            slow.append(position)
+    left = np.fromiter(mine, dtype=object, count=len(mine))
+    right = np.fromiter(theirs, dtype=object, count=len(theirs))
+    if all(pd.api.types.infer_dtype(x, skipna=False) == "string" for x in (left, right)):
+        out = np.equal(left, right).astype(bool)  # text against text: compared in C
+        slow = np.flatnonzero(~out).tolist()
+    else:
+        out = np.zeros(len(mine), dtype=bool)
+        slow = []
+        for position, (a, b) in enumerate(zip(mine, theirs, strict=True)):
+            if a is b or (a.__class__ is b.__class__ and a == b):
+                out[position] = True
+            else:
+                slow.append(position)
     if slow and column.type is ColumnType.TIMESTAMP:
         left, right = _millis([mine[p] for p in slow]), _millis([theirs[p] for p in slow])
         decided = ~(np.isnan(left) | np.isnan(right))
