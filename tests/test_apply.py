@@ -22,6 +22,8 @@ from bulkio.sandbox import Sandbox
 from bulkio.undo import plan_undo, undo
 from bulkio.workbook import write_workbook
 
+from .workbooks import cell, edit_sheet
+
 
 class NoSleep:
     def __init__(self) -> None:
@@ -42,23 +44,7 @@ def _export(client: Client, path: Path) -> Path:
 
 
 def _edit(path: Path, edits: dict[tuple[int, str], Any], *, append: list[dict[str, Any]] | None = None) -> Path:
-    book = openpyxl.load_workbook(path)
-    sheet = book["customer"]
-    header = {c.value: c.column for c in sheet[1]}
-    for (row, name), value in edits.items():
-        sheet.cell(row=row, column=header[name]).value = value
-    for record in append or []:
-        row = sheet.max_row + 1
-        for name, value in record.items():
-            sheet.cell(row=row, column=header[name]).value = value
-    book.save(path)
-    return path
-
-
-def _cell(path: Path, row: int, name: str) -> Any:
-    sheet = openpyxl.load_workbook(path)["customer"]
-    header = {c.value: c.column for c in sheet[1]}
-    return sheet.cell(row=row, column=header[name]).value
+    return edit_sheet(path, edits, append=append or ())
 
 
 def _mine(sandbox: Sandbox) -> dict[str, dict[str, Any]]:
@@ -82,7 +68,7 @@ def edited(client: Client, tmp_path: Path) -> Path:
 def test_apply_reaches_the_intended_state_in_few_requests(client: Client, sandbox: Sandbox, edited: Path,
                                                           tmp_path: Path) -> None:
     before = _mine(sandbox)
-    updated, deleted = _cell(edited, 2, "id"), _cell(edited, 4, "id")
+    updated, deleted = cell(edited, 2, "id"), cell(edited, 4, "id")
     result = plan(client, edited)
     start = len(sandbox.requests)
     results = apply(client, result, root=tmp_path)
@@ -119,7 +105,7 @@ def test_a_plan_with_errors_is_refused_unless_skipped(client: Client, sandbox: S
     path = _edit(_export(client, tmp_path / "c.xlsx"), {(2, "taxPercent"): 20, (3, "logo"): "ok.png"})
     with pytest.raises(ValidationFailed):
         apply(client, plan(client, path), root=tmp_path)
-    key = _cell(path, 3, "id")
+    key = cell(path, 3, "id")
     assert _mine(sandbox)[key]["logo"] != "ok.png"  # nothing written
     results = apply(client, plan(client, path, skip_invalid=True), root=tmp_path)
     assert _mine(sandbox)[key]["logo"] == "ok.png"
@@ -131,7 +117,7 @@ def test_a_row_changed_after_the_plan_is_a_conflict_not_overwritten(client: Clie
                                                                      tmp_path: Path) -> None:
     path = _edit(_export(client, tmp_path / "c.xlsx"), {(2, "logo"): "mine.png", (3, "logo"): "mine.png"})
     result = plan(client, path)
-    key = _cell(path, 2, "id")
+    key = cell(path, 2, "id")
     sandbox.concurrent_edit("customer", key, {"logo": "theirs.png"})
     client.count("customer")
     results = apply(client, result, root=tmp_path)
@@ -144,7 +130,7 @@ def test_check_stale_refuses_a_plan_the_server_has_moved_past(client: Client, sa
                                                               tmp_path: Path) -> None:
     path = _edit(_export(client, tmp_path / "c.xlsx"), {(2, "logo"): "mine.png"})
     result = plan(client, path)
-    sandbox.concurrent_edit("customer", _cell(path, 9, "id"), {"website": "https://moved.example.com"})
+    sandbox.concurrent_edit("customer", cell(path, 9, "id"), {"website": "https://moved.example.com"})
     client.count("customer")
     start = len(sandbox.requests)
     with pytest.raises(PlanConflict):
@@ -156,7 +142,7 @@ def test_one_patch_carries_many_guards_and_a_changed_row_is_left_alone(client: C
                                                                        tmp_path: Path) -> None:
     path = _export(client, tmp_path / "c.xlsx")
     rows = range(2, 42)
-    keys = [_cell(path, r, "id") for r in rows]
+    keys = [cell(path, r, "id") for r in rows]
     old = {k: _mine(sandbox)[k]["phone"] for k in keys}
     assert len(set(old.values())) > 10  # many different guards
     _edit(path, {(r, "phone"): "+1 555 0000" for r in rows})
@@ -234,7 +220,7 @@ def test_a_dropped_create_stops_the_run_and_resume_never_duplicates(sandbox: San
         stopped = info.value.results
         assert stopped is not None and not stopped.complete
         assert {r.status for r in stopped.rows if r.row and r.row > 100} == {Status.PENDING}
-        key = _cell(path, 2, "id")
+        key = cell(path, 2, "id")
         assert _mine(sandbox)[key]["logo"] != "after-resume.png"  # the run stopped before the updates
         sandbox.switches.drop = 0
         start = len(sandbox.requests)
@@ -269,7 +255,7 @@ def test_a_503_storm_longer_than_the_retries_stops_cleanly(sandbox: Sandbox, tmp
             apply(client, result, root=tmp_path)
         sandbox.switches.fail_503 = 0
         finished = resume(client, info.value.results.run_id, root=tmp_path)
-    assert finished.complete and _mine(sandbox)[_cell(path, 2, "id")]["logo"] == "storm.png"
+    assert finished.complete and _mine(sandbox)[cell(path, 2, "id")]["logo"] == "storm.png"
 
 
 def test_resume_of_a_finished_run_sends_nothing(client: Client, sandbox: Sandbox, edited: Path,
@@ -294,7 +280,7 @@ def test_undo_restores_the_server(client: Client, sandbox: Sandbox, edited: Path
 def test_undo_does_not_overwrite_a_row_changed_since_the_run(client: Client, sandbox: Sandbox, edited: Path,
                                                              tmp_path: Path) -> None:
     results = apply(client, plan(client, edited), root=tmp_path)
-    key = _cell(edited, 2, "id")
+    key = cell(edited, 2, "id")
     sandbox.concurrent_edit("customer", key, {"logo": "later.png"})
     client.count("customer")
     reversal = plan_undo(client, results.run_id, root=tmp_path)
@@ -309,7 +295,7 @@ def test_results_workbook_reports_each_row_and_imports_again(client: Client, san
                                                           (4, "_action"): "delete"},
                  append=[{"name": "Good New Ltd"}, {"name": "Bad New Ltd", "salesContactId": "cc_nope"}])
     planned = plan(client, path)
-    sandbox.concurrent_edit("customer", _cell(path, 3, "id"), {"logo": "theirs.png"})
+    sandbox.concurrent_edit("customer", cell(path, 3, "id"), {"logo": "theirs.png"})
     client.count("customer")
     results = apply(client, planned, root=tmp_path)
     sheet = read_sheet(path)
@@ -363,7 +349,7 @@ def test_undo_brings_back_rows_deleted_by_cascade_and_their_links(client: Client
     before = {k: {c: v for c, v in r.items() if c not in ignored} for k, r in _mine(sandbox).items()}
     own = sorted(c["id"] for c in contacts.values() if c["customerId"] == linked["id"])
     path = _export(client, tmp_path / "c.xlsx")
-    row = next(r for r in range(2, 200) if _cell(path, r, "id") == linked["id"])
+    row = next(r for r in range(2, 200) if cell(path, r, "id") == linked["id"])
     _edit(path, {(row, "_action"): "delete"})
     results = apply(client, plan(client, path), root=tmp_path)
     assert results.counts()[Status.DELETED] == 1

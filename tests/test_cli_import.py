@@ -16,6 +16,8 @@ from bulkio.export import export_table
 from bulkio.sandbox import Sandbox
 from bulkio.workbook import write_workbook
 
+from .workbooks import cell, edit_sheet
+
 runner = CliRunner()
 
 
@@ -32,22 +34,7 @@ def _exported(sandbox: Sandbox, path: Path, edits: dict[tuple[int, str], Any] | 
               append: list[dict[str, Any]] | None = None) -> Path:
     with Client(sandbox.url, sandbox.api_key) as client:
         write_workbook(export_table(client, "customer"), path)
-    book = openpyxl.load_workbook(path)
-    sheet = book["customer"]
-    header = {c.value: c.column for c in sheet[1]}
-    for (row, name), value in (edits or {}).items():
-        sheet.cell(row=row, column=header[name]).value = value
-    for record in append or []:
-        row = sheet.max_row + 1
-        for name, value in record.items():
-            sheet.cell(row=row, column=header[name]).value = value
-    book.save(path)
-    return path
-
-
-def _cell(path: Path, row: int, name: str) -> Any:
-    sheet = openpyxl.load_workbook(path)["customer"]
-    return sheet.cell(row=row, column={c.value: c.column for c in sheet[1]}[name]).value
+    return edit_sheet(path, edits, append=append or ())
 
 
 def _mine(sandbox: Sandbox) -> dict[str, dict[str, Any]]:
@@ -60,7 +47,7 @@ def test_plan_exit_codes_say_nothing_changes_or_conflicts(sandbox: Sandbox, tmp_
     _exported(sandbox, path, {(2, "logo"): "new.png"})
     result = runner.invoke(app, ["plan", str(path)], env=_env(sandbox))
     assert result.exit_code == EXIT_CHANGES and "new.png" in result.output and "update" in result.output
-    sandbox.concurrent_edit("customer", _cell(path, 2, "id"), {"logo": "theirs.png"})
+    sandbox.concurrent_edit("customer", cell(path, 2, "id"), {"logo": "theirs.png"})
     with Client(sandbox.url, sandbox.api_key) as someone:
         someone.count("customer")
     result = runner.invoke(app, ["plan", str(path)], env=_env(sandbox))
@@ -102,7 +89,7 @@ def test_apply_off_a_terminal_needs_yes_and_writes_nothing_without(sandbox: Sand
     path = _exported(sandbox, tmp_path / "c.xlsx", {(2, "logo"): "asked.png"})
     result = runner.invoke(app, ["apply", str(path)], env=_env(sandbox))
     assert result.exit_code == 1 and "--yes" in result.output
-    assert _mine(sandbox)[_cell(path, 2, "id")]["logo"] != "asked.png"
+    assert _mine(sandbox)[cell(path, 2, "id")]["logo"] != "asked.png"
 
 
 def test_apply_then_undo(sandbox: Sandbox, tmp_path: Path) -> None:
@@ -115,7 +102,7 @@ def test_apply_then_undo(sandbox: Sandbox, tmp_path: Path) -> None:
     run = next(line.split()[-1] for line in result.output.splitlines() if line.startswith("undo with:"))
     assert (tmp_path / ".bulkio" / "runs" / run / "journal.jsonl").exists()
     names = [r["name"] for r in _mine(sandbox).values()]
-    assert "Cli Created Ltd" in names and _cell(path, 3, "id") not in _mine(sandbox)
+    assert "Cli Created Ltd" in names and cell(path, 3, "id") not in _mine(sandbox)
     result = runner.invoke(app, ["undo", run, "--yes"], env=_env(sandbox))
     assert result.exit_code == 0, result.output
     after = {k: {c: v for c, v in r.items() if c != "updatedAt"} for k, r in _mine(sandbox).items()}
@@ -133,7 +120,7 @@ def test_a_stopped_apply_says_how_to_resume_and_resume_finishes(sandbox: Sandbox
     assert result.exit_code == 0, result.output
     names = [r["name"] for r in _mine(sandbox).values()]
     assert names.count("Resumed Ltd") == 1
-    assert _mine(sandbox)[_cell(path, 2, "id")]["logo"] == "resumed.png"
+    assert _mine(sandbox)[cell(path, 2, "id")]["logo"] == "resumed.png"
 
 
 def test_every_import_command_has_help() -> None:
@@ -169,7 +156,7 @@ def test_on_a_terminal_apply_asks_and_shows_a_new_plan_when_the_server_moved(san
     import sys
 
     path = _exported(sandbox, tmp_path / "c.xlsx", {(2, "logo"): "asked.png"})
-    other = _cell(path, 9, "id")
+    other = cell(path, 9, "id")
     main, secondary = pty.openpty()
     process = subprocess.Popen([sys.executable, "-m", "bulkio.cli", "apply", str(path)], stdin=secondary,
                                stdout=secondary, stderr=secondary, cwd=tmp_path,
@@ -193,5 +180,5 @@ def test_on_a_terminal_apply_asks_and_shows_a_new_plan_when_the_server_moved(san
         os.close(main)
     assert process.returncode == 0
     mine = _mine(sandbox)
-    assert mine[_cell(path, 2, "id")]["logo"] == "asked.png"
+    assert mine[cell(path, 2, "id")]["logo"] == "asked.png"
     assert mine[other]["website"] == "https://moved.example.com"  # the other edit was never overwritten

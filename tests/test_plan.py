@@ -21,6 +21,8 @@ from bulkio.sandbox import Sandbox
 from bulkio.validate import IssueCode
 from bulkio.workbook import write_csv, write_workbook
 
+from .workbooks import cell, edit_sheet, header
+
 
 @pytest.fixture
 def client(sandbox: Sandbox) -> Iterator[Client]:
@@ -32,30 +34,9 @@ def _export(client: Client, path: Path, **kwargs: Any) -> Path:
     return write_workbook(export_table(client, "customer", **kwargs), path)
 
 
-def _header(sheet: Any) -> dict[str, int]:
-    return {c.value: c.column for c in sheet[1]}
-
-
 def _edit(path: Path, edits: dict[tuple[int, str], Any], *, append: list[dict[str, Any]] | None = None,
           drop_rows: list[int] | None = None) -> Path:
-    book = openpyxl.load_workbook(path)
-    sheet = book["customer"]
-    header = _header(sheet)
-    for (row, name), value in edits.items():
-        sheet.cell(row=row, column=header[name]).value = value
-    for record in append or []:
-        row = sheet.max_row + 1
-        for name, value in record.items():
-            sheet.cell(row=row, column=header[name]).value = value
-    for row in sorted(drop_rows or [], reverse=True):
-        sheet.delete_rows(row)
-    book.save(path)
-    return path
-
-
-def _cell(path: Path, row: int, name: str) -> Any:
-    sheet = openpyxl.load_workbook(path)["customer"]
-    return sheet.cell(row=row, column=_header(sheet)[name]).value
+    return edit_sheet(path, edits, append=append or (), drop_rows=drop_rows or ())
 
 
 def _mine(sandbox: Sandbox, client: Client) -> list[dict[str, Any]]:
@@ -85,7 +66,7 @@ def test_an_untouched_csv_export_plans_to_zero_changes_two_way(client: Client, t
 # ------------------------------------------------------------------------------------------------ each kind
 def test_update_lists_only_the_changed_columns_with_before_and_after(client: Client, tmp_path: Path) -> None:
     path = _export(client, tmp_path / "c.xlsx")
-    key, old_phone = _cell(path, 2, "id"), _cell(path, 2, "phone")
+    key, old_phone = cell(path, 2, "id"), cell(path, 2, "phone")
     _edit(path, {(2, "phone"): "+44 20 7946 0000", (2, "taxPercent"): "17.5%"})
     result = plan(client, path)
     (row,) = result.of(Kind.UPDATE)
@@ -97,7 +78,7 @@ def test_update_lists_only_the_changed_columns_with_before_and_after(client: Cli
 
 def test_labels_are_planned_as_ids(client: Client, sandbox: Sandbox, tmp_path: Path) -> None:
     path = _export(client, tmp_path / "c.xlsx")
-    key = _cell(path, 3, "id")
+    key = cell(path, 3, "id")
     current = _server(sandbox, key)["customerStatusId"]
     statuses = {r["name"]: r["id"] for r in sandbox.rows("customerStatus") if r["companyId"] ==
                 _server(sandbox, key)["companyId"]}
@@ -109,7 +90,7 @@ def test_labels_are_planned_as_ids(client: Client, sandbox: Sandbox, tmp_path: P
 
 def test_create_delete_and_unchanged(client: Client, sandbox: Sandbox, tmp_path: Path) -> None:
     path = _export(client, tmp_path / "c.xlsx")
-    doomed = _cell(path, 5, "id")
+    doomed = cell(path, 5, "id")
     _edit(path, {(5, "_action"): "delete"},
           append=[{"name": "Brand New Ltd", "tags": "new, vip", "taxPercent": 0.1, "customFields.region": "North"}])
     result = plan(client, path)
@@ -124,11 +105,11 @@ def test_create_delete_and_unchanged(client: Client, sandbox: Sandbox, tmp_path:
 def test_a_custom_field_edit_patches_the_whole_object_guarded_by_it(client: Client, sandbox: Sandbox,
                                                                     tmp_path: Path) -> None:
     path = _export(client, tmp_path / "c.xlsx")
-    header = _header(openpyxl.load_workbook(path)["customer"])
-    custom = sorted(name for name in header if str(name).startswith("customFields."))
+    columns = header(openpyxl.load_workbook(path)["customer"])
+    custom = sorted(name for name in columns if str(name).startswith("customFields."))
     assert custom
-    row_number = next(r for r in range(2, 60) if _server(sandbox, _cell(path, r, "id"))["customFields"])
-    key = _cell(path, row_number, "id")
+    row_number = next(r for r in range(2, 60) if _server(sandbox, cell(path, r, "id"))["customFields"])
+    key = cell(path, row_number, "id")
     server_fields = _server(sandbox, key)["customFields"]
     _edit(path, {(row_number, custom[0]): "edited"})
     (row,) = plan(client, path).of(Kind.UPDATE)
@@ -138,7 +119,7 @@ def test_a_custom_field_edit_patches_the_whole_object_guarded_by_it(client: Clie
 
 def test_a_concurrent_edit_of_the_same_column_is_a_conflict(client: Client, sandbox: Sandbox, tmp_path: Path) -> None:
     path = _export(client, tmp_path / "c.xlsx")
-    key, exported_name = _cell(path, 4, "id"), _cell(path, 4, "name")
+    key, exported_name = cell(path, 4, "id"), cell(path, 4, "name")
     _edit(path, {(4, "name"): "Mine Ltd"})
     sandbox.concurrent_edit("customer", key, {"name": "Theirs Ltd"})
     client.count("customer")  # the editor strikes on the next request
@@ -151,7 +132,7 @@ def test_a_concurrent_edit_of_the_same_column_is_a_conflict(client: Client, sand
 
 def test_a_server_only_change_is_kept_and_listed(client: Client, sandbox: Sandbox, tmp_path: Path) -> None:
     path = _export(client, tmp_path / "c.xlsx")
-    key = _cell(path, 6, "id")
+    key = cell(path, 6, "id")
     _edit(path, {(6, "website"): "https://mine.example.com"})
     sandbox.concurrent_edit("customer", key, {"phone": "+1 555 0100"})
     client.count("customer")
@@ -163,7 +144,7 @@ def test_a_server_only_change_is_kept_and_listed(client: Client, sandbox: Sandbo
 def test_the_same_change_on_both_sides_is_no_change(client: Client, sandbox: Sandbox, tmp_path: Path) -> None:
     path = _export(client, tmp_path / "c.xlsx")
     _edit(path, {(7, "logo"): "same.png"})
-    sandbox.concurrent_edit("customer", _cell(path, 7, "id"), {"logo": "same.png"})
+    sandbox.concurrent_edit("customer", cell(path, 7, "id"), {"logo": "same.png"})
     client.count("customer")
     result = plan(client, path)
     assert not result.has_changes and not result.has_conflicts
@@ -171,7 +152,7 @@ def test_the_same_change_on_both_sides_is_no_change(client: Client, sandbox: San
 
 def test_a_row_deleted_on_the_server_is_a_conflict(client: Client, tmp_path: Path) -> None:
     path = _export(client, tmp_path / "c.xlsx")
-    key = _cell(path, 8, "id")
+    key = cell(path, 8, "id")
     _edit(path, {(8, "logo"): "x.png"})
     client.delete("customer", [("id", f"eq.{key}")])
     (conflict,) = plan(client, path).of(Kind.CONFLICT)
@@ -180,7 +161,7 @@ def test_a_row_deleted_on_the_server_is_a_conflict(client: Client, tmp_path: Pat
 
 def test_deleting_a_row_the_server_changed_is_a_conflict(client: Client, sandbox: Sandbox, tmp_path: Path) -> None:
     path = _export(client, tmp_path / "c.xlsx")
-    key = _cell(path, 9, "id")
+    key = cell(path, 9, "id")
     _edit(path, {(9, "_action"): "delete"})
     sandbox.concurrent_edit("customer", key, {"website": "https://changed.example.com"})
     client.count("customer")
@@ -191,7 +172,7 @@ def test_deleting_a_row_the_server_changed_is_a_conflict(client: Client, sandbox
 # ------------------------------------------------------------------------------------------------ delete-missing
 def test_missing_rows_are_deleted_only_when_asked(client: Client, tmp_path: Path) -> None:
     path = _export(client, tmp_path / "c.xlsx")
-    gone = _cell(path, 10, "id")
+    gone = cell(path, 10, "id")
     _edit(path, {}, drop_rows=[10])
     assert not plan(client, path).of(Kind.DELETE)
     (delete,) = plan(client, path, delete_missing=True).of(Kind.DELETE)
@@ -237,7 +218,7 @@ def test_invalid_rows_are_skipped_and_block_unless_asked(client: Client, tmp_pat
 
 def test_server_checks_unknown_id_and_existing_name(client: Client, sandbox: Sandbox, tmp_path: Path) -> None:
     path = _export(client, tmp_path / "c.xlsx")
-    taken = _cell(path, 2, "name")
+    taken = cell(path, 2, "name")
     _edit(path, {(3, "id"): "cust_doesNotExist"}, append=[{"name": taken}], drop_rows=[2])
     result = plan(client, path)
     codes = {i.code for i in result.errors}
@@ -274,9 +255,9 @@ def test_ids_outside_the_filter_are_fetched_by_id(sandbox: Sandbox, tmp_path: Pa
         import bulkio
 
         shown = bulkio.export(client, "customer", filters=[f"id=eq.{outside['id']}"]).iloc[0]
-        header = _header(openpyxl.load_workbook(path)["customer"])
+        columns = header(openpyxl.load_workbook(path)["customer"])
         writable = set(CUSTOMER.writable_columns) | {"id"}
-        record = {name: (None if pd.isna(shown[name]) else shown[name]) for name in header
+        record = {name: (None if pd.isna(shown[name]) else shown[name]) for name in columns
                   if name in shown.index and (name in writable or str(name).startswith("customFields."))}
         _edit(path, {}, append=[{**record, "logo": "moved.png"}])
         before = len(sandbox.requests)
@@ -326,7 +307,7 @@ def test_is_stale_sees_a_server_change(client: Client, sandbox: Sandbox, tmp_pat
     _edit(path, {(2, "logo"): "a.png"})
     result = plan(client, path)
     assert not result.is_stale(client)
-    sandbox.concurrent_edit("customer", _cell(path, 5, "id"), {"logo": "b.png"})
+    sandbox.concurrent_edit("customer", cell(path, 5, "id"), {"logo": "b.png"})
     client.count("customer")
     assert result.is_stale(client)
 
@@ -338,7 +319,7 @@ def mixed(client: Client, sandbox: Sandbox, tmp_path: Path) -> Plan:
     _edit(path, {(2, "phone"): "+1 555 0101", (3, "_action"): "delete", (4, "name"): "Mine Ltd",
                  (5, "taxPercent"): 42},
           append=[{"name": "Created Ltd"}])
-    sandbox.concurrent_edit("customer", _cell(path, 4, "id"), {"name": "Theirs Ltd"})
+    sandbox.concurrent_edit("customer", cell(path, 4, "id"), {"name": "Theirs Ltd"})
     client.count("customer")
     return plan(client, path, skip_invalid=True)
 
