@@ -175,8 +175,7 @@ class _Runner:
             self.client.delete(res, [(res.key, in_(keys))], returning=False, max_affected=len(keys),
                                tx_rollback=True)
             return [RowResult(r.row, r.key, Status.DELETED, r.label, r.key) for r in rows]
-        current = {str(row[res.key]): row
-                   for page in self.client.iter_pages(res, filters=[(res.key, in_(keys))]) for row in page}
+        current = {str(row[res.key]): row for row in self.client.rows_in(res, res.key, keys)}
         out: dict[str | None, RowResult] = {}
         doomed = []
         for r in rows:
@@ -218,8 +217,7 @@ class _Runner:
         """The rows of other tables the database deletes along with these (ON DELETE CASCADE)."""
         found: dict[Resource, list[dict[str, Any]]] = {}
         for table, column in cascades(self.resource):
-            rows = [row for chunk in self.client.split_in(table, column, keys)
-                    for page in self.client.iter_pages(table, filters=[(column, in_(chunk))]) for row in page]
+            rows = self.client.rows_in(table, column, keys)
             if rows:
                 found[table] = rows
         return found
@@ -512,12 +510,8 @@ def _same(resource: Resource, row: Mapping[str, Any], values: Mapping[str, Any])
 
 def _fetch(client: Client, resource: Resource, column: str, values: Iterable[str], select: list[str]
            ) -> dict[str, dict[str, Any]]:
-    wanted = sorted(set(values))
-    out: dict[str, dict[str, Any]] = {}
-    for chunk in client.split_in(resource, column, wanted, [("select", ",".join(select))]):
-        for page in client.iter_pages(resource, select=select, filters=[(column, in_(chunk))]):
-            out.update((str(row[column]), row) for row in page)
-    return out
+    """The rows whose `column` is one of `values`, by that column's value."""
+    return {str(row[column]): row for row in client.rows_in(resource, column, values, select)}
 
 
 # ------------------------------------------------------------------------------------------------ server check

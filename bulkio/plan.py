@@ -303,9 +303,9 @@ class Plan:
             rows = [r for r in _fetch_scope(client, self.resource, list(self.scope), list(self.select))
                     if str(r[self.resource.key]) in wanted]
             rest = sorted(wanted - {str(r[self.resource.key]) for r in rows})
-            rows += _fetch_by_keys(client, self.resource, rest, list(self.select)) if rest else []
+            rows += client.rows_in(self.resource, self.resource.key, rest, list(self.select)) if rest else []
         else:
-            rows = _fetch_by_keys(client, self.resource, list(wanted), list(self.select)) if wanted else []
+            rows = client.rows_in(self.resource, self.resource.key, wanted, list(self.select)) if wanted else []
         return _state_hash(self.resource, rows) != self.server_hash
 
     # ------------------------------------------------------------------ renderings (bulkio.plan_report)
@@ -336,16 +336,6 @@ class Plan:
 
 
 # ------------------------------------------------------------------------------------------------ reading the server
-def _fetch_by_keys(client: Client, resource: Resource, keys: list[str], select: list[str]) -> list[dict[str, Any]]:
-    """The server rows with these ids (``id=in.(...)`` split under the URL budget; each chunk paged)."""
-    rows: list[dict[str, Any]] = []
-    params = [("select", ",".join(select))]
-    for chunk in client.split_in(resource, resource.key, sorted(keys), params):
-        for page in client.iter_pages(resource, select=select, filters=[(resource.key, in_(chunk))]):
-            rows.extend(page)
-    return rows
-
-
 def _fetch_scope(client: Client, resource: Resource, filters: list[str], select: list[str]) -> list[dict[str, Any]]:
     """Every row the export's filter matches now (paged: ~1000 rows a request instead of ~200 ids)."""
     return [row for page in client.iter_pages(resource, select=select, filters=filters) for row in page]
@@ -355,15 +345,6 @@ def _state_hash(resource: Resource, rows: list[dict[str, Any]]) -> str:
     ordered = sorted(rows, key=lambda r: str(r.get(resource.key)))
     text = json.dumps(ordered, sort_keys=True, ensure_ascii=False, default=str, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()
-
-
-def _present(client: Client, resource: Resource, column: str, values: list[str]) -> set[str]:
-    """Which of `values` the server holds in `column` (``column=in.(...)``, split under the URL budget)."""
-    found: set[str] = set()
-    for chunk in client.split_in(resource, column, values, [("select", column)]):
-        for page in client.iter_pages(resource, select=[column], filters=[(column, in_(chunk))]):
-            found.update(str(row[column]) for row in page)
-    return found
 
 
 # ------------------------------------------------------------------------------------------------ reading the sheet
@@ -567,9 +548,9 @@ def make_plan(client: Client, sh: Sheet, lookups: Mapping[str, Lookup], report: 
                 server_rows[str(row[res.key])] = row
         rest = sorted(wanted - set(server_rows))
         if rest:  # ids outside the filter (pasted in, or moved out of it since the export)
-            server_rows.update((str(r[res.key]), r) for r in _fetch_by_keys(client, res, rest, select))
+            server_rows.update((str(r[res.key]), r) for r in client.rows_in(res, res.key, rest, select))
     elif wanted:
-        server_rows = {str(r[res.key]): r for r in _fetch_by_keys(client, res, sorted(wanted), select)}
+        server_rows = {str(r[res.key]): r for r in client.rows_in(res, res.key, wanted, select)}
 
     # --- new rows whose natural key the server already has (known without asking when the whole table was read)
     for natural in res.natural_key:
@@ -582,7 +563,7 @@ def make_plan(client: Client, sh: Sheet, lookups: Mapping[str, Lookup], report: 
         if whole_table is not None and natural in select:
             taken = {str(row[natural]) for row in whole_table if row.get(natural) is not None}
         else:
-            taken = _present(client, res, natural, sorted(set(new.values())))
+            taken = {str(r[natural]) for r in client.rows_in(res, natural, new.values(), [natural])}
         for position, value in new.items():
             if value in taken:
                 issue(position, natural, value, IssueCode.EXISTS_ON_SERVER,

@@ -20,7 +20,6 @@ import numpy as np
 import pandas as pd
 from xlsxwriter.utility import xl_col_to_name
 
-from .filters import in_
 from .flatten import split_custom
 from .lookups import LabelError, Lookup
 from .read import Sheet
@@ -550,12 +549,7 @@ def _read_only_edits(sheet: Sheet, frame: pd.DataFrame) -> list[Issue]:
 
 def _present(client: Client, resource: Resource, column: str, values: list[str]) -> set[str]:
     """Which of `values` the server holds in `column` (``column=in.(...)``, split under the URL budget)."""
-    found: set[str] = set()
-    params = [("select", column)]
-    for chunk in client.split_in(resource, column, values, params):
-        for page in client.iter_pages(resource, select=[column], filters=[(column, in_(chunk))]):
-            found.update(str(row[column]) for row in page)
-    return found
+    return {str(row[column]) for row in client.rows_in(resource, column, values, [column])}
 
 
 def _server_checks(client: Client, sheet: Sheet, frame: pd.DataFrame) -> list[Issue]:
