@@ -11,6 +11,7 @@ deleted along with a deleted customer (``ON DELETE CASCADE``, e.g. its contacts)
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -28,6 +29,48 @@ if TYPE_CHECKING:
 __all__ = ["plan_undo", "undo"]
 
 
+@dataclass
+class _UndoData:
+    """What a run recorded for undo (``undo.jsonl``), read once: ids created (with what was sent), what updated rows
+    held before and were given, whole rows deleted, and rows deleted with them by cascade, per table."""
+
+    created: dict[str, dict[str, Any]] = field(default_factory=dict)
+    updated: dict[str, dict[str, Any]] = field(default_factory=dict)
+    deleted: dict[str, dict[str, Any]] = field(default_factory=dict)
+    cascaded: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+
+
+def _undo_data(client: Client, journal: Journal, resource: Resource) -> _UndoData:
+    """The run's undo data; rows the run deleted and put back at once itself (changed as they were being deleted)
+    bring no cascaded rows to restore."""
+    data = _UndoData()
+    restored: set[str] = set()
+    for record in journal.undo_records():
+        if record["kind"] == "created":
+            for item in record.get("rows") or [{"id": i, "body": {}} for i in record.get("ids", [])]:
+                data.created[str(item["id"])] = item.get("body") or {}
+        elif record["kind"] == "updated":
+            for item in record["rows"]:
+                first = data.updated.setdefault(str(item["key"]), {"before": dict(item["before"]), "after": {}})
+                first["after"].update(item["after"])  # the earliest "before" wins, the latest "after"
+        elif record["kind"] == "deleted":
+            for row in record["rows"]:
+                data.deleted[str(row[resource.key])] = row
+        elif record["kind"] == "cascaded":
+            data.cascaded.setdefault(record["table"], []).extend(record["rows"])
+        elif record["kind"] == "restored":
+            restored.update(record["ids"])
+    for table, found in list(data.cascaded.items()):
+        owners = [c.name for c in resource_for(client, table).columns
+                  if c.reference is not None and c.reference.table == resource.name]
+        kept = [d for d in found if not any(str(d.get(c)) in restored for c in owners)]
+        if kept:
+            data.cascaded[table] = kept
+        else:
+            del data.cascaded[table]
+    return data
+
+
 def plan_undo(client: Client, run: str | Path, *, root: str | Path | None = None) -> Plan:
     """The plan that reverts `run` (reads the current rows it touched: a few requests). Never writes."""
     start = client.requests_made
@@ -35,23 +78,8 @@ def plan_undo(client: Client, run: str | Path, *, root: str | Path | None = None
     header = journal.header()
     resource = resource_for(client, header["resource"])
     key = resource.key
-    created: dict[str, dict[str, Any]] = {}
-    updated: dict[str, dict[str, Any]] = {}
-    deleted: dict[str, dict[str, Any]] = {}
-    cascaded: dict[str, list[dict[str, Any]]] = {}
-    for record in journal.undo_records():
-        if record["kind"] == "created":
-            for item in record.get("rows") or [{"id": i, "body": {}} for i in record.get("ids", [])]:
-                created[str(item["id"])] = item.get("body") or {}
-        elif record["kind"] == "updated":
-            for item in record["rows"]:
-                first = updated.setdefault(str(item["key"]), {"before": dict(item["before"]), "after": {}})
-                first["after"].update(item["after"])  # the earliest "before" wins, the latest "after"
-        elif record["kind"] == "deleted":
-            for row in record["rows"]:
-                deleted[str(row[key])] = row
-        elif record["kind"] == "cascaded":
-            cascaded.setdefault(record["table"], []).extend(record["rows"])
+    data = _undo_data(client, journal, resource)
+    created, updated, deleted = data.created, data.updated, data.deleted
     columns = sorted({c for u in updated.values() for c in u["after"]} | {c for b in created.values() for c in b})
     select = [key, *[c for c in columns if c in resource and c != key]]
     touched = [*created, *updated, *deleted]  # deleted too: a delete the server refused is in the undo data
@@ -82,17 +110,14 @@ def plan_undo(client: Client, run: str | Path, *, root: str | Path | None = None
         if ident in current:
             continue  # never deleted (its rows are recorded before the DELETE is sent, which may be refused)
         body = {c: v for c, v in row.items() if c in resource}
-        for column in _links(resource, body, cascaded):
+        for column in _links(resource, body, data.cascaded):
             body[column] = None  # the row it names comes back after this one: linked again then
         rows.append(RowPlan(Kind.CREATE, ident, None, _label(resource, row),
                             tuple(FieldChange(c, None, v) for c, v in body.items()), body=body))
     warnings = tuple(f"{len(found)} {table} row(s) the database deleted with them (ON DELETE CASCADE) are "
-                     "inserted again after them" for table, found in cascaded.items())
-    return Plan(resource=resource, source=f"undo of run {journal.run_id}", sheet=None, rows=tuple(rows),
-                unchanged=(), three_way=False, delete_missing=False, skip_invalid=False,
-                issues=ValidationReport(()), warnings=warnings, server_hash="", fetched=(),
-                created_at=datetime.now(UTC).isoformat(timespec="seconds"), host=header.get("host", ""),
-                requests=client.requests_made - start, select=tuple(select))
+                     "inserted again after them" for table, found in data.cascaded.items())
+    return _plan(resource, tuple(rows), f"undo of run {journal.run_id}", header.get("host", ""), warnings=warnings,
+                 requests=client.requests_made - start, select=tuple(select))
 
 
 def _label(resource: Any, row: dict[str, Any] | None) -> str | None:
@@ -121,10 +146,13 @@ def _creates(resource: Resource, rows: list[dict[str, Any]], source: str, host: 
                                          body=b) for b in body_rows), source, host)
 
 
-def _plan(resource: Resource, rows: tuple[RowPlan, ...], source: str, host: str) -> Plan:
+def _plan(resource: Resource, rows: tuple[RowPlan, ...], source: str, host: str, *, warnings: tuple[str, ...] = (),
+          requests: int = 0, select: tuple[str, ...] = ()) -> Plan:
+    """A plan of rows undo computed itself (no sheet: nothing to validate, nothing three-way)."""
     return Plan(resource=resource, source=source, sheet=None, rows=rows, unchanged=(), three_way=False,
-                delete_missing=False, skip_invalid=False, issues=ValidationReport(()), warnings=(), server_hash="",
-                fetched=(), created_at=datetime.now(UTC).isoformat(timespec="seconds"), host=host)
+                delete_missing=False, skip_invalid=False, issues=ValidationReport(()), warnings=warnings,
+                server_hash="", fetched=(), created_at=datetime.now(UTC).isoformat(timespec="seconds"), host=host,
+                requests=requests, select=select)
 
 
 def undo(client: Client, run: str | Path, *, root: str | Path | None = None, concurrency: int | None = None,
@@ -139,34 +167,18 @@ def undo(client: Client, run: str | Path, *, root: str | Path | None = None, con
     journal = Journal(find_run(run, root))
     reversal = reversal or plan_undo(client, run, root=root)
     results = apply(client, reversal, root=root, concurrency=concurrency, progress=progress)
-    cascaded: dict[str, list[dict[str, Any]]] = {}
-    deleted: list[dict[str, Any]] = []
-    restored: set[str] = set()  # deleted and put back by the run itself (changed as they were being deleted)
-    for record in journal.undo_records():
-        if record["kind"] == "cascaded":
-            cascaded.setdefault(record["table"], []).extend(record["rows"])
-        elif record["kind"] == "deleted":
-            deleted.extend(record["rows"])
-        elif record["kind"] == "restored":
-            restored.update(record["ids"])
     resource = reversal.resource
-    for table, found in list(cascaded.items()):
-        owners = [c.name for c in resource_for(client, table).columns
-                  if c.reference is not None and c.reference.table == resource.name]
-        cascaded[table] = [d for d in found if not any(str(d.get(c)) in restored for c in owners)]
+    data = _undo_data(client, journal, resource)
     back = {r.key for r in results.rows if r.status is Status.CREATED}
-    for table, rows in cascaded.items():
-        if not rows:
-            continue
+    for table, rows in data.cascaded.items():
         dependents = resource_for(client, table)
         step = apply(client, _creates(dependents, rows, f"undo of run {journal.run_id}: {table}", reversal.host),
                      root=root, concurrency=concurrency, progress=progress)
         results.rows.extend(step.rows)
         results.requests += step.requests
     relinks = []
-    for row in deleted:
-        ident = str(row[resource.key])
-        links = _links(resource, row, cascaded)
+    for ident, row in data.deleted.items():
+        links = _links(resource, row, data.cascaded)
         if ident in back and links:
             relinks.append(RowPlan(Kind.UPDATE, ident, None, _label(resource, row), body=links,
                                    guard=dict.fromkeys(links)))
