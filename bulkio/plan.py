@@ -23,7 +23,7 @@ import gc
 import hashlib
 import json
 import operator
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from .diff import ColumnDiff, canonical_codes, compare
+from .diff import ColumnDiff, array_cells, canonical_codes, columns_of, compare, differ, objects, plain_custom_text
 from .errors import ValidationFailed
 from .filters import in_, quote
 from .flatten import split_custom
@@ -49,30 +49,6 @@ if TYPE_CHECKING:
 
 __all__ = ["Batch", "FieldChange", "Kind", "Plan", "RowPlan", "guard_filters", "guarded_filters", "make_plan",
            "plan"]
-
-_TYPE = np.frompyfunc(type, 1, 1)
-
-
-def _differ(a: np.ndarray, b: np.ndarray, *, strict: bool = False) -> np.ndarray:
-    """Element-wise "not the same value" of object arrays (Python's ``!=``; lists compared whole): values that are
-    equal need no rules to know it. Typed columns were validated first, so ``True == 1`` cannot hide a bad cell
-    there; custom fields (any type) are `strict`: another type is another value (True is not 1, 5 is not 5.0)."""
-    differs = np.not_equal(a, b)
-    if not strict or all(pd.api.types.infer_dtype(x, skipna=True) in ("string", "empty") for x in (a, b)):
-        return differs  # text equal to text is the same value
-    return differs | np.not_equal(_TYPE(a), _TYPE(b)).astype(bool)
-
-
-def _array_cells(values: np.ndarray) -> np.ndarray:
-    """Server arrays as the snapshot shows them (``a, b``), fast for lists of text; a list whose cell would be
-    JSON gives a value that differs from its cell, which only sends it through the full rules."""
-    out = []
-    for value in values:
-        try:
-            out.append(", ".join(value) if value else None)
-        except TypeError:
-            out.append(value)
-    return _objects(out)
 
 GUARD_LIMIT = 300
 """Longest value (characters) a guard filter carries in the URL; a longer one is guarded by ``updatedAt``."""
@@ -407,7 +383,7 @@ class _Reader:
                 mapping[label] = lookup.id_for(str(label).strip())
             except LabelError:
                 mapping[label] = label
-        return _objects([mapping[c] for c in cells.tolist()])
+        return objects([mapping[c] for c in cells.tolist()])
 
     def plain_text(self, name: str) -> bool:
         """A text column shown as it is (no labels): for strings, the rule is "trimmed, blank is empty"."""
@@ -670,7 +646,7 @@ def columns(resource: Resource, compared: list[str], keys: list[str], server_row
 
 def _arrange(resource: Resource, compared: list[str], keys: list[str], server_rows: Mapping[str, Mapping[str, Any]],
              base: Mapping[str, Mapping[str, Any]] | None, wanted: list[str]) -> Columns:
-    server = _columns([server_rows[k] for k in keys], wanted)
+    server = columns_of([server_rows[k] for k in keys], wanted)
     objects: dict[str, list[dict[str, Any]]] = {}
     for name in compared:  # custom fields: one column per key of the object, like the sheet's
         split = split_custom(name, resource)
@@ -682,7 +658,7 @@ def _arrange(resource: Resource, compared: list[str], keys: list[str], server_ro
                                        count=len(objects[parent]))
     if base is None:
         return Columns(server, None, None)
-    snapshot = _columns([base.get(k, {}) for k in keys], compared)
+    snapshot = columns_of([base.get(k, {}) for k in keys], compared)
     return Columns(server, snapshot, np.array([k in base for k in keys], dtype=bool))
 
 
@@ -754,9 +730,9 @@ def _diff_rows(sh: Sheet, reader: _Reader, compared: list[str], keys: list[str],
             server_values = server[name]
             as_stored = server_values  # as the snapshot holds them
             if column.type is ColumnType.TEXT_ARRAY:
-                as_stored = _array_cells(server_values)
+                as_stored = array_cells(server_values)
             elif column.type is ColumnType.JSON:
-                as_stored = _objects([to_cell(column, v) for v in server_values])
+                as_stored = objects([to_cell(column, v) for v in server_values])
         sheet_values = sheet[name].to_numpy(dtype=object)
         sheet_cells[name] = sheet_values
         sheet_ids = reader.ids(name, sheet_values)  # labels as ids, to compare with ids
@@ -765,16 +741,16 @@ def _diff_rows(sh: Sheet, reader: _Reader, compared: list[str], keys: list[str],
         # leaves ~1% of a column when 1% was edited (not for custom fields two-way: sheet and API forms differ)
         strict = split is not None
         if stored is not None:
-            maybe = _differ(sheet_ids, stored, strict=strict) | _differ(as_stored, stored, strict=strict)
+            maybe = differ(sheet_ids, stored, strict=strict) | differ(as_stored, stored, strict=strict)
             if column is not None and column.type is ColumnType.TEXT_ARRAY:  # JSON cells: the full rules
                 listed = stored.tolist()
                 json_cells = {v for v in set(listed) if type(v) is str and v[:1] == "["}
                 if json_cells:
                     maybe |= np.fromiter((v in json_cells for v in listed), dtype=bool, count=len(listed))
             if split is not None:  # a server string equal to its cell is the same value only when plain text
-                maybe |= ~_plain(server_values) & (server_values != None)  # noqa: E711 (element-wise)
+                maybe |= ~plain_custom_text(server_values) & (server_values != None)  # noqa: E711 (element-wise)
         elif split is None:
-            maybe = _differ(sheet_ids, server_values)
+            maybe = differ(sheet_ids, server_values)
         else:
             maybe = np.ones(size, dtype=bool)
         where = np.flatnonzero(maybe)
@@ -810,40 +786,6 @@ def _diff_rows(sh: Sheet, reader: _Reader, compared: list[str], keys: list[str],
 def _split_name(resource: Resource, name: str) -> str:
     split = split_custom(name, resource)
     return split[0].name if split is not None else name
-
-
-def _columns(rows: list[Mapping[str, Any]], names: list[str]) -> dict[str, np.ndarray]:
-    """Rows (dicts) as one object array per name, each filled in C (numpy.fromiter over operator.itemgetter)
-    rather than a Python loop per cell; a name a row lacks is None."""
-    out = {}
-    for name in names:
-        try:
-            out[name] = np.fromiter(map(operator.itemgetter(name), rows), dtype=object, count=len(rows))
-        except KeyError:
-            out[name] = np.fromiter((row.get(name) for row in rows), dtype=object, count=len(rows))
-    return out
-
-
-def _objects(values: Sequence[Any]) -> np.ndarray:
-    """A 1-d object array of `values` (lists stay elements; numpy would make them a dimension)."""
-    return np.fromiter(values, dtype=object, count=len(values))
-
-
-_NOT_PLAIN_START = frozenset('[{"+-.0123456789')
-
-
-def _plain(values: np.ndarray) -> np.ndarray:
-    """Which values are text that a custom-field cell shows as it is (not JSON-looking, not number-looking, not
-    true/false/null): for those, equal raw values are equal custom-field values; others take the full rules.
-    Decided once per distinct value (a custom field has few)."""
-    listed = values.tolist()
-    try:
-        verdict = {v: type(v) is str and v[:1] not in _NOT_PLAIN_START and v not in ("true", "false", "null")
-                   for v in set(listed)}
-    except TypeError:  # an unhashable value (a list): never plain
-        return np.fromiter((type(v) is str and v[:1] not in _NOT_PLAIN_START and v not in ("true", "false", "null")
-                            for v in listed), dtype=bool, count=len(listed))
-    return np.fromiter(map(verdict.__getitem__, listed), dtype=bool, count=len(listed))
 
 
 def _host(client: Client) -> str:
@@ -983,12 +925,3 @@ def _delete_row(res: Resource, key: str | None, excel_row: int | None, label: st
     # the row as the plan saw it: apply deletes it only if it is still so (a row changed meanwhile is a conflict)
     seen = {c: v for c, v in server.items() if c != res.key}
     return RowPlan(Kind.DELETE, key, excel_row, label, guard=seen)
-
-
-def iter_kinds(plan: Plan) -> Iterator[tuple[Kind, list[RowPlan]]]:
-    """(kind, rows) for every kind with rows, in a fixed order (for reports)."""
-    for kind in Kind:
-        rows = plan.of(kind)
-        if rows:
-            yield kind, rows
-
