@@ -27,19 +27,31 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
+from itertools import repeat
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
-from .diff import ColumnDiff, array_cells, canonical_codes, columns_of, compare, differ, objects, plain_custom_text
+from .diff import (
+    ColumnDiff,
+    array_cells,
+    by_distinct,
+    canonical_codes,
+    columns_of,
+    compare,
+    differ,
+    objects,
+    plain_custom_text,
+)
 from .errors import ValidationFailed
 from .filters import in_, quote
 from .flatten import split_custom
 from .lookups import LabelError, Lookup, fetch_lookups
 from .read import Sheet, read_sheet, workbook_table
 from .resources import Column, ColumnType, Resource, get_resource, resource_for
+from .snapshot import snapshot_columns
 from .validate import Issue, IssueCode, ValidationReport, control_character, validate
 from .values import from_cell, from_custom_cell, is_empty, normalize, to_cell, to_custom_cell
 from .workbook import ACTION_COLUMN
@@ -374,16 +386,16 @@ class _Reader:
         lookup = self.lookups.get(name)
         if lookup is None:
             return cells
-        mapping: dict[Any, Any] = {None: None}
-        for label in set(cells.tolist()):
+
+        def to_id(label: Any) -> Any:
             if label is None or isinstance(label, float):  # empty (None, NaN)
-                mapping[label] = None
-                continue
+                return None
             try:
-                mapping[label] = lookup.id_for(str(label).strip())
+                return lookup.id_for(str(label).strip())
             except LabelError:
-                mapping[label] = label
-        return objects([mapping[c] for c in cells.tolist()])
+                return label
+
+        return by_distinct(cells, to_id)
 
     def plain_text(self, name: str) -> bool:
         """A text column shown as it is (no labels): for strings, the rule is "trimmed, blank is empty"."""
@@ -646,20 +658,23 @@ def columns(resource: Resource, compared: list[str], keys: list[str], server_row
 
 def _arrange(resource: Resource, compared: list[str], keys: list[str], server_rows: Mapping[str, Mapping[str, Any]],
              base: Mapping[str, Mapping[str, Any]] | None, wanted: list[str]) -> Columns:
-    server = columns_of([server_rows[k] for k in keys], wanted)
-    objects: dict[str, list[dict[str, Any]]] = {}
-    for name in compared:  # custom fields: one column per key of the object, like the sheet's
+    server = columns_of(list(map(server_rows.__getitem__, keys)), wanted)
+    fields: dict[str, dict[str, str]] = {}  # custom fields: one column per key of the object, like the sheet's
+    for name in compared:
         split = split_custom(name, resource)
         if split is not None:
-            parent, field_key = split[0].name, split[1]
-            if parent not in objects:  # null objects as {}: then every key is read in C
-                objects[parent] = [o if type(o) is dict else {} for o in server[parent].tolist()]
-            server[name] = np.fromiter(map(operator.methodcaller("get", field_key), objects[parent]), dtype=object,
-                                       count=len(objects[parent]))
+            fields.setdefault(split[0].name, {})[split[1]] = name
+    for parent, names in fields.items():
+        # every object holding every key (None where it lacks one, and for a null object), so that one pass in C
+        # (`columns_of`) reads them all
+        blank = dict.fromkeys(names)
+        held = [o if type(o) is dict else blank for o in server[parent].tolist()]
+        values = columns_of(list(map(operator.or_, repeat(blank), held)), list(names))
+        server.update({names[field_key]: column for field_key, column in values.items()})
     if base is None:
         return Columns(server, None, None)
-    snapshot = columns_of([base.get(k, {}) for k in keys], compared)
-    return Columns(server, snapshot, np.array([k in base for k in keys], dtype=bool))
+    snapshot, has_base = snapshot_columns(base, keys, compared)
+    return Columns(server, snapshot, has_base)
 
 
 def _without_control_characters(sh: Sheet, rows: list[RowPlan], report: ValidationReport
@@ -714,7 +729,7 @@ def _diff_rows(sh: Sheet, reader: _Reader, compared: list[str], keys: list[str],
                server_rows: Mapping[str, Mapping[str, Any]], base: Mapping[str, Mapping[str, Any]] | None,
                arranged: Columns | None) -> tuple[list[RowPlan], list[tuple[str, int]]]:
     res = sh.resource
-    sheet = sh.frame.iloc[positions]
+    at = np.asarray(positions, dtype=np.intp)
     size = len(keys)
     arranged = arranged or columns(res, compared, keys, server_rows, base)
     server, snapshot, has_base = arranged.server, arranged.snapshot, arranged.has_base
@@ -733,7 +748,7 @@ def _diff_rows(sh: Sheet, reader: _Reader, compared: list[str], keys: list[str],
                 as_stored = array_cells(server_values)
             elif column.type is ColumnType.JSON:
                 as_stored = objects([to_cell(column, v) for v in server_values])
-        sheet_values = sheet[name].to_numpy(dtype=object)
+        sheet_values = sh.frame[name].to_numpy(dtype=object)[at]
         sheet_cells[name] = sheet_values
         sheet_ids = reader.ids(name, sheet_values)  # labels as ids, to compare with ids
         stored = None if snapshot is None else snapshot[name]
@@ -743,10 +758,7 @@ def _diff_rows(sh: Sheet, reader: _Reader, compared: list[str], keys: list[str],
         if stored is not None:
             maybe = differ(sheet_ids, stored, strict=strict) | differ(as_stored, stored, strict=strict)
             if column is not None and column.type is ColumnType.TEXT_ARRAY:  # JSON cells: the full rules
-                listed = stored.tolist()
-                json_cells = {v for v in set(listed) if type(v) is str and v[:1] == "["}
-                if json_cells:
-                    maybe |= np.fromiter((v in json_cells for v in listed), dtype=bool, count=len(listed))
+                maybe |= by_distinct(stored, _json_text, dtype=bool)
             if split is not None:  # a server string equal to its cell is the same value only when plain text
                 maybe |= ~plain_custom_text(server_values) & (server_values != None)  # noqa: E711 (element-wise)
         elif split is None:
@@ -779,8 +791,14 @@ def _diff_rows(sh: Sheet, reader: _Reader, compared: list[str], keys: list[str],
     rows = [_update_row(sh, reader, res, positions[i], keys[i], dict(server_rows[keys[i]]),
                         None if base is None else base.get(keys[i]), flagged[i], sheet_cells, i)
             for i in np.flatnonzero(touched).tolist()]
-    unchanged = [(keys[i], sh.rows[positions[i]]) for i in np.flatnonzero(~touched)]
+    unchanged = list(zip(np.asarray(keys, dtype=object)[~touched].tolist(), np.asarray(sh.rows)[at[~touched]].tolist(),
+                         strict=True))
     return rows, unchanged
+
+
+def _json_text(value: Any) -> bool:
+    """A text-array cell written as JSON (items holding commas): only the full rules read it."""
+    return type(value) is str and value[:1] == "["
 
 
 def _split_name(resource: Resource, name: str) -> str:
