@@ -730,6 +730,7 @@ def _diff_rows(sh: Sheet, reader: _Reader, compared: list[str], keys: list[str],
                arranged: Columns | None) -> tuple[list[RowPlan], list[tuple[str, int]]]:
     res = sh.resource
     at = np.asarray(positions, dtype=np.intp)
+    every_row = len(at) == len(sh.frame) and bool((at == np.arange(len(at))).all())  # then no copy is needed
     size = len(keys)
     arranged = arranged or columns(res, compared, keys, server_rows, base)
     server, snapshot, has_base = arranged.server, arranged.snapshot, arranged.has_base
@@ -748,7 +749,8 @@ def _diff_rows(sh: Sheet, reader: _Reader, compared: list[str], keys: list[str],
                 as_stored = array_cells(server_values)
             elif column.type is ColumnType.JSON:
                 as_stored = objects([to_cell(column, v) for v in server_values])
-        sheet_values = sh.frame[name].to_numpy(dtype=object)[at]
+        sheet_values = sh.frame[name].to_numpy(dtype=object)
+        sheet_values = sheet_values if every_row else sheet_values[at]
         sheet_cells[name] = sheet_values
         sheet_ids = reader.ids(name, sheet_values)  # labels as ids, to compare with ids
         stored = None if snapshot is None else snapshot[name]

@@ -64,9 +64,14 @@ class Snapshot(Mapping[str, Mapping[str, Any]]):
         """The values of `names` for `keys` (None where a key has no row, or for a name the snapshot does not
         hold), one array per name, and which keys have a row."""
         at = self.positions(keys)
-        rows = self._grid[at]
         nothing = np.full(len(at), None, dtype=object)
-        return {name: rows[:, self._index[name]] if name in self._index else nothing.copy() for name in names}, at >= 0
+        if len(at) == len(self) and bool((at == np.arange(len(at))).all()):  # the export's own order: views
+            rows = self._grid[:-1]
+            rows.flags.writeable = False  # views of the snapshot itself
+            return {name: rows[:, self._index[name]] if name in self._index else nothing.copy()
+                    for name in names}, np.ones(len(at), dtype=bool)
+        return {name: self._grid[at, self._index[name]] if name in self._index else nothing.copy()
+                for name in names}, at >= 0
 
 
 def snapshot_columns(base: Mapping[str, Mapping[str, Any]], keys: Sequence[str], names: Sequence[str]

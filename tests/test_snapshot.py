@@ -31,6 +31,10 @@ def test_columns_read_none_for_unknown_keys_and_names() -> None:
     assert columns["name"].tolist() == ["Bolt", None, "Acme"]
     assert columns["phone"].tolist() == [None, None, None]
     assert present.tolist() == [True, False, True]
+    in_order, present = snapshot.columns(["1", "2"], ["name", "phone"])  # the export's own order: views
+    assert in_order["name"].tolist() == ["Acme", "Bolt"] and in_order["phone"].tolist() == [None, None]
+    assert present.all() and not in_order["name"].flags.writeable
+    assert snapshot["1"] == {"name": "Acme"}
 
 
 @pytest.mark.parametrize(("keys", "rows"), [(["1"], []), (["1"], [["a", "b"]])])
