@@ -23,6 +23,7 @@ import zipfile
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +34,7 @@ from xlsxwriter.utility import xl_cell_to_rowcol, xl_col_to_name
 from .errors import WorkbookError
 from .resources import Resource, get_resource
 from .snapshot import Snapshot
+from .values import empty_mask
 from .workbook import BASE_SHEET, LOOKUP_SHEET, META_SHEET, unescape_formula
 
 __all__ = ["MAX_CSV_BYTES", "Sheet", "read_sheet", "workbook_table"]
@@ -56,6 +58,8 @@ class Sheet:
     :param rows: the Excel row number of each frame row (the header is row 1), for error messages.
     :param meta: the ``_bulkio`` sheet (what was exported, from where), or None.
     :param base: the ``_base`` snapshot, a `Snapshot` (``{key: {column: exported raw value}}``), or None.
+    :param blanks_are_none: every blank cell (``values.is_empty``: "", white space, NaN...) of `frame` is None
+        already, as `read_sheet` leaves a workbook's, so validation need not test every cell again.
     """
 
     file: str
@@ -66,6 +70,7 @@ class Sheet:
     meta: dict[str, str] | None = None
     base: Mapping[str, Mapping[str, Any]] | None = None
     warnings: list[str] = field(default_factory=list)
+    blanks_are_none: bool = False
 
 
 def _header(cells: Sequence[Any], file: str, sheet: str | None) -> list[str]:
@@ -129,10 +134,13 @@ def _grid_frame(table: list[list[Any]], file: str, sheet: str | None) -> tuple[p
         raise WorkbookError("the sheet is empty", file=file, sheet=sheet)
     names = _header(table[0], file, sheet)
     width = len(names)
-    body = np.empty((len(table) - 1, max(width, len(table[0]))), dtype=object)
-    if len(table) > 1:
-        body[:, :] = table[1:]
-    empty = np.equal(body, None) | (body == "")
+    span, rows = max(width, len(table[0])), table[1:]
+    if set(map(len, rows)) <= {span}:  # calamine's grid is rectangular: its cells chained into one array, in C
+        body = np.fromiter(chain.from_iterable(rows), dtype=object, count=len(rows) * span).reshape(len(rows), span)
+    else:
+        body = np.empty((len(rows), span), dtype=object)
+        body[:, :] = rows
+    empty = empty_mask(body)  # None, "", white space: as every later step reads a blank cell
     body[empty] = None
     extra = ~empty[:, width:]
     if extra.any():
@@ -141,7 +149,8 @@ def _grid_frame(table: list[list[Any]], file: str, sheet: str | None) -> tuple[p
                             row=int(row) + 2, column=_letter(width + int(column)))
     keep = ~empty[:, :width].all(axis=1)  # blank rows are not data
     numbers = (np.flatnonzero(keep) + 2).tolist()
-    return pd.DataFrame(body[keep, :width], columns=names, dtype=object), numbers
+    data = body[:, :width] if keep.all() else body[keep, :width]
+    return pd.DataFrame(data, columns=names, dtype=object, copy=False), numbers  # the grid is ours: no copy
 
 
 def _open_error(path: Path, exc: Exception) -> WorkbookError:
@@ -200,7 +209,7 @@ def _read_xlsx(path: Path, resource: Resource | None, sheet_name: str | None) ->
     if snapshot is None:
         warnings.append(f"{path.name}: no export snapshot (a template, or re-saved by another program): the plan "
                         "will compare the sheet with the server only (two-way)")
-    return Sheet(file, sheet_name, resource, frame, rows, meta, base, warnings)
+    return Sheet(file, sheet_name, resource, frame, rows, meta, base, warnings, blanks_are_none=True)
 
 
 def _read_data(path: Path, book: Any, sheet_name: str, pool: ThreadPoolExecutor

@@ -9,11 +9,13 @@ column, with a message a person can act on.
 
 from __future__ import annotations
 
+import operator
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from enum import StrEnum
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -26,7 +28,7 @@ from .read import Sheet
 from .resources import Column, ColumnType, Resource
 from .results import RESULT_COLUMNS
 from .snapshot import snapshot_columns
-from .values import CellError, from_cell, from_custom_cell, is_empty, normalize
+from .values import CellError, empty_mask, from_cell, from_custom_cell, is_empty, normalize
 from .workbook import ACTION_COLUMN
 
 if TYPE_CHECKING:
@@ -39,7 +41,6 @@ __all__ = ["Issue", "IssueCode", "ValidationReport", "build_schema", "validate"]
 _EMAIL = re.compile(r"^[^@\s,;]+@[^@\s,;]+\.[^@\s,;]+$")
 _EMAIL_LIST = re.compile(r"^(?:\s*[^@\s,;\[]+@[^@\s,;]+\.[^@\s,;]+\s*(?:,|$))+\s*$")
 _ACTIONS = ("delete",)
-_NEVER_BLANK = frozenset({type(None), bool, int, float, datetime, pd.Timestamp})  # NaN is found by pandas
 # ISO 8601 as the API writes timestamps (and people type them): what pandas and `values` read alike
 _ISO = re.compile(r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?)?(Z|[+-]\d{2}:?\d{2})?$")
 
@@ -124,58 +125,99 @@ class _Rule:
     """A cell check: `ok` decides for one value, `explain` says why a failing value fails.
 
     pandera runs a rule over a whole column (`_column_check`): `all_ok`, when given, answers for the whole column at
-    once in the common case (every cell of the expected Python type), else `ok` runs once per distinct value (pandas
-    hashes the column in C), so a 100,000-row sheet costs a hash per cell instead of a full parse.
+    once in the common case (every cell of the expected Python type; it is given the column's non-empty values and
+    the set of their types), else `ok` runs once per distinct value (pandas hashes the column in C), so a
+    100,000-row sheet costs a hash per cell instead of a full parse.
     """
 
     name: str
     code: IssueCode
     ok: Callable[[Any], bool]
     explain: Callable[[Any], str]
-    all_ok: Callable[[np.ndarray], bool] | None = None
+    all_ok: Callable[[np.ndarray, set[type]], bool] | None = None
     code_of: Callable[[Any], IssueCode] | None = None
 
 
-def _plain_lists(values: np.ndarray) -> bool:
+def _plain_lists(values: np.ndarray, kinds: set[type]) -> bool:
     """Every cell is text that is not JSON (``a, b, c``): such a list cell always reads."""
-    return set(map(type, values)) <= {str} and not any(v.lstrip().startswith("[") for v in values)
+    return kinds <= {str} and not any(map(operator.methodcaller("startswith", "["), map(str.lstrip, values)))
 
 
-def _all_of(*types: type) -> Callable[[np.ndarray], bool]:
+def _all_of(*types: type) -> Callable[[np.ndarray, set[type]], bool]:
     """A whole-column pass test: every value is exactly one of `types` (bool is not an int here)."""
     wanted = frozenset(types)
-    return lambda values: set(map(type, values)) <= wanted
+    return lambda values, kinds: kinds <= wanted
 
 
-def _passes(rule: _Rule, values: np.ndarray) -> np.ndarray:
-    """`rule.ok` of every value, computed once per distinct value (pandas hashes the column in C)."""
-    if rule.all_ok is not None and rule.all_ok(values):
-        return np.ones(len(values), dtype=bool)
-    numbers = [kind for kind in set(map(type, values)) if issubclass(kind, (bool, int, float, np.number, np.bool_))]
-    try:
-        if len(numbers) > 1:  # True == 1 == 1.0 to a hash table, but not to a rule: one by one
-            raise TypeError
-        codes, distinct = pd.factorize(values)
-    except TypeError:  # mixed numbers, or an unhashable cell (a list from a DataFrame)
-        return np.fromiter((bool(rule.ok(v)) for v in values), dtype=bool, count=len(values))
-    verdicts = np.fromiter((bool(rule.ok(v)) for v in distinct), dtype=bool, count=len(distinct))
-    return np.where(codes < 0, True, verdicts[codes])
+# the kinds of cell among which an empty one can only be None (else NaN, NA or NaT may hide: pandas finds them)
+_NONE_IS_EMPTY = frozenset({type(None), str, int, bool, datetime, pd.Timestamp})
 
 
-def _column_check(rule: _Rule, check_name: str) -> pa.Check:
-    """The pandera check of `rule` over a whole column. Empty cells pass (`required` is pandera's nullable check);
-    they are left out here on the column's array rather than by pandera's ``ignore_na``, which filters the indexed
-    Series and costs more than the rule itself on a 100,000-row column."""
+class _Cells:
+    """A column's non-empty cells, with what its rules need worked out once for all of them: the set of their
+    types and their distinct values. Each pass over 100,000 scattered objects costs more than a rule itself."""
+
+    def __init__(self, values: np.ndarray, kinds: set[type]) -> None:
+        self.values = values
+        self.kinds = kinds
+
+    @cached_property
+    def distinct(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """(code of each value, the distinct values), or None when values must be taken one by one: mixed kinds of
+        number (True == 1 == 1.0 to a hash table, but not to a rule) or an unhashable cell (a list)."""
+        if len([k for k in self.kinds if issubclass(k, (bool, int, float, np.number, np.bool_))]) > 1:
+            return None
+        try:
+            codes, distinct = pd.factorize(self.values)
+        except TypeError:
+            return None
+        return codes, np.asarray(distinct, dtype=object)
+
+    def passing(self, rule: _Rule) -> np.ndarray:
+        """`rule.ok` of every value, computed once per distinct value (pandas hashes the column in C)."""
+        if rule.all_ok is not None and rule.all_ok(self.values, self.kinds):
+            return np.ones(len(self.values), dtype=bool)
+        if self.distinct is None:
+            return np.fromiter((bool(rule.ok(v)) for v in self.values), dtype=bool, count=len(self.values))
+        codes, distinct = self.distinct
+        verdicts = np.fromiter((bool(rule.ok(v)) for v in distinct), dtype=bool, count=len(distinct))
+        return np.where(codes < 0, True, verdicts[codes])
+
+
+# the kinds of cell among which an empty one can only be None (else NaN, NA or NaT may hide: pandas finds them)
+_NONE_IS_EMPTY = frozenset({type(None), str, int, bool, datetime, pd.Timestamp})
+
+
+def _passes(rules: Sequence[_Rule], values: np.ndarray) -> np.ndarray:
+    """Which cells pass every one of `rules`; empty cells pass (`required` is pandera's nullable check)."""
+    kinds = set(map(type, values))
+    if kinds <= _NONE_IS_EMPTY:
+        empty = np.equal(values, None) if type(None) in kinds else None
+        kinds.discard(type(None))
+    else:
+        empty = np.asarray(pd.isna(values), dtype=bool)
+    present = values if empty is None or not empty.any() else values[~empty]
+    cells = _Cells(present, kinds if present is values or kinds <= _NONE_IS_EMPTY else set(map(type, present)))
+    passed = np.ones(len(present), dtype=bool)
+    for rule in rules:
+        passed &= cells.passing(rule)
+    if present is values:
+        return passed
+    out = np.ones(len(values), dtype=bool)
+    out[~empty] = passed
+    return out
+
+
+def _column_check(rules: Sequence[_Rule], check_name: str) -> pa.Check:
+    """One pandera check running all of a column's `rules` over the whole column, so that what they share (the
+    empties, the types, the distinct values: `_Cells`) is worked out once. Empty cells pass (`required` is
+    pandera's nullable check); they are left out on the column's array rather than by pandera's ``ignore_na``,
+    which filters the indexed Series and costs more than the rules on a 100,000-row column. A failing cell is
+    explained afterwards by each rule it fails (`validate`)."""
     import pandera.pandas as pa  # imported when a sheet is validated: `import bulkio` stays quick
 
     def run(series: pd.Series) -> pd.Series:
-        values = series.to_numpy(dtype=object)
-        empty = pd.isna(values)
-        if not empty.any():
-            return pd.Series(_passes(rule, values), index=series.index, dtype=bool)
-        passed = np.ones(len(values), dtype=bool)
-        passed[~empty] = _passes(rule, values[~empty])
-        return pd.Series(passed, index=series.index, dtype=bool)
+        return pd.Series(_passes(rules, series.to_numpy(dtype=object)), index=series.index, dtype=bool)
 
     return pa.Check(run, element_wise=False, ignore_na=False, name=check_name, error=check_name)
 
@@ -224,8 +266,8 @@ def _in_range(column: Column) -> _Rule:
 def _short(column: Column) -> _Rule:
     limit = column.max_length or 0
 
-    def all_ok(values: np.ndarray) -> bool:
-        return set(map(type, values)) <= {str} and max(map(len, values), default=0) <= limit
+    def all_ok(values: np.ndarray, kinds: set[type]) -> bool:
+        return kinds <= {str} and max(map(len, values), default=0) <= limit
 
     return _Rule("max_length", IssueCode.TOO_LONG, lambda v: len(str(v).strip()) <= limit,
                  lambda v: f"at most {limit} characters (this has {len(str(v).strip())})", all_ok)
@@ -246,8 +288,8 @@ def _emails(column: Column) -> _Rule:
         bad = [a for a in addresses(value) if not _EMAIL.match(a)]
         return f"not an e-mail address: {', '.join(bad)}"
 
-    def all_ok(values: np.ndarray) -> bool:  # plain "a@x.org, b@y.com" cells, one regular expression each
-        return set(map(type, values)) <= {str} and all(map(_EMAIL_LIST.match, values))
+    def all_ok(values: np.ndarray, kinds: set[type]) -> bool:  # plain "a@x.org, b@y.com" cells, one regex each
+        return kinds <= {str} and all(map(_EMAIL_LIST.match, values))
 
     return _Rule("email", IssueCode.BAD_EMAIL, ok, explain, all_ok)
 
@@ -309,8 +351,8 @@ def _plain_text(value: Any) -> str | None:
 
 
 def _text(kind: str = "text") -> _Rule:
-    def all_ok(values: np.ndarray) -> bool:
-        if set(map(type, values)) <= {str}:  # the usual column: lengths measured in C
+    def all_ok(values: np.ndarray, kinds: set[type]) -> bool:
+        if kinds <= {str}:  # the usual column: lengths measured in C
             return max(map(len, values), default=0) <= EXCEL_CELL_LIMIT
         return max((len(v) for v in values if isinstance(v, str)), default=0) <= EXCEL_CELL_LIMIT
 
@@ -349,25 +391,24 @@ def _rules(column: Column, lookups: Mapping[str, Lookup]) -> list[_Rule]:
 
 
 def build_schema(resource: Resource, columns: list[str], lookups: Mapping[str, Lookup] | None = None,
-                 *, creates: bool = True) -> tuple[pa.DataFrameSchema, dict[str, _Rule]]:
+                 *, creates: bool = True) -> tuple[pa.DataFrameSchema, dict[str, list[_Rule]]]:
     """The pandera schema for a sheet of `resource` with these `columns` (custom-field columns are accepted).
 
     :param creates: the sheet has rows without a key, so required columns must be present.
-    :returns: the schema and its rules by check name (to explain failures).
+    :returns: the schema and, by check name, the rules each check runs (one check per column: to explain a
+        failing cell, each of its rules is asked again).
     """
     import pandera.pandas as pa
 
     lookups = lookups or {}
-    rules: dict[str, _Rule] = {}
+    rules: dict[str, list[_Rule]] = {}
     spec: dict[str, pa.Column] = {}
     for column in resource.columns:
         if not column.exported:
             continue
-        checks = []
-        for rule in _rules(column, lookups):
-            check_name = f"{column.name}:{rule.name}"
-            rules[check_name] = rule
-            checks.append(_column_check(rule, check_name))
+        check_name = f"{column.name}:cells"
+        rules[check_name] = _rules(column, lookups)
+        checks = [_column_check(rules[check_name], check_name)]
         unique = column.name == resource.key or column.name in resource.natural_key
         # read-only required columns (companyId) are filled by bulkio or the server, never typed
         spec[column.name] = pa.Column(None, checks=checks, nullable=column.read_only or not column.required,
@@ -375,16 +416,15 @@ def build_schema(resource: Resource, columns: list[str], lookups: Mapping[str, L
                                       required=creates and column.required and not column.read_only)
     for name in columns:
         if split_custom(name, resource) is not None:
-            rule = _custom(name)
-            rules[f"{name}:custom"] = rule
+            rules[f"{name}:custom"] = [_custom(name)]
             spec[name] = pa.Column(None, nullable=True, required=False,
-                                   checks=[_column_check(rule, f"{name}:custom")])
+                                   checks=[_column_check(rules[f"{name}:custom"], f"{name}:custom")])
     for name in RESULT_COLUMNS:  # a results workbook imports again: its outcome columns are not data
         if name in columns:
             spec[name] = pa.Column(None, nullable=True, required=False)
-    rules[f"{ACTION_COLUMN}:action"] = _Rule(
+    rules[f"{ACTION_COLUMN}:action"] = [_Rule(
         "action", IssueCode.BAD_ACTION, lambda v: str(v).strip().lower() in _ACTIONS,
-        lambda v: f"_action must be blank or 'delete', not {v!r}")
+        lambda v: f"_action must be blank or 'delete', not {v!r}")]
     spec[ACTION_COLUMN] = pa.Column(None, nullable=True, required=False, checks=[
         _column_check(rules[f"{ACTION_COLUMN}:action"], f"{ACTION_COLUMN}:action")])
     return pa.DataFrameSchema(spec, strict=True, coerce=False, name=resource.name), rules
@@ -409,7 +449,7 @@ def validate(sheet: Sheet, lookups: Mapping[str, Lookup] | None = None, *, clien
     from .errors import ValidationFailed
 
     resource = sheet.resource
-    frame = _blanks_to_none(sheet.frame)
+    frame = sheet.frame if sheet.blanks_are_none else _blanks_to_none(sheet.frame)
     key = resource.key
     creates = key not in frame.columns or bool(frame[key].isna().any())
     schema, rules = build_schema(resource, list(frame.columns), lookups, creates=creates)
@@ -442,8 +482,11 @@ def validate(sheet: Sheet, lookups: Mapping[str, Lookup] | None = None, *, clien
                 add(index, column, value, code, f"{value!r} appears more than once in {column} (also row "
                                                 f"{', '.join(map(str, others))})")
             elif check in rules:
-                rule = rules[check]
-                add(index, column, value, rule.code_of(value) if rule.code_of else rule.code, rule.explain(value))
+                failed = [rule for rule in rules[check] if not rule.ok(value)]  # each rule the cell fails says why
+                for rule in failed:
+                    add(index, column, value, rule.code_of(value) if rule.code_of else rule.code, rule.explain(value))
+                if not failed:  # pragma: no cover - the column's check and its rules disagree: still an error
+                    add(index, column, value, IssueCode.BAD_VALUE, f"{column}: this value is not accepted")
             else:  # pragma: no cover - a pandera check bulkio does not know
                 add(index, column, value, IssueCode.BAD_VALUE, check)
     issues.extend(_read_only_edits(sheet, frame))
@@ -464,25 +507,12 @@ def _blanks_to_none(frame: pd.DataFrame) -> pd.DataFrame:
     columns = {}
     for position, name in enumerate(frame.columns):
         values = frame.iloc[:, position].to_numpy(dtype=object)
-        blank = _blank_mask(values)
+        blank = empty_mask(values)
         if blank.any():
             values = values.copy()
             values[blank] = None
         columns[name] = values
     return pd.DataFrame(columns, index=frame.index, columns=frame.columns, dtype=object)
-
-
-def _blank_mask(values: np.ndarray) -> np.ndarray:
-    """`is_empty` of every cell: pandas finds the missing values in C, `str.isspace` runs only on text."""
-    kinds = set(map(type, values))
-    if kinds <= _NEVER_BLANK:
-        return np.asarray(pd.isna(values), dtype=bool)
-    if not kinds <= {str, type(None)}:  # text mixed with other kinds: one by one
-        return np.fromiter(map(is_empty, values), bool, len(values))
-    mask = np.equal(values, None) if type(None) in kinds else np.zeros(len(values), dtype=bool)
-    text = values[~mask] if mask.any() else values
-    mask[~mask] = np.fromiter(map(str.isspace, text), bool, len(text)) | (text == "")
-    return mask
 
 
 def _same(column: Column, mine: Sequence[Any], theirs: Sequence[Any]) -> np.ndarray:
@@ -491,7 +521,10 @@ def _same(column: Column, mine: Sequence[Any], theirs: Sequence[Any]) -> np.ndar
     exported ISO text) compared as whole UTC milliseconds, as `normalize` does."""
     left = np.fromiter(mine, dtype=object, count=len(mine))
     right = np.fromiter(theirs, dtype=object, count=len(theirs))
-    if all(pd.api.types.infer_dtype(x, skipna=False) == "string" for x in (left, right)):
+    if column.type is ColumnType.TIMESTAMP:  # an Excel date against ISO text: only empties are the same object
+        out = np.equal(left, None) & np.equal(right, None)
+        slow = np.flatnonzero(~out).tolist()
+    elif all(pd.api.types.infer_dtype(x, skipna=False) == "string" for x in (left, right)):
         out = np.equal(left, right).astype(bool)  # text against text: compared in C
         slow = np.flatnonzero(~out).tolist()
     else:
@@ -503,7 +536,9 @@ def _same(column: Column, mine: Sequence[Any], theirs: Sequence[Any]) -> np.ndar
             else:
                 slow.append(position)
     if slow and column.type is ColumnType.TIMESTAMP:
-        left, right = _millis([mine[p] for p in slow]), _millis([theirs[p] for p in slow])
+        every = len(slow) == len(mine)
+        left = _millis(list(mine) if every else [mine[p] for p in slow])
+        right = _millis(list(theirs) if every else [theirs[p] for p in slow], exported=True)
         decided = ~(np.isnan(left) | np.isnan(right))
         out[np.asarray(slow)[decided]] = left[decided] == right[decided]
         slow = [p for p, done in zip(slow, decided, strict=True) if not done]
@@ -515,14 +550,26 @@ def _same(column: Column, mine: Sequence[Any], theirs: Sequence[Any]) -> np.ndar
     return out
 
 
-def _millis(values: list[Any]) -> np.ndarray:
+def _millis(values: list[Any], *, exported: bool = False) -> np.ndarray:
     """UTC milliseconds (rounded half up, as `normalize` does) of datetimes and ISO 8601 text, vectorised; NaN for
-    anything else (an Excel serial, an empty cell, odd text), which the caller compares the slow way."""
-    out = np.full(len(values), np.nan)
+    anything else (an Excel serial, an empty cell, odd text), which the caller compares the slow way.
+
+    `exported`: the values are the snapshot's, the API's own timestamps: a column of text goes to pandas' ISO 8601
+    parser whole before any value is matched against `_ISO` one at a time."""
     types = set(map(type, values))
+    if exported and types <= {str, type(None)}:
+        try:
+            moments = pd.to_datetime(values, utc=True, format="ISO8601")
+        except (ValueError, TypeError, OverflowError):
+            pass  # some value is not ISO 8601: value by value below
+        else:
+            found = _as_millis(moments)
+            found[np.asarray(moments.isna())] = np.nan  # an empty cell
+            return found
+    out = np.full(len(values), np.nan)
     if types <= {datetime, pd.Timestamp}:  # a column of dates as Excel holds them: no value by value test
         kinds = np.zeros(len(values), dtype=np.int8)
-    elif types == {str} and all(map(_ISO.match, values)):  # the snapshot's ISO text, tested in C
+    elif types == {str} and all(map(_ISO.match, values)):
         kinds = np.ones(len(values), dtype=np.int8)
     else:
         kinds = np.fromiter((0 if isinstance(v, datetime) else 1 if isinstance(v, str) and _ISO.match(v) else 2
@@ -533,12 +580,14 @@ def _millis(values: list[Any]) -> np.ndarray:
             continue
         chosen = values if len(where) == len(values) else [values[p] for p in where]
         try:
-            moments = pd.to_datetime(chosen, utc=True, format="ISO8601" if kind else None)
+            out[where] = _as_millis(pd.to_datetime(chosen, utc=True, format="ISO8601" if kind else None))
         except (ValueError, TypeError, OverflowError):
             continue
-        micros = moments.as_unit("us").asi8
-        out[where] = np.floor_divide(micros + 500, 1000).astype(float)
     return out
+
+
+def _as_millis(moments: pd.DatetimeIndex) -> np.ndarray:
+    return np.floor_divide(moments.as_unit("us").asi8 + 500, 1000).astype(float)
 
 
 def _read_only_edits(sheet: Sheet, frame: pd.DataFrame) -> list[Issue]:

