@@ -346,7 +346,7 @@ def _without_results(sh: Sheet) -> Sheet:
     keep = [i for i, status in enumerate(sh.frame["_status"]) if str(status).strip() != "deleted"]
     frame = sh.frame.iloc[keep].drop(columns=[c for c in RESULT_COLUMNS if c in sh.frame.columns])
     return Sheet(sh.file, sh.sheet, sh.resource, frame.reset_index(drop=True), [sh.rows[i] for i in keep], sh.meta,
-                 sh.base, sh.warnings, blanks_are_none=sh.blanks_are_none)
+                 sh.base, sh.warnings)  # columns dropped: the reader's cell kinds no longer line up
 
 
 def _load(source: str | Path | Sheet | pd.DataFrame, resource: Resource | str | None, sheet: str | None) -> Sheet:

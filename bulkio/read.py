@@ -34,7 +34,7 @@ from xlsxwriter.utility import xl_cell_to_rowcol, xl_col_to_name
 from .errors import WorkbookError
 from .resources import Resource, get_resource
 from .snapshot import Snapshot
-from .values import empty_mask
+from .values import CELL_KINDS, cell_kinds
 from .workbook import BASE_SHEET, LOOKUP_SHEET, META_SHEET, unescape_formula
 
 __all__ = ["MAX_CSV_BYTES", "Sheet", "read_sheet", "workbook_table"]
@@ -58,8 +58,9 @@ class Sheet:
     :param rows: the Excel row number of each frame row (the header is row 1), for error messages.
     :param meta: the ``_bulkio`` sheet (what was exported, from where), or None.
     :param base: the ``_base`` snapshot, a `Snapshot` (``{key: {column: exported raw value}}``), or None.
-    :param blanks_are_none: every blank cell (``values.is_empty``: "", white space, NaN...) of `frame` is None
-        already, as `read_sheet` leaves a workbook's, so validation need not test every cell again.
+    :param kinds: what the reader learned of every cell of `frame` (`CellKinds`): its blank cells are None
+        already, and validation need not visit every cell again to learn their kinds; None when not known (a CSV,
+        a DataFrame).
     """
 
     file: str
@@ -70,7 +71,24 @@ class Sheet:
     meta: dict[str, str] | None = None
     base: Mapping[str, Mapping[str, Any]] | None = None
     warnings: list[str] = field(default_factory=list)
-    blanks_are_none: bool = False
+    kinds: CellKinds | None = None
+
+
+@dataclass(frozen=True)
+class CellKinds:
+    """The kind of every cell of a sheet's frame (`values.cell_kinds` codes, rows x columns), learned by the reader
+    in the one pass that cleared its blank cells to None: each later pass over a column of 100,000 scattered cells
+    costs more than most rules, so validation asks here instead."""
+
+    codes: np.ndarray
+
+    def column(self, position: int) -> tuple[frozenset[type] | None, np.ndarray]:
+        """(the types of the column's non-blank cells, or None when one is of a type `values.CELL_KINDS` does not
+        name; which of its cells are blank)."""
+        codes = self.codes[:, position]
+        present = np.flatnonzero(np.bincount(codes, minlength=len(CELL_KINDS) + 1))
+        kinds = None if len(CELL_KINDS) in present else frozenset(CELL_KINDS[c] for c in present if c)
+        return kinds, codes == 0
 
 
 def _header(cells: Sequence[Any], file: str, sheet: str | None) -> list[str]:
@@ -126,10 +144,10 @@ def _csv_frame(rows: Iterable[list[str]], file: str) -> tuple[pd.DataFrame, list
     return pd.DataFrame(records, columns=names, dtype=object), numbers
 
 
-def _grid_frame(table: list[list[Any]], file: str, sheet: str | None) -> tuple[pd.DataFrame, list[int]]:
-    """The frame and Excel row numbers of calamine's rectangular grid: empty cells, blank rows and values beyond
-    the header are found by numpy over the whole grid at once, not cell by cell (100,000 rows in a fraction of a
-    second)."""
+def _grid_frame(table: list[list[Any]], file: str, sheet: str | None) -> tuple[pd.DataFrame, list[int], CellKinds]:
+    """The frame, Excel row numbers and cell kinds of calamine's rectangular grid: every cell's kind (blank or
+    not) is learned in one pass, then blank rows and values beyond the header are found by numpy over the whole
+    grid at once (100,000 rows in a fraction of a second)."""
     if not table:
         raise WorkbookError("the sheet is empty", file=file, sheet=sheet)
     names = _header(table[0], file, sheet)
@@ -140,7 +158,8 @@ def _grid_frame(table: list[list[Any]], file: str, sheet: str | None) -> tuple[p
     else:
         body = np.empty((len(rows), span), dtype=object)
         body[:, :] = rows
-    empty = empty_mask(body)  # None, "", white space: as every later step reads a blank cell
+    codes = cell_kinds(body)
+    empty = codes == 0  # None, "", white space: as every later step reads a blank cell
     body[empty] = None
     extra = ~empty[:, width:]
     if extra.any():
@@ -149,8 +168,10 @@ def _grid_frame(table: list[list[Any]], file: str, sheet: str | None) -> tuple[p
                             row=int(row) + 2, column=_letter(width + int(column)))
     keep = ~empty[:, :width].all(axis=1)  # blank rows are not data
     numbers = (np.flatnonzero(keep) + 2).tolist()
-    data = body[:, :width] if keep.all() else body[keep, :width]
-    return pd.DataFrame(data, columns=names, dtype=object, copy=False), numbers  # the grid is ours: no copy
+    every = bool(keep.all())
+    data, codes = (body[:, :width], codes[:, :width]) if every else (body[keep, :width], codes[keep, :width])
+    frame = pd.DataFrame(data, columns=names, dtype=object, copy=False)  # the grid is ours: no copy
+    return frame, numbers, CellKinds(codes)
 
 
 def _open_error(path: Path, exc: Exception) -> WorkbookError:
@@ -204,19 +225,19 @@ def _read_xlsx(path: Path, resource: Resource | None, sheet_name: str | None) ->
     # the data sheet loads (a third of the time, for an export of 100,000 rows)
     with ThreadPoolExecutor(max_workers=2, thread_name_prefix="bulkio-read") as pool:
         snapshot = pool.submit(_read_base, path) if BASE_SHEET in names else None
-        frame, rows, warnings = _read_data(path, book, sheet_name, pool)
+        frame, rows, kinds, warnings = _read_data(path, book, sheet_name, pool)
         base = snapshot.result() if snapshot is not None else None
     if snapshot is None:
         warnings.append(f"{path.name}: no export snapshot (a template, or re-saved by another program): the plan "
                         "will compare the sheet with the server only (two-way)")
-    return Sheet(file, sheet_name, resource, frame, rows, meta, base, warnings, blanks_are_none=True)
+    return Sheet(file, sheet_name, resource, frame, rows, meta, base, warnings, kinds)
 
 
 def _read_data(path: Path, book: Any, sheet_name: str, pool: ThreadPoolExecutor
-               ) -> tuple[pd.DataFrame, list[int], list[str]]:
-    """The data sheet's frame, Excel row numbers and warnings. Its extent is measured before calamine loads it;
-    what else calamine does not tell (formulas, error cells, hidden rows: `_scan_sheet`) is read on `pool`
-    meanwhile."""
+               ) -> tuple[pd.DataFrame, list[int], CellKinds, list[str]]:
+    """The data sheet's frame, Excel row numbers, cell kinds and warnings. Its extent is measured before calamine
+    loads it; what else calamine does not tell (formulas, error cells, hidden rows: `_scan_sheet`) is read on
+    `pool` meanwhile."""
     file = str(path)
     _check_extent(path, sheet_name)
     rows_spanned, columns_spanned = _sheet_extent(path, sheet_name)  # before calamine, which holds it all
@@ -239,7 +260,7 @@ def _read_data(path: Path, book: Any, sheet_name: str, pool: ThreadPoolExecutor
         raise WorkbookError(f"merged cells ({span}{' and more' if len(merged) > 1 else ''}): unmerge them, so "
                             "that no cell silently reads as empty", file=file, sheet=sheet_name, row=top + 1,
                             column=_letter(left))
-    frame, rows = _grid_frame(data.to_python(skip_empty_area=False), file, sheet_name)
+    frame, rows, kinds = _grid_frame(data.to_python(skip_empty_area=False), file, sheet_name)
     del data
     scan = marks.result()
     warnings = []
@@ -262,7 +283,7 @@ def _read_data(path: Path, book: Any, sheet_name: str, pool: ThreadPoolExecutor
         warnings.append(f"{path.name}: {len(scan.formulas)} cell(s) hold formulas (first: {letter}{row}); their last "
                         "computed values are used")
     warnings.extend(_hidden_warnings(path.name, scan, rows, len(frame.columns)))
-    return frame, rows, warnings
+    return frame, rows, kinds, warnings
 
 
 def _hidden_warnings(name: str, scan: _SheetXml, rows: list[int], width: int) -> list[str]:

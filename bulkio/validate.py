@@ -151,6 +151,8 @@ def _all_of(*types: type) -> Callable[[np.ndarray, set[type]], bool]:
 
 # the kinds of cell among which an empty one can only be None (else NaN, NA or NaT may hide: pandas finds them)
 _NONE_IS_EMPTY = frozenset({type(None), str, int, bool, datetime, pd.Timestamp})
+# a column's types of non-blank cells (None: not all of a kind the reader names) and its blank cells, as read
+_Known = tuple[frozenset[type] | None, np.ndarray]
 
 
 class _Cells:
@@ -186,18 +188,21 @@ class _Cells:
 
 # the kinds of cell among which an empty one can only be None (else NaN, NA or NaT may hide: pandas finds them)
 _NONE_IS_EMPTY = frozenset({type(None), str, int, bool, datetime, pd.Timestamp})
+# a column's types of non-blank cells (None: not all of a kind the reader names) and its blank cells, as read
+_Known = tuple[frozenset[type] | None, np.ndarray]
 
 
-def _passes(rules: Sequence[_Rule], values: np.ndarray) -> np.ndarray:
-    """Which cells pass every one of `rules`; empty cells pass (`required` is pandera's nullable check)."""
-    kinds = set(map(type, values))
-    if kinds <= _NONE_IS_EMPTY:
-        empty = np.equal(values, None) if type(None) in kinds else None
-        kinds.discard(type(None))
+def _passes(rules: Sequence[_Rule], values: np.ndarray, known: _Known | None = None) -> np.ndarray:
+    """Which cells pass every one of `rules`; empty cells pass (`required` is pandera's nullable check).
+
+    :param known: the column's types and blank cells as the reader learned them (`read.CellKinds`), if it did."""
+    if known is not None and known[0] is not None and len(known[1]) == len(values):
+        kinds, empty, exact = set(known[0]), known[1], True
     else:
-        empty = np.asarray(pd.isna(values), dtype=bool)
+        kinds, empty = _kinds_and_blanks(values)
+        exact = kinds <= _NONE_IS_EMPTY  # else NaN's float (or NA's, NaT's type) was counted: count again below
     present = values if empty is None or not empty.any() else values[~empty]
-    cells = _Cells(present, kinds if present is values or kinds <= _NONE_IS_EMPTY else set(map(type, present)))
+    cells = _Cells(present, kinds if present is values or exact else set(map(type, present)))
     passed = np.ones(len(present), dtype=bool)
     for rule in rules:
         passed &= cells.passing(rule)
@@ -208,7 +213,19 @@ def _passes(rules: Sequence[_Rule], values: np.ndarray) -> np.ndarray:
     return out
 
 
-def _column_check(rules: Sequence[_Rule], check_name: str) -> pa.Check:
+
+def _kinds_and_blanks(values: np.ndarray) -> tuple[set[type], np.ndarray | None]:
+    """The types of a column's non-empty cells and which cells are empty (None when none can be)."""
+    kinds = set(map(type, values))
+    if kinds <= _NONE_IS_EMPTY:
+        empty = np.equal(values, None) if type(None) in kinds else None
+        kinds.discard(type(None))
+    else:
+        empty = np.asarray(pd.isna(values), dtype=bool)
+    return kinds, empty
+
+
+def _column_check(rules: Sequence[_Rule], check_name: str, known: _Known | None = None) -> pa.Check:
     """One pandera check running all of a column's `rules` over the whole column, so that what they share (the
     empties, the types, the distinct values: `_Cells`) is worked out once. Empty cells pass (`required` is
     pandera's nullable check); they are left out on the column's array rather than by pandera's ``ignore_na``,
@@ -217,7 +234,7 @@ def _column_check(rules: Sequence[_Rule], check_name: str) -> pa.Check:
     import pandera.pandas as pa  # imported when a sheet is validated: `import bulkio` stays quick
 
     def run(series: pd.Series) -> pd.Series:
-        return pd.Series(_passes(rules, series.to_numpy(dtype=object)), index=series.index, dtype=bool)
+        return pd.Series(_passes(rules, series.to_numpy(dtype=object), known), index=series.index, dtype=bool)
 
     return pa.Check(run, element_wise=False, ignore_na=False, name=check_name, error=check_name)
 
@@ -398,6 +415,13 @@ def build_schema(resource: Resource, columns: list[str], lookups: Mapping[str, L
     :returns: the schema and, by check name, the rules each check runs (one check per column: to explain a
         failing cell, each of its rules is asked again).
     """
+    return _schema(resource, columns, lookups, creates, {})
+
+
+def _schema(resource: Resource, columns: list[str], lookups: Mapping[str, Lookup] | None, creates: bool,
+            known: Mapping[str, _Known]) -> tuple[pa.DataFrameSchema, dict[str, list[_Rule]]]:
+    """`build_schema`, whose checks of a column in `known` use what the reader learned of its cells (for the one
+    frame those were learned from: `validate`)."""
     import pandera.pandas as pa
 
     lookups = lookups or {}
@@ -408,7 +432,7 @@ def build_schema(resource: Resource, columns: list[str], lookups: Mapping[str, L
             continue
         check_name = f"{column.name}:cells"
         rules[check_name] = _rules(column, lookups)
-        checks = [_column_check(rules[check_name], check_name)]
+        checks = [_column_check(rules[check_name], check_name, known.get(column.name))]
         unique = column.name == resource.key or column.name in resource.natural_key
         # read-only required columns (companyId) are filled by bulkio or the server, never typed
         spec[column.name] = pa.Column(None, checks=checks, nullable=column.read_only or not column.required,
@@ -418,7 +442,7 @@ def build_schema(resource: Resource, columns: list[str], lookups: Mapping[str, L
         if split_custom(name, resource) is not None:
             rules[f"{name}:custom"] = [_custom(name)]
             spec[name] = pa.Column(None, nullable=True, required=False,
-                                   checks=[_column_check(rules[f"{name}:custom"], f"{name}:custom")])
+                                   checks=[_column_check(rules[f"{name}:custom"], f"{name}:custom", known.get(name))])
     for name in RESULT_COLUMNS:  # a results workbook imports again: its outcome columns are not data
         if name in columns:
             spec[name] = pa.Column(None, nullable=True, required=False)
@@ -449,10 +473,12 @@ def validate(sheet: Sheet, lookups: Mapping[str, Lookup] | None = None, *, clien
     from .errors import ValidationFailed
 
     resource = sheet.resource
-    frame = sheet.frame if sheet.blanks_are_none else _blanks_to_none(sheet.frame)
+    frame = sheet.frame if sheet.kinds is not None else _blanks_to_none(sheet.frame)
+    known = {} if sheet.kinds is None else {str(name): sheet.kinds.column(position)
+                                             for position, name in enumerate(frame.columns)}
     key = resource.key
     creates = key not in frame.columns or bool(frame[key].isna().any())
-    schema, rules = build_schema(resource, list(frame.columns), lookups, creates=creates)
+    schema, rules = _schema(resource, list(frame.columns), lookups, creates, known)
     issues: list[Issue] = []
 
     def add(index: Any, column: str | None, value: Any, code: IssueCode, message: str,

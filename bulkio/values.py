@@ -31,8 +31,10 @@ import pandas as pd
 from .resources import Column, ColumnType
 
 __all__ = [
+    "CELL_KINDS",
     "CellError",
     "CellErrorCode",
+    "cell_kinds",
     "empty_mask",
     "from_cell",
     "from_custom_cell",
@@ -82,27 +84,45 @@ def is_empty(value: Any) -> bool:
     return False
 
 
-def empty_mask(cells: np.ndarray) -> np.ndarray:
-    """`is_empty` of every cell of an object array (any shape), as a bool array of the same shape.
+CELL_KINDS: tuple[type, ...] = (type(None), str, float, int, bool, datetime)
+"""The kinds of cell a sheet is made of, by the code `cell_kinds` gives them (0: a blank cell, whatever its type);
+a cell of any other type gets the code ``len(CELL_KINDS)``."""
+
+
+def cell_kinds(cells: np.ndarray) -> np.ndarray:
+    """The kind of every cell of an object array (any shape), as int8 codes of the same shape: 0 where `is_empty`,
+    else the position of its type in `CELL_KINDS`, or ``len(CELL_KINDS)`` for another type.
 
     One pass, in C order: for a sheet's grid that is row by row, the order calamine made the cells in, so each
     value read is near the last one (column by column, the same test costs twice as much on 100,000 rows)."""
     flat = cells.ravel()
-    return np.fromiter(map(_is_empty_quick, flat), bool, flat.size).reshape(cells.shape)
+    return np.fromiter(map(_kind, flat), np.int8, flat.size).reshape(cells.shape)
 
 
-def _is_empty_quick(value: Any) -> bool:
-    """`is_empty`, with the kinds a sheet is made of decided first."""
+def empty_mask(cells: np.ndarray) -> np.ndarray:
+    """`is_empty` of every cell of an object array (any shape), as a bool array of the same shape."""
+    return cell_kinds(cells) == 0
+
+
+_OTHER = len(CELL_KINDS)
+
+
+def _kind(value: Any) -> int:
+    """The `cell_kinds` code of one cell, with `is_empty` decided first for the kinds a sheet is made of."""
     if value is None:
-        return True
+        return 0
     kind = value.__class__
     if kind is str:
-        return not value or value.isspace()
+        return 0 if not value or value.isspace() else 1
     if kind is float:
-        return value != value  # NaN
-    if kind is datetime or kind is int or kind is bool:
-        return False
-    return is_empty(value)
+        return 0 if value != value else 2  # NaN
+    if kind is int:
+        return 3
+    if kind is bool:
+        return 4
+    if kind is datetime:
+        return 5
+    return 0 if is_empty(value) else _OTHER
 
 
 def _denoise(number: float) -> float | int:

@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from decimal import Decimal
 
+import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from bulkio.resources import CUSTOMER
 from bulkio.values import (
+    CELL_KINDS,
     CellError,
     CellErrorCode,
+    cell_kinds,
+    empty_mask,
     from_cell,
     from_custom_cell,
     is_empty,
@@ -28,6 +35,26 @@ TAGS, CREATED, CUSTOM = CUSTOMER.column("tags"), CUSTOMER.column("createdAt"), C
 def test_every_empty_form_is_one_empty(value: object) -> None:
     assert is_empty(value)
     assert from_cell(NAME, value) is None and from_cell(TAGS, value) == []
+    assert empty_mask(np.array([value, "x"], dtype=object)).tolist() == [True, False]
+
+
+_CELLS = st.one_of(st.none(), st.text(max_size=4), st.sampled_from(["", " ", "\u00a0", "\u2003x"]),
+                   st.floats(allow_nan=True), st.integers(), st.booleans(), st.datetimes(),
+                   st.sampled_from([pd.NA, pd.NaT, pd.Timestamp("2026-01-01"), Decimal("1.5"), np.float64("nan")]))
+
+
+@given(st.lists(_CELLS, min_size=1, max_size=12))
+def test_cell_kinds_are_is_empty_and_the_type(cells: list[object]) -> None:
+    """The one-pass reading of a sheet's cells (blank or not, and of which type) says what `is_empty` and
+    `type` say of each cell."""
+    grid = np.empty(len(cells), dtype=object)
+    grid[:] = cells
+    codes = cell_kinds(grid.reshape(1, -1)).ravel()
+    for cell, code in zip(cells, codes.tolist(), strict=True):
+        assert (code == 0) == is_empty(cell), cell
+        if code:
+            assert code == len(CELL_KINDS) or type(cell) is CELL_KINDS[code], (cell, code)
+            assert code != len(CELL_KINDS) or type(cell) not in CELL_KINDS
 
 
 def test_text_is_trimmed_and_ids_and_phones_stay_text() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -80,6 +81,11 @@ def test_every_planted_error_is_found_where_excel_shows_it(exported: Export, tmp
     frame = report.to_frame()
     assert list(frame.columns)[:5] == ["file", "sheet", "row", "letter", "column"] and len(frame) == len(report)
     assert "error(s)" in report._repr_html_()
+    # what the reader learned of each cell (its kind, blank or not) only saves work: without it, the same report
+    as_read = read_sheet(path)
+    assert as_read.kinds is not None
+    again = validate(dataclasses.replace(as_read, kinds=None), exported.lookups)
+    assert again.issues == report.issues
 
 
 def test_strict_mode_raises_at_the_first_error(exported: Export, tmp_path: Path) -> None:
