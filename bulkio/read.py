@@ -221,10 +221,11 @@ def _read_xlsx(path: Path, resource: Resource | None, sheet_name: str | None) ->
             (n for n in names if n not in _NOT_DATA and visible.get(n, True)), None)
     if sheet_name not in names:
         raise WorkbookError(f"no sheet named {sheet_name!r}; the workbook has: {', '.join(names)}", file=file)
-    # calamine parses without holding the GIL: the snapshot and the sheet's XML scan run on the other core while
-    # the data sheet loads (a third of the time, for an export of 100,000 rows)
+    # calamine parses without holding the GIL: the snapshot loads on the other core while the data sheet is
+    # measured and loaded, and the sheet's XML is scanned there too (a third of the time, for 100,000 rows)
     with ThreadPoolExecutor(max_workers=2, thread_name_prefix="bulkio-read") as pool:
         snapshot = pool.submit(_read_base, path) if BASE_SHEET in names else None
+        _refuse_oversized(path, sheet_name)
         frame, rows, kinds, warnings = _read_data(path, book, sheet_name, pool)
         base = snapshot.result() if snapshot is not None else None
     if snapshot is None:
@@ -233,20 +234,24 @@ def _read_xlsx(path: Path, resource: Resource | None, sheet_name: str | None) ->
     return Sheet(file, sheet_name, resource, frame, rows, meta, base, warnings, kinds)
 
 
-def _read_data(path: Path, book: Any, sheet_name: str, pool: ThreadPoolExecutor
-               ) -> tuple[pd.DataFrame, list[int], CellKinds, list[str]]:
-    """The data sheet's frame, Excel row numbers, cell kinds and warnings. Its extent is measured before calamine
-    loads it; what else calamine does not tell (formulas, error cells, hidden rows: `_scan_sheet`) is read on
-    `pool` meanwhile."""
-    file = str(path)
+def _refuse_oversized(path: Path, sheet_name: str) -> None:
+    """Refuse a sheet too large to load before calamine loads it: calamine holds the whole rectangle up to the
+    farthest cell, which the XML is searched for (the ``<dimension>`` tag may lie or be missing)."""
     _check_extent(path, sheet_name)
-    rows_spanned, columns_spanned = _sheet_extent(path, sheet_name)  # before calamine, which holds it all
+    rows_spanned, columns_spanned = _sheet_extent(path, sheet_name)
     if rows_spanned * columns_spanned > MAX_SHEET_CELLS:
         far = f"{_letter(columns_spanned - 1)}{rows_spanned}"
         raise WorkbookError(f"the sheet's cells reach {far} ({rows_spanned * columns_spanned:,} cells in the "
                             "rectangle a reader must hold): too large to read; delete the stray cells far from your "
-                            "data (Ctrl+End in Excel goes to the last one) and save again", file=file,
+                            "data (Ctrl+End in Excel goes to the last one) and save again", file=str(path),
                             sheet=sheet_name)
+
+
+def _read_data(path: Path, book: Any, sheet_name: str, pool: ThreadPoolExecutor
+               ) -> tuple[pd.DataFrame, list[int], CellKinds, list[str]]:
+    """The data sheet's frame, Excel row numbers, cell kinds and warnings (`_refuse_oversized` has measured it);
+    what calamine does not tell (formulas, error cells, hidden rows: `_scan_sheet`) is read on `pool` meanwhile."""
+    file = str(path)
     marks = pool.submit(_scan_sheet, path, sheet_name, extent=False)
     try:
         data = book.get_sheet_by_name(sheet_name)
