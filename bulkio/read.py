@@ -32,7 +32,7 @@ import pandas as pd
 from xlsxwriter.utility import xl_cell_to_rowcol, xl_col_to_name
 
 from .errors import WorkbookError
-from .resources import Resource, get_resource
+from .resources import ColumnType, Resource, get_resource
 from .snapshot import Snapshot
 from .values import CELL_KINDS, cell_kinds
 from .workbook import BASE_SHEET, LOOKUP_SHEET, META_SHEET, unescape_formula
@@ -224,7 +224,7 @@ def _read_xlsx(path: Path, resource: Resource | None, sheet_name: str | None) ->
     # calamine parses without holding the GIL: the snapshot loads on the other core while the data sheet is
     # measured and loaded, and the sheet's XML is scanned there too (a third of the time, for 100,000 rows)
     with ThreadPoolExecutor(max_workers=2, thread_name_prefix="bulkio-read") as pool:
-        snapshot = pool.submit(_read_base, path) if BASE_SHEET in names else None
+        snapshot = pool.submit(_read_base, path, resource) if BASE_SHEET in names else None
         _refuse_oversized(path, sheet_name)
         frame, rows, kinds, warnings = _read_data(path, book, sheet_name, pool)
         base = snapshot.result() if snapshot is not None else None
@@ -490,7 +490,7 @@ def _scan_sheet(path: Path, sheet_name: str, chunk: int = 1 << 22, *, extent: bo
                      _sheet_extent(path, sheet_name, chunk) if extent else (0, 0), errors)
 
 
-def _read_base(path: Path) -> Snapshot | None:
+def _read_base(path: Path, resource: Resource) -> Snapshot | None:
     """The ``_base`` sheet as a `Snapshot`, or None when the workbook has none (or an empty one).
 
     Runs on its own thread while the data sheet loads (`_read_xlsx`): calamine parses without holding the GIL, so
@@ -512,9 +512,13 @@ def _read_base(path: Path) -> Snapshot | None:
         rows = [row for row in table[1:] if row[0]]
         # one JSON document for all rows: a single C call instead of one per row
         values = json.loads("[" + ",".join(row[1] for row in rows) + "]")
-        return Snapshot([str(row[0]) for row in rows], names, values)
+        snapshot = Snapshot([str(row[0]) for row in rows], names, values)
     except (ValueError, TypeError):
         raise damaged from None
+    for column in resource.columns:  # parsed here, on the reading thread, for the read-only edit check
+        if column.type is ColumnType.TIMESTAMP and column.read_only:
+            snapshot.millis(column.name)
+    return snapshot
 
 
 def _encoding(path: Path, head: bytes) -> str:

@@ -13,6 +13,8 @@ from typing import Any
 
 import numpy as np
 
+from .values import millis
+
 __all__ = ["Snapshot", "snapshot_columns"]
 
 
@@ -35,7 +37,9 @@ class Snapshot(Mapping[str, Mapping[str, Any]]):
             raise ValueError("a snapshot row does not hold one value per column")
         self.names = list(names)
         self._index = {name: position for position, name in enumerate(self.names)}
-        self._at = {key: position for position, key in enumerate(keys)}
+        self._keys = list(keys)
+        self._at = {key: position for position, key in enumerate(self._keys)}
+        self._millis: dict[str, np.ndarray] = {}
         width = len(self.names)
         # one more row of None at the end, so that position -1 (a key without a row) reads None in every column
         cells = chain(chain.from_iterable(rows), repeat(None, width))
@@ -58,12 +62,28 @@ class Snapshot(Mapping[str, Mapping[str, Any]]):
 
     def positions(self, keys: Sequence[str]) -> np.ndarray:
         """Each key's row (-1 where the snapshot has no such row)."""
+        if len(keys) == len(self._keys) and list(keys) == self._keys:  # the export's own order, compared in C
+            return np.arange(len(keys), dtype=np.intp)
         return np.fromiter(map(self._at.get, keys, repeat(-1)), dtype=np.intp, count=len(keys))
+
+    def millis(self, name: str) -> np.ndarray:
+        """The timestamps of column `name` as UTC milliseconds (`values.millis`; NaN where empty or not a
+        timestamp), one per row and a last NaN (for position -1). Made once: the reader asks for them on its own
+        thread while the data sheet loads, so that comparing a timestamp column later costs no parsing."""
+        if name not in self._millis:
+            found = np.full(len(self._keys) + 1, np.nan)
+            if name in self._index:
+                found[:-1] = millis(self._grid[:-1, self._index[name]].tolist(), exported=True)
+            self._millis[name] = found
+        return self._millis[name]
 
     def columns(self, keys: Sequence[str], names: Sequence[str]) -> tuple[dict[str, np.ndarray], np.ndarray]:
         """The values of `names` for `keys` (None where a key has no row, or for a name the snapshot does not
         hold), one array per name, and which keys have a row."""
-        at = self.positions(keys)
+        return self.take(self.positions(keys), names)
+
+    def take(self, at: np.ndarray, names: Sequence[str]) -> tuple[dict[str, np.ndarray], np.ndarray]:
+        """`columns` of the rows at `at` (`positions`; -1: no row)."""
         nothing = np.full(len(at), None, dtype=object)
         if len(at) == len(self) and bool((at == np.arange(len(at))).all()):  # the export's own order: views
             rows = self._grid[:-1]

@@ -27,8 +27,8 @@ from .lookups import LabelError, Lookup
 from .read import Sheet
 from .resources import Column, ColumnType, Resource
 from .results import RESULT_COLUMNS
-from .snapshot import snapshot_columns
-from .values import CellError, empty_mask, from_cell, from_custom_cell, is_empty, normalize
+from .snapshot import Snapshot, snapshot_columns
+from .values import CellError, empty_mask, from_cell, from_custom_cell, is_empty, millis, normalize
 from .workbook import ACTION_COLUMN
 
 if TYPE_CHECKING:
@@ -41,8 +41,6 @@ __all__ = ["Issue", "IssueCode", "ValidationReport", "build_schema", "validate"]
 _EMAIL = re.compile(r"^[^@\s,;]+@[^@\s,;]+\.[^@\s,;]+$")
 _EMAIL_LIST = re.compile(r"^(?:\s*[^@\s,;\[]+@[^@\s,;]+\.[^@\s,;]+\s*(?:,|$))+\s*$")
 _ACTIONS = ("delete",)
-# ISO 8601 as the API writes timestamps (and people type them): what pandas and `values` read alike
-_ISO = re.compile(r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?)?(Z|[+-]\d{2}:?\d{2})?$")
 
 
 class IssueCode(StrEnum):
@@ -578,12 +576,13 @@ def _blanks_to_none(frame: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(columns, index=frame.index, columns=frame.columns, dtype=object)
 
 
-def _same(column: Column, mine: Sequence[Any], theirs: Sequence[Any]) -> np.ndarray:
+def _same(column: Column, mine: Sequence[Any], theirs: Sequence[Any],
+          their_millis: np.ndarray | None = None) -> np.ndarray:
     """`normalize(column, a) == normalize(column, b)` for each pair (an unreadable cell is a change), with the
     common cases decided without a parse: the very same value, and timestamps (an Excel date against the
     exported ISO text) compared as whole UTC milliseconds, as `normalize` does."""
-    left = np.fromiter(mine, dtype=object, count=len(mine))
-    right = np.fromiter(theirs, dtype=object, count=len(theirs))
+    left = mine if isinstance(mine, np.ndarray) else np.fromiter(mine, dtype=object, count=len(mine))
+    right = theirs if isinstance(theirs, np.ndarray) else np.fromiter(theirs, dtype=object, count=len(theirs))
     if column.type is ColumnType.TIMESTAMP:  # an Excel date against ISO text: only empties are the same object
         out = np.equal(left, None) & np.equal(right, None)
         slow = np.flatnonzero(~out).tolist()
@@ -600,57 +599,20 @@ def _same(column: Column, mine: Sequence[Any], theirs: Sequence[Any]) -> np.ndar
                 slow.append(position)
     if slow and column.type is ColumnType.TIMESTAMP:
         every = len(slow) == len(mine)
-        left = _millis(list(mine) if every else [mine[p] for p in slow])
-        right = _millis(list(theirs) if every else [theirs[p] for p in slow], exported=True)
+        left = millis(list(mine) if every else [mine[p] for p in slow])
+        if their_millis is not None:  # parsed when the snapshot was read
+            right = their_millis if every else their_millis[np.asarray(slow, dtype=np.intp)]
+        else:
+            right = millis(list(theirs) if every else [theirs[p] for p in slow], exported=True)
         decided = ~(np.isnan(left) | np.isnan(right))
         out[np.asarray(slow)[decided]] = left[decided] == right[decided]
-        slow = [p for p, done in zip(slow, decided, strict=True) if not done]
+        slow = np.asarray(slow)[~decided].tolist()
     for position in slow:
         try:
             out[position] = normalize(column, mine[position]) == normalize(column, theirs[position])
         except CellError:
             out[position] = False
     return out
-
-
-def _millis(values: list[Any], *, exported: bool = False) -> np.ndarray:
-    """UTC milliseconds (rounded half up, as `normalize` does) of datetimes and ISO 8601 text, vectorised; NaN for
-    anything else (an Excel serial, an empty cell, odd text), which the caller compares the slow way.
-
-    `exported`: the values are the snapshot's, the API's own timestamps: a column of text goes to pandas' ISO 8601
-    parser whole before any value is matched against `_ISO` one at a time."""
-    types = set(map(type, values))
-    if exported and types <= {str, type(None)}:
-        try:
-            moments = pd.to_datetime(values, utc=True, format="ISO8601")
-        except (ValueError, TypeError, OverflowError):
-            pass  # some value is not ISO 8601: value by value below
-        else:
-            found = _as_millis(moments)
-            found[np.asarray(moments.isna())] = np.nan  # an empty cell
-            return found
-    out = np.full(len(values), np.nan)
-    if types <= {datetime, pd.Timestamp}:  # a column of dates as Excel holds them: no value by value test
-        kinds = np.zeros(len(values), dtype=np.int8)
-    elif types == {str} and all(map(_ISO.match, values)):
-        kinds = np.ones(len(values), dtype=np.int8)
-    else:
-        kinds = np.fromiter((0 if isinstance(v, datetime) else 1 if isinstance(v, str) and _ISO.match(v) else 2
-                             for v in values), dtype=np.int8, count=len(values))
-    for kind in (0, 1):
-        where = np.flatnonzero(kinds == kind)
-        if not len(where):
-            continue
-        chosen = values if len(where) == len(values) else [values[p] for p in where]
-        try:
-            out[where] = _as_millis(pd.to_datetime(chosen, utc=True, format="ISO8601" if kind else None))
-        except (ValueError, TypeError, OverflowError):
-            continue
-    return out
-
-
-def _as_millis(moments: pd.DatetimeIndex) -> np.ndarray:
-    return np.floor_divide(moments.as_unit("us").asi8 + 500, 1000).astype(float)
 
 
 def _read_only_edits(sheet: Sheet, frame: pd.DataFrame) -> list[Issue]:
@@ -662,12 +624,23 @@ def _read_only_edits(sheet: Sheet, frame: pd.DataFrame) -> list[Issue]:
     out = []
     watched = [c for c in frame.columns if c in resource and resource.column(c).read_only and c != resource.key
                and resource.column(c).reference is None]
-    exported, present = snapshot_columns(sheet.base, [str(k) for k in frame[resource.key].tolist()], watched)
+    keys = frame[resource.key].tolist()
+    kinds = sheet.kinds.column(list(frame.columns).index(resource.key))[0] if sheet.kinds is not None else None
+    if not (kinds if kinds is not None else set(map(type, keys))) <= {str, type(None)}:
+        keys = [None if k is None else str(k) for k in keys]  # an id typed as a number is still its text
+    if isinstance(sheet.base, Snapshot):  # each key's row found once, for the values and the parsed timestamps
+        at = sheet.base.positions(keys)
+        exported, present = sheet.base.take(at, watched)
+        at = at[present]
+    else:
+        exported, present = snapshot_columns(sheet.base, keys, watched)
+        at = None
     positions = np.flatnonzero(present)
     for name in watched:
         column = resource.column(name)
         cells = frame[name].to_numpy(dtype=object)
-        same = _same(column, cells[positions], exported[name][positions])
+        stamps = sheet.base.millis(name)[at] if at is not None and column.type is ColumnType.TIMESTAMP else None
+        same = _same(column, cells[positions], exported[name][positions], stamps)
         for position in np.flatnonzero(~same):
             row = int(positions[position])
             out.append(Issue(sheet.file, sheet.sheet, sheet.rows[row], _letter(frame, name), name, cells[row],

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Iterable
 from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
@@ -39,6 +40,7 @@ __all__ = [
     "from_cell",
     "from_custom_cell",
     "is_empty",
+    "millis",
     "normalize",
     "normalize_series",
     "to_cell",
@@ -123,6 +125,51 @@ def _kind(value: Any) -> int:
     if kind is datetime:
         return 5
     return 0 if is_empty(value) else _OTHER
+
+
+# ISO 8601 as the API writes timestamps (and people type them): what pandas and `values` read alike
+_ISO = re.compile(r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?)?(Z|[+-]\d{2}:?\d{2})?$")
+
+
+def millis(values: list[Any], *, exported: bool = False) -> np.ndarray:
+    """UTC milliseconds (rounded half up, as `normalize` does) of datetimes and ISO 8601 text, vectorised: the
+    way timestamps are compared by the whole column. NaN for anything else (an Excel serial, an empty cell, odd
+    text), which the caller compares the slow way (`normalize`).
+
+    `exported`: the values are the snapshot's, the API's own timestamps: a column of text goes to pandas' ISO 8601
+    parser whole before any value is matched against `_ISO` one at a time."""
+    types = set(map(type, values))
+    if exported and types <= {str, type(None)}:
+        try:
+            moments = pd.to_datetime(values, utc=True, format="ISO8601")
+        except (ValueError, TypeError, OverflowError):
+            pass  # some value is not ISO 8601: value by value below
+        else:
+            found = _as_millis(moments)
+            found[np.asarray(moments.isna())] = np.nan  # an empty cell
+            return found
+    out = np.full(len(values), np.nan)
+    if types <= {datetime, pd.Timestamp}:  # a column of dates as Excel holds them: no value by value test
+        kinds = np.zeros(len(values), dtype=np.int8)
+    elif types == {str} and all(map(_ISO.match, values)):
+        kinds = np.ones(len(values), dtype=np.int8)
+    else:
+        kinds = np.fromiter((0 if isinstance(v, datetime) else 1 if isinstance(v, str) and _ISO.match(v) else 2
+                             for v in values), dtype=np.int8, count=len(values))
+    for kind in (0, 1):
+        where = np.flatnonzero(kinds == kind)
+        if not len(where):
+            continue
+        chosen = values if len(where) == len(values) else [values[p] for p in where]
+        try:
+            out[where] = _as_millis(pd.to_datetime(chosen, utc=True, format="ISO8601" if kind else None))
+        except (ValueError, TypeError, OverflowError):
+            continue
+    return out
+
+
+def _as_millis(moments: pd.DatetimeIndex) -> np.ndarray:
+    return np.floor_divide(moments.as_unit("us").asi8 + 500, 1000).astype(float)
 
 
 def _denoise(number: float) -> float | int:
