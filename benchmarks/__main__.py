@@ -159,7 +159,8 @@ def _table(result: dict[str, Any]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=100_000, help="customers in the sandbox")
-    parser.add_argument("--output", type=Path, default=Path(__file__).with_name("results.json"))
+    parser.add_argument("--output", type=Path, default=None,
+                        help="where the figures go (default: results.json, and only for a full run)")
     parser.add_argument("--quick", action="store_true", help="CI: check the harness runs, keep no results")
     parser.add_argument("--only", choices=("csv", "xlsx", "pipeline", "read", "plan", "apply"),
                         help="run one group of figures")
@@ -235,9 +236,10 @@ def main() -> None:
     print(json.dumps(result, indent=2))
     table = _table(result)
     print(table, file=sys.stderr)
-    if not args.quick and args.only is None:
-        args.output.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-        args.output.with_suffix(".md").write_text(table, encoding="utf-8")
+    output = args.output or (Path(__file__).with_name("results.json") if args.only is None else None)
+    if not args.quick and output is not None:
+        output.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+        output.with_suffix(".md").write_text(table, encoding="utf-8")
 
 
 if __name__ == "__main__":
