@@ -184,49 +184,6 @@ class _Cells:
         return np.fromiter(map(verdicts.__getitem__, self.values), dtype=bool, count=len(self.values))
 
 
-# the kinds of cell among which an empty one can only be None (else NaN, NA or NaT may hide: pandas finds them)
-_NONE_IS_EMPTY = frozenset({type(None), str, int, bool, datetime, pd.Timestamp})
-# a column's types of non-blank cells (None: not all of a kind the reader names) and its blank cells, as read
-_Known = tuple[frozenset[type] | None, np.ndarray]
-
-
-class _Cells:
-    """A column's non-empty cells, with what its rules need worked out once for all of them: the set of their
-    types and their distinct values. Each pass over 100,000 scattered objects costs more than a rule itself."""
-
-    def __init__(self, values: np.ndarray, kinds: set[type]) -> None:
-        self.values = values
-        self.kinds = kinds
-
-    @cached_property
-    def distinct(self) -> tuple[np.ndarray, np.ndarray] | None:
-        """(code of each value, the distinct values), or None when values must be taken one by one: mixed kinds of
-        number (True == 1 == 1.0 to a hash table, but not to a rule) or an unhashable cell (a list)."""
-        if len([k for k in self.kinds if issubclass(k, (bool, int, float, np.number, np.bool_))]) > 1:
-            return None
-        try:
-            codes, distinct = pd.factorize(self.values)
-        except TypeError:
-            return None
-        return codes, np.asarray(distinct, dtype=object)
-
-    def passing(self, rule: _Rule) -> np.ndarray:
-        """`rule.ok` of every value, computed once per distinct value (pandas hashes the column in C)."""
-        if rule.all_ok is not None and rule.all_ok(self.values, self.kinds):
-            return np.ones(len(self.values), dtype=bool)
-        if self.distinct is None:
-            return np.fromiter((bool(rule.ok(v)) for v in self.values), dtype=bool, count=len(self.values))
-        codes, distinct = self.distinct
-        verdicts = np.fromiter((bool(rule.ok(v)) for v in distinct), dtype=bool, count=len(distinct))
-        return np.where(codes < 0, True, verdicts[codes])
-
-
-# the kinds of cell among which an empty one can only be None (else NaN, NA or NaT may hide: pandas finds them)
-_NONE_IS_EMPTY = frozenset({type(None), str, int, bool, datetime, pd.Timestamp})
-# a column's types of non-blank cells (None: not all of a kind the reader names) and its blank cells, as read
-_Known = tuple[frozenset[type] | None, np.ndarray]
-
-
 def _passes(rules: Sequence[_Rule], values: np.ndarray, known: _Known | None = None) -> np.ndarray:
     """Which cells pass every one of `rules`; empty cells pass (`required` is pandera's nullable check).
 
