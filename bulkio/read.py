@@ -78,13 +78,24 @@ class Sheet:
 class CellKinds:
     """The kind of every cell of a sheet's frame (`values.cell_kinds` codes, rows x columns), learned by the reader
     in the one pass that cleared its blank cells to None: each later pass over a column of 100,000 scattered cells
-    costs more than most rules, so validation asks here instead."""
+    costs more than most rules, so validation asks here instead.
+
+    It speaks only for the columns still as read: `cells` is the frame's data as read, and `anchor` a shallow copy
+    of the frame, so that pandas copies a column before anyone changes it in place (copy-on-write); a column whose
+    array is no longer the one read (edited, replaced, moved) is not answered for (`column` gives None)."""
 
     codes: np.ndarray
+    cells: np.ndarray
+    anchor: pd.DataFrame
 
-    def column(self, position: int) -> tuple[frozenset[type] | None, np.ndarray]:
-        """(the types of the column's non-blank cells, or None when one is of a type `values.CELL_KINDS` does not
-        name; which of its cells are blank)."""
+    def column(self, position: int, values: np.ndarray) -> tuple[frozenset[type] | None, np.ndarray] | None:
+        """For the column at `position` of the frame, whose cells are now `values`: (the types of its non-blank
+        cells, or None when one is of a type `values.CELL_KINDS` does not name; which of its cells are blank), or
+        None when `values` is not that column's array as read."""
+        read = self.cells[:, position]
+        if values.shape != read.shape or values.strides != read.strides or \
+                values.__array_interface__["data"][0] != read.__array_interface__["data"][0]:
+            return None
         codes = self.codes[:, position]
         present = np.flatnonzero(np.bincount(codes, minlength=len(CELL_KINDS) + 1))
         kinds = None if len(CELL_KINDS) in present else frozenset(CELL_KINDS[c] for c in present if c)
@@ -171,7 +182,7 @@ def _grid_frame(table: list[list[Any]], file: str, sheet: str | None) -> tuple[p
     every = bool(keep.all())
     data, codes = (body[:, :width], codes[:, :width]) if every else (body[keep, :width], codes[keep, :width])
     frame = pd.DataFrame(data, columns=names, dtype=object, copy=False)  # the grid is ours: no copy
-    return frame, numbers, CellKinds(codes)
+    return frame, numbers, CellKinds(codes, data, frame.copy(deep=False))
 
 
 def _open_error(path: Path, exc: Exception) -> WorkbookError:

@@ -464,9 +464,8 @@ def validate(sheet: Sheet, lookups: Mapping[str, Lookup] | None = None, *, clien
     from .errors import ValidationFailed
 
     resource = sheet.resource
-    frame = sheet.frame if sheet.kinds is not None else _blanks_to_none(sheet.frame)
-    known = {} if sheet.kinds is None else {str(name): sheet.kinds.column(position)
-                                             for position, name in enumerate(frame.columns)}
+    known = _known(sheet)
+    frame = _blanks_to_none(sheet.frame, known)
     key = resource.key
     creates = key not in frame.columns or bool(frame[key].isna().any())
     schema, rules = _schema(resource, list(frame.columns), lookups, creates, known)
@@ -506,7 +505,7 @@ def validate(sheet: Sheet, lookups: Mapping[str, Lookup] | None = None, *, clien
                     add(index, column, value, IssueCode.BAD_VALUE, f"{column}: this value is not accepted")
             else:  # pragma: no cover - a pandera check bulkio does not know
                 add(index, column, value, IssueCode.BAD_VALUE, check)
-    issues.extend(_read_only_edits(sheet, frame))
+    issues.extend(_read_only_edits(sheet, frame, known))
     if client is not None:
         issues.extend(_server_checks(client, sheet, frame))
     issues.sort(key=lambda i: (i.severity != "error", i.row or 0, i.letter or ""))
@@ -516,14 +515,30 @@ def validate(sheet: Sheet, lookups: Mapping[str, Lookup] | None = None, *, clien
     return report
 
 
-def _blanks_to_none(frame: pd.DataFrame) -> pd.DataFrame:
+def _known(sheet: Sheet) -> dict[str, _Known]:
+    """What the reader learned of each column still as it read it (`read.CellKinds`), by name."""
+    if sheet.kinds is None or not sheet.frame.columns.is_unique:
+        return {}
+    known = {}
+    for position, name in enumerate(sheet.frame.columns):
+        found = sheet.kinds.column(position, sheet.frame.iloc[:, position].to_numpy(dtype=object))
+        if found is not None:
+            known[str(name)] = found
+    return known
+
+
+def _blanks_to_none(frame: pd.DataFrame, known: Mapping[str, _Known]) -> pd.DataFrame:
     """Every empty form (None, NaN, NA, NaT, "", white space) as None; object dtype is kept (pandas would otherwise
-    infer Arrow-backed strings, slow to visit cell by cell). Vectorised: a column with nothing to clear is reused."""
-    if not len(frame):
+    infer Arrow-backed strings, slow to visit cell by cell). Vectorised: a column with nothing to clear is reused,
+    and one in `known` is not looked at (the reader cleared it)."""
+    if not len(frame) or all(str(name) in known for name in frame.columns):
         return frame
     columns = {}
     for position, name in enumerate(frame.columns):
         values = frame.iloc[:, position].to_numpy(dtype=object)
+        if str(name) in known:
+            columns[name] = values
+            continue
         blank = empty_mask(values)
         if blank.any():
             values = values.copy()
@@ -571,7 +586,7 @@ def _same(column: Column, mine: Sequence[Any], theirs: Sequence[Any],
     return out
 
 
-def _read_only_edits(sheet: Sheet, frame: pd.DataFrame) -> list[Issue]:
+def _read_only_edits(sheet: Sheet, frame: pd.DataFrame, known: Mapping[str, _Known]) -> list[Issue]:
     """Warnings for edited read-only cells (they are ignored on import); needs the export snapshot, whose columns
     are compared whole with the sheet's (`snapshot_columns`)."""
     resource = sheet.resource
@@ -581,7 +596,7 @@ def _read_only_edits(sheet: Sheet, frame: pd.DataFrame) -> list[Issue]:
     watched = [c for c in frame.columns if c in resource and resource.column(c).read_only and c != resource.key
                and resource.column(c).reference is None]
     keys = frame[resource.key].tolist()
-    kinds = sheet.kinds.column(list(frame.columns).index(resource.key))[0] if sheet.kinds is not None else None
+    kinds = known[resource.key][0] if resource.key in known else None
     if not (kinds if kinds is not None else set(map(type, keys))) <= {str, type(None)}:
         keys = [None if k is None else str(k) for k in keys]  # an id typed as a number is still its text
     if isinstance(sheet.base, Snapshot):  # each key's row found once, for the values and the parsed timestamps

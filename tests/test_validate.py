@@ -88,6 +88,20 @@ def test_every_planted_error_is_found_where_excel_shows_it(exported: Export, tmp
     assert again.issues == report.issues
 
 
+def test_a_sheet_edited_in_python_after_reading_is_checked_as_it_is_now(exported: Export, tmp_path: Path) -> None:
+    """What the reader learned of each cell (`Sheet.kinds`) stands only for the columns still as read: cells
+    changed in the frame afterwards are checked as they are now, the untouched columns still use it."""
+    sheet = read_sheet(write_workbook(exported, tmp_path / "c.xlsx"))
+    assert validate(sheet, exported.lookups).issues == ()
+    frame = sheet.frame
+    frame.iat[2, frame.columns.get_loc("phone")] = 442079460960  # a phone number turned into a number
+    frame.iat[3, frame.columns.get_loc("name")] = "   "            # a required value blanked
+    report = validate(sheet, exported.lookups)
+    found = {(i.row, i.column, i.code) for i in report.issues}
+    assert found == {(4, "phone", IssueCode.BAD_VALUE), (5, "name", IssueCode.REQUIRED)}, found
+    assert sheet.kinds is not None and sheet.kinds.column(0, frame.iloc[:, 0].to_numpy(dtype=object)) is not None
+
+
 def test_strict_mode_raises_at_the_first_error(exported: Export, tmp_path: Path) -> None:
     path = write_workbook(exported, tmp_path / "c.xlsx")
     _edit(path, {(3, "taxPercent"): 7})
