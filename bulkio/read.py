@@ -512,6 +512,9 @@ def _read_base(path: Path, resource: Resource) -> Snapshot | None:
     _check_extent(path, BASE_SHEET)
     damaged = WorkbookError("the hidden export snapshot (_base) is damaged; export again, or delete the _base sheet "
                             "to plan without it", file=file, sheet=BASE_SHEET)
+    rows_spanned, columns_spanned = _sheet_extent(path, BASE_SHEET)  # as for the data sheet: before calamine
+    if rows_spanned * columns_spanned > MAX_SHEET_CELLS:
+        raise damaged
     try:
         table = python_calamine.CalamineWorkbook.from_path(file).get_sheet_by_name(BASE_SHEET).to_python()
     except Exception:  # calamine's own error types, for a sheet whose XML is cut short or broken
