@@ -216,7 +216,7 @@ def _read_xlsx(path: Path, resource: Resource | None, sheet_name: str | None) ->
     names = book.sheet_names
     meta = None
     if META_SHEET in names:
-        _check_extent(path, META_SHEET)
+        _refuse_oversized(path, META_SHEET)
         meta = {str(r[0]): str(r[1]) for r in book.get_sheet_by_name(META_SHEET).to_python() if r and r[0]}
     if resource is None:
         wanted = meta.get("resource") if meta else None
@@ -609,6 +609,7 @@ def workbook_table(path: str | Path) -> str | None:
         book = python_calamine.CalamineWorkbook.from_path(str(path))
         if META_SHEET not in book.sheet_names:
             return None
+        _refuse_oversized(path, META_SHEET)  # a far stray cell would make calamine abort the process
         cells = book.get_sheet_by_name(META_SHEET).to_python()
     except Exception:  # unreadable: read_sheet reports it, naming the file
         return None

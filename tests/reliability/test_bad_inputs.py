@@ -247,17 +247,18 @@ def _far_cell(c: Ctx) -> Path:
     return c.zip_with({"xl/worksheets/sheet1.xml": re.sub(rb"</sheetData>", far, xml, count=1)})
 
 
-def _far_cell_in_snapshot(c: Ctx) -> Path:
-    """The same stray far-corner value, in the hidden snapshot sheet (its dimension tag left as it was)."""
-    from bulkio.read import _sheet_member
-    from bulkio.workbook import BASE_SHEET
+def _far_cell_in(hidden: str) -> Callable[[Ctx], Path]:
+    """The same stray far-corner value, in one of the hidden sheets (its dimension tag left as it was)."""
+    def make(c: Ctx) -> Path:
+        from bulkio.read import _sheet_member
 
-    with zipfile.ZipFile(c.xlsx) as archive:
-        member = _sheet_member(archive, BASE_SHEET)
-        assert member is not None
-        xml = archive.read(member)
-    far = b'<row r="1048576"><c r="XFD1048576" t="inlineStr"><is><t>x</t></is></c></row></sheetData>'
-    return c.zip_with({member: re.sub(rb"</sheetData>", far, xml, count=1)})
+        with zipfile.ZipFile(c.xlsx) as archive:
+            member = _sheet_member(archive, hidden)
+            assert member is not None
+            xml = archive.read(member)
+        far = b'<row r="1048576"><c r="XFD1048576" t="inlineStr"><is><t>x</t></is></c></row></sheetData>'
+        return c.zip_with({member: re.sub(rb"</sheetData>", far, xml, count=1)})
+    return make
 
 
 def _sheet_text(c: Ctx, text: bytes) -> Path:
@@ -390,7 +391,9 @@ BAD: list[Bad] = [
         names_file=False),
     Bad("zip bomb (sheet XML inflates 1000:1 to 16 MB)", _zip_bomb, ("too large",)),
     Bad("oversized sheet (a value at XFD1048576)", _far_cell, ("XFD1048576",), isolate=True),
-    Bad("oversized snapshot sheet (a value at XFD1048576 in _base)", _far_cell_in_snapshot, ("_base",),
+    Bad("oversized snapshot sheet (a value at XFD1048576 in _base)", _far_cell_in("_base"), ("_base",),
+        isolate=True),
+    Bad("oversized metadata sheet (a value at XFD1048576 in _bulkio)", _far_cell_in("_bulkio"), ("XFD1048576",),
         isolate=True),
     # ------------------------------------------------------------------ headers and layout
     Bad("duplicate header", _duplicate_header, ("row 1", "column H", "twice")),
