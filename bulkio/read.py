@@ -245,12 +245,16 @@ def _read_xlsx(path: Path, resource: Resource | None, sheet_name: str | None) ->
     return Sheet(file, sheet_name, resource, frame, rows, meta, base, warnings, kinds)
 
 
-def _refuse_oversized(path: Path, sheet_name: str) -> None:
+def _refuse_oversized(path: Path, sheet_name: str, too_large: WorkbookError | None = None) -> None:
     """Refuse a sheet too large to load before calamine loads it: calamine holds the whole rectangle up to the
-    farthest cell, which the XML is searched for (the ``<dimension>`` tag may lie or be missing)."""
+    farthest cell, which the XML is searched for (the ``<dimension>`` tag may lie or be missing).
+
+    :param too_large: the error to raise for a far cell, where the generic one would not help (a hidden sheet)."""
     _check_extent(path, sheet_name)
     rows_spanned, columns_spanned = _sheet_extent(path, sheet_name)
     if rows_spanned * columns_spanned > MAX_SHEET_CELLS:
+        if too_large is not None:
+            raise too_large
         far = f"{_letter(columns_spanned - 1)}{rows_spanned}"
         raise WorkbookError(f"the sheet's cells reach {far} ({rows_spanned * columns_spanned:,} cells in the "
                             "rectangle a reader must hold): too large to read; delete the stray cells far from your "
@@ -509,12 +513,9 @@ def _read_base(path: Path, resource: Resource) -> Snapshot | None:
     import python_calamine
 
     file = str(path)
-    _check_extent(path, BASE_SHEET)
     damaged = WorkbookError("the hidden export snapshot (_base) is damaged; export again, or delete the _base sheet "
                             "to plan without it", file=file, sheet=BASE_SHEET)
-    rows_spanned, columns_spanned = _sheet_extent(path, BASE_SHEET)  # as for the data sheet: before calamine
-    if rows_spanned * columns_spanned > MAX_SHEET_CELLS:
-        raise damaged
+    _refuse_oversized(path, BASE_SHEET, damaged)  # as for the data sheet: before calamine loads it
     try:
         table = python_calamine.CalamineWorkbook.from_path(file).get_sheet_by_name(BASE_SHEET).to_python()
     except Exception:  # calamine's own error types, for a sheet whose XML is cut short or broken

@@ -107,6 +107,7 @@ def empty_mask(cells: np.ndarray) -> np.ndarray:
 
 
 _OTHER = len(CELL_KINDS)
+_TEXT, _FLOAT, _INT, _BOOL, _DATETIME = (CELL_KINDS.index(kind) for kind in (str, float, int, bool, datetime))
 
 
 def _kind(value: Any) -> int:
@@ -115,15 +116,15 @@ def _kind(value: Any) -> int:
         return 0
     kind = value.__class__
     if kind is str:
-        return 0 if not value or value.isspace() else 1
+        return 0 if not value or value.isspace() else _TEXT
     if kind is float:
-        return 0 if value != value else 2  # NaN
+        return 0 if value != value else _FLOAT  # NaN
     if kind is int:
-        return 3
+        return _INT
     if kind is bool:
-        return 4
+        return _BOOL
     if kind is datetime:
-        return 5
+        return _DATETIME
     return 0 if is_empty(value) else _OTHER
 
 
