@@ -759,8 +759,6 @@ def _diff_rows(sh: Sheet, reader: _Reader, compared: list[str], keys: list[str],
         strict = split is not None
         if stored is not None:
             maybe = differ(sheet_ids, stored, strict=strict) | differ(as_stored, stored, strict=strict)
-            if column is not None and column.type is ColumnType.TEXT_ARRAY:  # JSON cells: the full rules
-                maybe |= by_distinct(stored, _json_text, dtype=bool)
             if split is not None:  # a server string equal to its cell is the same value only when plain text
                 maybe |= ~plain_custom_text(server_values) & (server_values != None)  # noqa: E711 (element-wise)
         elif split is None:
@@ -796,11 +794,6 @@ def _diff_rows(sh: Sheet, reader: _Reader, compared: list[str], keys: list[str],
     unchanged = list(zip(np.asarray(keys, dtype=object)[~touched].tolist(), np.asarray(sh.rows)[at[~touched]].tolist(),
                          strict=True))
     return rows, unchanged
-
-
-def _json_text(value: Any) -> bool:
-    """A text-array cell written as JSON (items holding commas): only the full rules read it."""
-    return type(value) is str and value[:1] == "["
 
 
 def _split_name(resource: Resource, name: str) -> str:

@@ -141,6 +141,22 @@ def test_a_server_only_change_is_kept_and_listed(client: Client, sandbox: Sandbo
     assert [(k.column, k.before) for k in row.kept] == [("phone", "+1 555 0100")]
 
 
+def test_a_server_list_whose_items_hold_commas_is_a_change(client: Client, sandbox: Sandbox, tmp_path: Path) -> None:
+    # ["a", "b"] shows as "a, b"; ["a, b"] (one item) joins to the same text but is another list (its cell is JSON)
+    key = _mine(sandbox, client)[4]["id"]
+    sandbox.concurrent_edit("customer", key, {"tags": ["a", "b"]})
+    client.count("customer")
+    path = _export(client, tmp_path / "c.xlsx")
+    row = next(r for r in range(2, 400) if cell(path, r, "id") == key)
+    assert cell(path, row, "tags") == "a, b"
+    _edit(path, {(row, "website"): "https://mine.example.com"})
+    sandbox.concurrent_edit("customer", key, {"tags": ["a, b"]})
+    client.count("customer")
+    (update,) = plan(client, path).of(Kind.UPDATE)
+    assert set(update.body) == {"website"}
+    assert [(k.column, k.before) for k in update.kept] == [("tags", ["a, b"])]  # the server's change, seen
+
+
 def test_the_same_change_on_both_sides_is_no_change(client: Client, sandbox: Sandbox, tmp_path: Path) -> None:
     path = _export(client, tmp_path / "c.xlsx")
     _edit(path, {(7, "logo"): "same.png"})

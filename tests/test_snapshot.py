@@ -11,7 +11,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bulkio.diff import array_cells, by_distinct, columns_of
+from bulkio.resources import CUSTOMER
 from bulkio.snapshot import Snapshot, snapshot_columns
+from bulkio.values import normalize, to_cell
 
 _VALUES = st.one_of(st.none(), st.text(max_size=5), st.integers(), st.booleans(),
                     st.lists(st.text(max_size=3), max_size=2))
@@ -85,3 +87,25 @@ def test_array_cells_join_text_lists_as_the_sheet_shows_them() -> None:
     assert array_cells(values).tolist() == ["a, b", None, None, "c"]
     values[0] = [1, 2]  # not text: kept as the list, so that the full rules decide
     assert array_cells(values).tolist() == [[1, 2], None, None, "c"]
+
+
+_ITEMS = st.text(alphabet='ab ,"[]\\x', max_size=4)
+
+
+@given(st.lists(st.one_of(st.none(), st.lists(_ITEMS, max_size=3), st.lists(st.integers(), min_size=1, max_size=2)),
+                max_size=6), st.lists(_ITEMS, max_size=3))
+def test_array_cells_never_equal_a_cell_that_reads_as_another_list(lists: list[Any], other: list[str]) -> None:
+    # ["a, b"] joins to "a, b", the cell of ["a", "b"]: such a list must stay a list (then the full rules decide)
+    column = CUSTOMER.column("tags")
+    values = np.empty(len(lists), dtype=object)
+    values[:] = lists
+    for value, shown in zip(lists, array_cells(values).tolist(), strict=True):
+        if not value:
+            assert shown is None
+            continue
+        assert isinstance(shown, str) or shown is value
+        resplit = [part.strip() for part in ", ".join(map(str, value)).split(",")]
+        for old in (value, other, resplit, [p for p in resplit if p]):
+            exported = to_cell(column, old)  # a snapshot cell
+            if shown == exported:
+                assert normalize(column, exported) == normalize(column, value)
