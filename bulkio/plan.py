@@ -23,13 +23,13 @@ import gc
 import hashlib
 import json
 import operator
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
-from itertools import repeat
+from itertools import islice, repeat
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, overload
 
 import numpy as np
 import pandas as pd
@@ -53,14 +53,14 @@ from .read import Sheet, read_sheet, workbook_table
 from .resources import Column, ColumnType, Resource, get_resource, resource_for
 from .snapshot import snapshot_columns
 from .validate import Issue, IssueCode, ValidationReport, control_character, validate
-from .values import from_cell, from_custom_cell, is_empty, normalize, to_cell, to_custom_cell
+from .values import empty_mask, from_cell, from_custom_cell, is_empty, normalize, to_cell, to_custom_cell
 from .workbook import ACTION_COLUMN
 
 if TYPE_CHECKING:
     from .client import Client
 
-__all__ = ["Batch", "FieldChange", "Kind", "Plan", "RowPlan", "guard_filters", "guarded_filters", "make_plan",
-           "plan"]
+__all__ = ["Batch", "FieldChange", "Kind", "Plan", "RowPlan", "Unchanged", "guard_filters", "guarded_filters",
+           "make_plan", "plan"]
 
 GUARD_LIMIT = 300
 """Longest value (characters) a guard filter carries in the URL; a longer one is guarded by ``updatedAt``."""
@@ -191,12 +191,60 @@ def _guard_size(value: Any) -> int:
     return len(json.dumps(value, ensure_ascii=False)) if value is not None else 0
 
 
+class Unchanged(Sequence[tuple[str, int]]):
+    """(key, Excel row) of each unchanged row (Excel row 0: a row missing from the sheet), held as two arrays:
+    most rows of a big sheet are unchanged, and making a tuple for each of 100,000 rows costs more than the
+    compare that found them. A sequence of tuples to read; equal to any sequence of the same tuples."""
+
+    def __init__(self, keys: Sequence[str] = (), rows: Sequence[int] = ()) -> None:
+        if len(keys) != len(rows):
+            raise ValueError("keys and rows differ in number")
+        self._keys = np.asarray(keys, dtype=object)
+        self._rows = np.asarray(rows, dtype=np.int64)
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+    @overload
+    def __getitem__(self, index: int) -> tuple[str, int]: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> Unchanged: ...
+
+    def __getitem__(self, index: int | slice) -> tuple[str, int] | Unchanged:
+        if isinstance(index, slice):
+            return Unchanged(self._keys[index], self._rows[index])
+        return self._keys[index], int(self._rows[index])
+
+    def __iter__(self) -> Iterator[tuple[str, int]]:
+        return zip(self._keys.tolist(), self._rows.tolist(), strict=True)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Sequence):
+            return NotImplemented
+        return len(self) == len(other) and all(a == tuple(b) for a, b in zip(self, other, strict=True))
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"<Unchanged {len(self)} rows>"
+
+    def __add__(self, more: Sequence[tuple[str, int]]) -> Unchanged:
+        """These rows and `more`."""
+        if not more:
+            return self
+        keys, rows = zip(*more, strict=True)
+        return Unchanged(np.concatenate([self._keys, np.asarray(keys, dtype=object)]),
+                         np.concatenate([self._rows, np.asarray(rows, dtype=np.int64)]))
+
+
 @dataclass
 class Plan:
     """What importing a sheet would do. Made by `plan`; carried out by `bulkio.apply`.
 
     :param rows: every row that is not unchanged, in sheet order (rows missing from the sheet last).
-    :param unchanged: (key, Excel row) of the unchanged rows (kept compact: most rows of a big sheet are unchanged).
+    :param unchanged: (key, Excel row) of the unchanged rows (`Unchanged`, compact: most rows of a big sheet are
+        unchanged).
     :param three_way: compared with the export snapshot; False: sheet against server only.
     :param issues: the validation report (with the server checks the plan made).
     :param server_hash: a hash of the server rows the plan saw (`Plan.is_stale` checks it).
@@ -207,7 +255,7 @@ class Plan:
     source: str
     sheet: str | None
     rows: tuple[RowPlan, ...]
-    unchanged: tuple[tuple[str, int], ...]
+    unchanged: Sequence[tuple[str, int]]
     three_way: bool
     delete_missing: bool
     skip_invalid: bool
@@ -508,10 +556,8 @@ def make_plan(client: Client, sh: Sheet, lookups: Mapping[str, Lookup], report: 
         issues.append(Issue(sh.file, sh.sheet, sh.rows[position], letter, column, value, code, message))
 
     # --- keys and actions
-    keys: list[str | None] = [None if res.key not in frame or is_empty(v) else str(v).strip()
-                              for v in (frame[res.key] if res.key in frame else [None] * n)]
-    actions = [None if is_empty(v) else str(v).strip().lower()
-               for v in (frame[ACTION_COLUMN] if ACTION_COLUMN in frame else [None] * n)]
+    keys: list[str | None] = [None if empty else str(v).strip() for v, empty in _cells(frame, res.key, n)]
+    actions = [None if empty else str(v).strip().lower() for v, empty in _cells(frame, ACTION_COLUMN, n)]
     for position in range(n):
         if actions[position] == "delete" and keys[position] is None:
             issue(position, ACTION_COLUMN, "delete", IssueCode.BAD_ACTION,
@@ -522,8 +568,8 @@ def make_plan(client: Client, sh: Sheet, lookups: Mapping[str, Lookup], report: 
     sheet_keys = {k for k in keys if k}
     wanted = sheet_keys | (set(base) if sh.base is not None else set())
     scope = _scope_filters(sh)
-    ids_requests = _chunks(client, res, sorted(wanted), select) if wanted else 0
     scope_requests = _scope_pages(client, sh)
+    ids_requests = _chunks(client, res, sorted(wanted), select, scope_requests) if wanted else 0
     server_rows: dict[str, dict[str, Any]] = {}
     whole_table: list[dict[str, Any]] | None = None  # every row the key can see, when the scope is the table
     used_scope = bool(wanted and scope is not None and scope_requests is not None and scope_requests <= ids_requests)
@@ -575,7 +621,7 @@ def make_plan(client: Client, sh: Sheet, lookups: Mapping[str, Lookup], report: 
         column = None if split_custom(name, res) else res.column(name)
         if column is None or column.nullable or column.required:  # required ones: validation says so already
             continue
-        emptied = np.flatnonzero(existing & frame[name].map(is_empty).to_numpy(dtype=bool))
+        emptied = np.flatnonzero(existing & empty_mask(frame[name].to_numpy(dtype=object)))
         for position in emptied:
             issue(int(position), name, None, IssueCode.REQUIRED,
                   f"{name} cannot be emptied: the server requires a value (it was only optional for new rows)")
@@ -614,19 +660,20 @@ def make_plan(client: Client, sh: Sheet, lookups: Mapping[str, Lookup], report: 
     ordered = sorted([*((r.row or 0, r) for r in rows), *((r.row or 0, r) for r in by_position.values())],
                      key=lambda pair: pair[0])
     plan_rows = [r for _, r in ordered]
+    gone_too: list[tuple[str, int]] = []
     if delete_missing:
         for key in sorted(set(base) - sheet_keys):
             label = str(base[key].get(res.natural_key[0])) if res.natural_key and base[key].get(
                 res.natural_key[0]) is not None else None
             if key not in server_rows:
-                unchanged.append((key, 0))  # already gone: nothing to do
+                gone_too.append((key, 0))  # already gone: nothing to do
                 continue
             plan_rows.append(_delete_row(res, key, None, label, server_rows[key], base.get(key), compared, reader))
 
     plan_rows, report = _without_control_characters(sh, plan_rows, report)
     warnings = list(sh.warnings)
     return Plan(
-        resource=res, source=sh.file, sheet=sh.sheet, rows=tuple(plan_rows), unchanged=tuple(unchanged),
+        resource=res, source=sh.file, sheet=sh.sheet, rows=tuple(plan_rows), unchanged=unchanged + gone_too,
         three_way=three_way, delete_missing=delete_missing, skip_invalid=skip_invalid, issues=report,
         warnings=tuple(warnings), server_hash=_state_hash(res, list(server_rows.values())),
         fetched=tuple(sorted(server_rows)), created_at=datetime.now(UTC).isoformat(timespec="seconds"),
@@ -706,7 +753,7 @@ def _without_control_characters(sh: Sheet, rows: list[RowPlan], report: Validati
 
 def diff_rows(sh: Sheet, reader: _Reader, compared: list[str], keys: list[str], positions: list[int],
               server_rows: Mapping[str, Mapping[str, Any]], base: Mapping[str, Mapping[str, Any]] | None,
-              arranged: Columns | None = None) -> tuple[list[RowPlan], list[tuple[str, int]]]:
+              arranged: Columns | None = None) -> tuple[list[RowPlan], Unchanged]:
     """Compare the sheet rows at `positions` (ids `keys`, all on the server) column by column, vectorised.
 
     :param base: the export snapshot (three-way), or None (two-way).
@@ -715,7 +762,7 @@ def diff_rows(sh: Sheet, reader: _Reader, compared: list[str], keys: list[str], 
         the unchanged ones.
     """
     if not positions:
-        return [], []
+        return [], Unchanged()
     paused = gc.isenabled()
     gc.disable()  # millions of short-lived objects, no cycles: the collector would only walk the big sheet again
     try:
@@ -727,7 +774,7 @@ def diff_rows(sh: Sheet, reader: _Reader, compared: list[str], keys: list[str], 
 
 def _diff_rows(sh: Sheet, reader: _Reader, compared: list[str], keys: list[str], positions: list[int],
                server_rows: Mapping[str, Mapping[str, Any]], base: Mapping[str, Mapping[str, Any]] | None,
-               arranged: Columns | None) -> tuple[list[RowPlan], list[tuple[str, int]]]:
+               arranged: Columns | None) -> tuple[list[RowPlan], Unchanged]:
     res = sh.resource
     at = np.asarray(positions, dtype=np.intp)
     every_row = len(at) == len(sh.frame) and bool((at == np.arange(len(at))).all())  # then no copy is needed
@@ -791,9 +838,8 @@ def _diff_rows(sh: Sheet, reader: _Reader, compared: list[str], keys: list[str],
     rows = [_update_row(sh, reader, res, positions[i], keys[i], dict(server_rows[keys[i]]),
                         None if base is None else base.get(keys[i]), flagged[i], sheet_cells, i)
             for i in np.flatnonzero(touched).tolist()]
-    unchanged = list(zip(np.asarray(keys, dtype=object)[~touched].tolist(), np.asarray(sh.rows)[at[~touched]].tolist(),
-                         strict=True))
-    return rows, unchanged
+    same = ~touched
+    return rows, Unchanged(np.asarray(keys, dtype=object)[same], np.asarray(sh.rows)[at[same]])
 
 
 def _split_name(resource: Resource, name: str) -> str:
@@ -839,8 +885,20 @@ def _scope_pages(client: Client, sh: Sheet) -> int | None:
     return max(1, -(-exported // size))
 
 
-def _chunks(client: Client, resource: Resource, keys: list[str], select: list[str]) -> int:
-    return sum(1 for _ in client.split_in(resource, resource.key, keys, [("select", ",".join(select))]))
+def _chunks(client: Client, resource: Resource, keys: list[str], select: list[str], beyond: int | None = None
+            ) -> int:
+    """How many ``id=in.(...)`` requests fetching `keys` takes; counting stops past `beyond` (the requests the
+    other way takes), since only which way is cheaper matters: the URLs of 100,000 ids take a second to cut."""
+    chunks = client.split_in(resource, resource.key, keys, [("select", ",".join(select))])
+    return sum(1 for _ in (chunks if beyond is None else islice(chunks, beyond + 1)))
+
+
+def _cells(frame: pd.DataFrame, name: str, size: int) -> zip[tuple[Any, bool]]:
+    """(cell, whether it is empty) for each row of column `name` (all empty when the sheet lacks it)."""
+    if name not in frame:
+        return zip([None] * size, [True] * size, strict=True)
+    cells = frame[name].to_numpy(dtype=object)
+    return zip(cells.tolist(), empty_mask(cells).tolist(), strict=True)
 
 
 def _custom_parent(resource: Resource, name: str) -> Column | None:

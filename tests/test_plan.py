@@ -264,6 +264,17 @@ def test_the_server_is_read_by_the_exports_filter_when_that_is_cheaper(sandbox: 
             assert len(fetches) == 1 and ("id=in." in fetches[0]) is by_ids  # one page of the filter
 
 
+def test_counting_id_requests_stops_once_the_filter_is_known_cheaper(client: Client) -> None:
+    # cutting the URLs of 100,000 ids takes a second: the plan only needs to know which way is cheaper
+    from bulkio.plan import _chunks
+
+    ids = [f"cust_{i:08d}" for i in range(5000)]
+    every = _chunks(client, CUSTOMER, ids, ["id", "name"])
+    assert every > 10
+    assert _chunks(client, CUSTOMER, ids, ["id", "name"], beyond=3) == 4  # one past, so "more than 3" is known
+    assert _chunks(client, CUSTOMER, ids, ["id", "name"], beyond=every) == every
+
+
 def test_ids_outside_the_filter_are_fetched_by_id(sandbox: Sandbox, tmp_path: Path) -> None:
     with Client(sandbox.url, sandbox.api_key) as client:
         path = _export(client, tmp_path / "c.xlsx", where=["currencyCode=eq.EUR"])
@@ -388,3 +399,15 @@ def test_is_stale_reads_the_server_the_way_the_plan_did(client: Client, sandbox:
     assert not result.is_stale(client)
     reads = [p for _, p in sandbox.requests[start:]]
     assert len(reads) == 1 and "id=in." not in reads[0]  # one page of the export's filter, as the plan read it
+
+
+def test_unchanged_rows_read_as_key_and_row_pairs() -> None:
+    from bulkio.plan import Unchanged
+
+    unchanged = Unchanged(["a", "b", "c"], [2, 3, 4]) + [("gone", 0)]
+    assert len(unchanged) == 4 and list(unchanged) == [("a", 2), ("b", 3), ("c", 4), ("gone", 0)]
+    assert unchanged[1] == ("b", 3) and unchanged[-1] == ("gone", 0) and list(unchanged[1:3]) == [("b", 3), ("c", 4)]
+    assert unchanged == [("a", 2), ("b", 3), ("c", 4), ("gone", 0)] and unchanged != [("a", 2)]
+    assert isinstance(unchanged[0][1], int) and Unchanged() == () and not Unchanged()
+    with pytest.raises(ValueError):
+        Unchanged(["a"], [])
