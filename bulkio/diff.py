@@ -34,8 +34,8 @@ import pandas as pd
 
 from .values import CellError
 
-__all__ = ["INVALID", "ColumnDiff", "array_cells", "by_distinct", "canonical_codes", "columns_of", "compare", "differ",
-           "objects", "plain_custom_text"]
+__all__ = ["INVALID", "ColumnDiff", "array_cells", "by_distinct", "canonical_codes", "columns_of", "compare",
+           "custom_differ", "differ", "objects"]
 
 
 class _Invalid:
@@ -147,17 +147,31 @@ def compare(column: str, sheet: np.ndarray, server: np.ndarray, base: np.ndarray
 
 
 # ------------------------------------------------------------------------------------- raw values, before the rules
-_TYPE = np.frompyfunc(type, 1, 1)
-
-
-def differ(a: np.ndarray, b: np.ndarray, *, strict: bool = False) -> np.ndarray:
+def differ(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Element-wise "not the same value" of object arrays (Python's ``!=``; lists compared whole): values that are
     equal need no rules to know it. Typed columns were validated first, so ``True == 1`` cannot hide a bad cell
-    there; custom fields (any type) are `strict`: another type is another value (True is not 1, 5 is not 5.0)."""
-    differs = np.not_equal(a, b)
-    if not strict or all(pd.api.types.infer_dtype(x, skipna=True) in ("string", "empty") for x in (a, b)):
-        return differs  # text equal to text is the same value
-    return differs | np.not_equal(_TYPE(a), _TYPE(b)).astype(bool)
+    there (custom fields, of any type, take `custom_differ`)."""
+    return np.not_equal(a, b)
+
+
+def custom_differ(sheet: np.ndarray, server: np.ndarray, stored: np.ndarray) -> np.ndarray:
+    """Which custom-field cells may differ, three-way: the sheet's or the server's value is not the snapshot's.
+
+    Stricter than `differ`, as a custom field holds any type. Equal raw values are the same value only when the
+    server's is nothing, text that its cell shows as it is (``"12"`` shows as ``"\"12\""``,
+    `values.to_custom_cell`), or a number or bool of the very type the sheet and snapshot hold (True == 1 in
+    Python, not here). Then the sheet's and the snapshot's are alike too: text equals only text. Lists and objects
+    always take the full rules."""
+    maybe = np.not_equal(sheet, stored) | np.not_equal(server, stored)
+    kinds = np.fromiter(map(_custom_kind, server.tolist()), dtype=np.int8, count=len(server))
+    maybe |= kinds == _OTHER
+    typed = np.flatnonzero((kinds == _NUMBER) & ~maybe)
+    if len(typed):
+        sheet_types, server_types, stored_types = (
+            np.fromiter(map(type, values[typed].tolist()), dtype=object, count=len(typed))
+            for values in (sheet, server, stored))
+        maybe[typed] = (sheet_types != stored_types) | (server_types != stored_types)
+    return maybe
 
 
 def array_cells(values: np.ndarray) -> np.ndarray:
@@ -222,14 +236,18 @@ def objects(values: Sequence[Any]) -> np.ndarray:
 
 
 _NOT_PLAIN_START = frozenset('[{"+-.0123456789')
+_NOT_PLAIN = frozenset(("true", "false", "null"))
 
 
-def plain_custom_text(values: np.ndarray) -> np.ndarray:
-    """Which values are text that a custom-field cell shows as it is (not JSON-looking, not number-looking, not
-    true/false/null): for those, equal raw values are equal custom-field values; others take the full rules.
-    Decided once per distinct value (a custom field has few)."""
-    return by_distinct(values, _plain_custom_text, dtype=bool)
+_PLAIN, _NUMBER, _OTHER = 0, 1, 2
 
 
-def _plain_custom_text(value: Any) -> bool:
-    return type(value) is str and value[:1] not in _NOT_PLAIN_START and value not in ("true", "false", "null")
+def _custom_kind(value: Any) -> int:
+    """A server value of a custom field: nothing or text its cell shows as it is (not JSON-looking, not
+    number-looking, not true/false/null) is `_PLAIN`; a number or bool `_NUMBER`; anything else `_OTHER`."""
+    if value is None:
+        return _PLAIN
+    kind = type(value)
+    if kind is str:
+        return _PLAIN if value[:1] not in _NOT_PLAIN_START and value not in _NOT_PLAIN else _OTHER
+    return _NUMBER if kind is int or kind is float or kind is bool else _OTHER

@@ -41,9 +41,9 @@ from .diff import (
     canonical_codes,
     columns_of,
     compare,
+    custom_differ,
     differ,
     objects,
-    plain_custom_text,
 )
 from .errors import ValidationFailed
 from .filters import in_, quote
@@ -803,11 +803,10 @@ def _diff_rows(sh: Sheet, reader: _Reader, compared: list[str], keys: list[str],
         stored = None if snapshot is None else snapshot[name]
         # equal raw values are equal values: only the cells that differ somewhere go through the rules, which
         # leaves ~1% of a column when 1% was edited (not for custom fields two-way: sheet and API forms differ)
-        strict = split is not None
-        if stored is not None:
-            maybe = differ(sheet_ids, stored, strict=strict) | differ(as_stored, stored, strict=strict)
-            if split is not None:  # a server string equal to its cell is the same value only when plain text
-                maybe |= ~plain_custom_text(server_values) & (server_values != None)  # noqa: E711 (element-wise)
+        if stored is not None and split is not None:
+            maybe = custom_differ(sheet_values, server_values, stored)
+        elif stored is not None:
+            maybe = differ(sheet_ids, stored) | differ(as_stored, stored)
         elif split is None:
             maybe = differ(sheet_ids, server_values)
         else:

@@ -404,7 +404,7 @@ def test_is_stale_reads_the_server_the_way_the_plan_did(client: Client, sandbox:
 def test_unchanged_rows_read_as_key_and_row_pairs() -> None:
     from bulkio.plan import Unchanged
 
-    unchanged = Unchanged(["a", "b", "c"], [2, 3, 4]) + [("gone", 0)]
+    unchanged = Unchanged(["a", "b", "c"], [2, 3, 4]) + [("gone", 0)]  # noqa: RUF005 (Unchanged.__add__ is tested)
     assert len(unchanged) == 4 and list(unchanged) == [("a", 2), ("b", 3), ("c", 4), ("gone", 0)]
     assert unchanged[1] == ("b", 3) and unchanged[-1] == ("gone", 0) and list(unchanged[1:3]) == [("b", 3), ("c", 4)]
     assert unchanged == [("a", 2), ("b", 3), ("c", 4), ("gone", 0)] and unchanged != [("a", 2)]

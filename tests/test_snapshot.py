@@ -7,13 +7,13 @@ from typing import Any
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
-from bulkio.diff import array_cells, by_distinct, columns_of
+from bulkio.diff import array_cells, by_distinct, columns_of, custom_differ
 from bulkio.resources import CUSTOMER
 from bulkio.snapshot import Snapshot, snapshot_columns
-from bulkio.values import normalize, to_cell
+from bulkio.values import normalize, to_cell, to_custom_cell
 
 _VALUES = st.one_of(st.none(), st.text(max_size=5), st.integers(), st.booleans(),
                     st.lists(st.text(max_size=3), max_size=2))
@@ -109,3 +109,38 @@ def test_array_cells_never_equal_a_cell_that_reads_as_another_list(lists: list[A
             exported = to_cell(column, old)  # a snapshot cell
             if shown == exported:
                 assert normalize(column, exported) == normalize(column, value)
+
+
+_JSON = st.recursive(st.none() | st.booleans() | st.integers(-3, 3) | st.sampled_from([0.5, 2.0, 1e16, 10**16])
+                     | st.text(alphabet='a1 "[{-.tnul', max_size=5),
+                     lambda inner: st.lists(inner, max_size=2) | st.dictionaries(st.text(max_size=2), inner,
+                                                                                 max_size=2),
+                     max_leaves=3)
+
+
+def _as_read(cell: Any) -> Any:
+    """A cell as a workbook gives it back: numbers may come back as floats."""
+    return float(cell) if type(cell) is int and abs(cell) < 2**53 else cell
+
+
+@given(st.lists(st.tuples(_JSON, _JSON, _JSON, st.sampled_from(["old", "theirs", "cell"]), st.booleans(),
+                          st.booleans()), max_size=8))
+@example([(True, None, 1, "old", False, True)])  # the sheet's TRUE against an exported 1: not the same value
+@example([(None, None, "12", "cell", True, False)])  # the server's text '"12"' is the cell of "12", not "12"
+def test_custom_differ_passes_only_cells_the_rules_hold_equal(cases: list[tuple[Any, ...]]) -> None:
+    # sheet, server and snapshot cells that custom_differ lets through unread must be equal by the full rules
+    sheet, server, stored = [], [], []
+    for mine, theirs, old, now, same_as_old, float_cells in cases:
+        exported = to_custom_cell(old) if old is not None else None
+        cell = exported if same_as_old else (to_custom_cell(mine) if mine is not None else None)
+        sheet.append(_as_read(cell) if float_cells else cell)
+        stored.append(_as_read(exported) if float_cells else exported)
+        server.append({"old": old, "theirs": theirs, "cell": exported}[now])  # "cell": a text that looks like it
+    arrays = [np.empty(len(cases), dtype=object) for _ in range(3)]
+    for array, values in zip(arrays, (sheet, server, stored), strict=True):
+        array[:] = values
+    maybe = custom_differ(*arrays)
+    for s, v, b, flagged in zip(sheet, server, stored, maybe.tolist(), strict=True):
+        if not flagged:
+            assert normalize(None, s) == normalize(None, b)
+            assert (normalize(None, to_custom_cell(v)) if v is not None else None) == normalize(None, b)
