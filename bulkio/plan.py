@@ -22,12 +22,11 @@ from __future__ import annotations
 import gc
 import hashlib
 import json
-import operator
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
-from itertools import islice, repeat
+from itertools import islice
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, overload
 
@@ -43,6 +42,7 @@ from .diff import (
     compare,
     custom_differ,
     differ,
+    fields_of,
     objects,
 )
 from .errors import ValidationFailed
@@ -712,11 +712,7 @@ def _arrange(resource: Resource, compared: list[str], keys: list[str], server_ro
         if split is not None:
             fields.setdefault(split[0].name, {})[split[1]] = name
     for parent, names in fields.items():
-        # every object holding every key (None where it lacks one, and for a null object), so that one pass in C
-        # (`columns_of`) reads them all
-        blank = dict.fromkeys(names)
-        held = [o if type(o) is dict else blank for o in server[parent].tolist()]
-        values = columns_of(list(map(operator.or_, repeat(blank), held)), list(names))
+        values = fields_of(server[parent].tolist(), list(names))
         server.update({names[field_key]: column for field_key, column in values.items()})
     if base is None:
         return Columns(server, None, None)

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from bulkio.diff import array_cells, by_distinct, columns_of, custom_differ
+from bulkio.diff import array_cells, by_distinct, columns_of, custom_differ, fields_of
 from bulkio.resources import CUSTOMER
 from bulkio.snapshot import Snapshot, snapshot_columns
 from bulkio.values import normalize, to_cell, to_custom_cell
@@ -144,3 +144,12 @@ def test_custom_differ_passes_only_cells_the_rules_hold_equal(cases: list[tuple[
         if not flagged:
             assert normalize(None, s) == normalize(None, b)
             assert (normalize(None, to_custom_cell(v)) if v is not None else None) == normalize(None, b)
+
+
+def test_fields_of_reads_keys_of_objects_and_none_elsewhere() -> None:
+    objects_ = [{"region": "AMER", "tier": 1}, None, {"tier": 2}, "not an object", {}]
+    fields = fields_of(objects_, ["region", "tier"])
+    assert fields["region"].tolist() == ["AMER", None, None, None, None]
+    assert fields["tier"].tolist() == [1, None, 2, None, None]
+    assert fields_of(objects_, ["tier"])["tier"].tolist() == [1, None, 2, None, None] and fields_of([], []) == {}
+    assert objects_[0] == {"region": "AMER", "tier": 1}  # the server's objects are read, not changed
