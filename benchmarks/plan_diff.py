@@ -1,7 +1,8 @@
 """The plan's compare, against a per-row Python compare of the same inputs (issue 6: 100,000 rows, 1% changed).
 
 Both sides get the same in-memory inputs, prepared once and not timed: the exported workbook read back (with 1% of
-its rows edited the way a user would, through cells), the export snapshot, and the server's rows. Both use the
+its rows edited the way a user would, through cells) and validated, as `plan` validates a sheet before comparing
+it, the export snapshot, and the server's rows. Both use the
 same rules (`values.normalize` through the plan's reader); the difference is only how the work is organised:
 bulkio normalises each distinct value once and compares integer codes, the baseline loops over rows and cells.
 """
@@ -68,6 +69,7 @@ def measure_plan(env: dict[str, str], work: Path, share: float = 0.01) -> dict[s
     from bulkio.lookups import fetch_lookups
     from bulkio.plan import _compared_columns, _Reader, _select, columns, diff_rows
     from bulkio.read import read_sheet
+    from bulkio.validate import validate
     from bulkio.workbook import write_workbook
 
     os.environ.update({k: v for k, v in env.items() if k.startswith("BULKIO_")})
@@ -76,6 +78,8 @@ def measure_plan(env: dict[str, str], work: Path, share: float = 0.01) -> dict[s
         sheet = read_sheet(path)
         edited = _edit(sheet, share)
         lookups = fetch_lookups(client, sheet.resource)
+        if validate(sheet, lookups).errors:  # as plan() does before it compares: the compare's real input
+            raise SystemExit("the edited benchmark sheet does not validate")
         compared = _compared_columns(sheet)
         select = _select(sheet.resource, compared)
         server_rows = {str(r["id"]): r for page in client.iter_pages("customer", select=select) for r in page}
