@@ -158,10 +158,10 @@ def custom_differ(sheet: np.ndarray, server: np.ndarray, stored: np.ndarray) -> 
     """Which custom-field cells may differ, three-way: the sheet's or the server's value is not the snapshot's.
 
     Stricter than `differ`, as a custom field holds any type. Equal raw values are the same value only when the
-    server's is nothing, text that its cell shows as it is (``"12"`` shows as ``"\"12\""``,
-    `values.to_custom_cell`), or a number or bool of the very type the sheet and snapshot hold (True == 1 in
-    Python, not here). Then the sheet's and the snapshot's are alike too: text equals only text. Lists and objects
-    always take the full rules."""
+    server's is nothing; or text that its cell shows as it is (the text ``12`` shows as ``"12"``, so as not to be
+    read as a number: `values.to_custom_cell`); or a number or bool of the very type the sheet and snapshot hold
+    (True == 1 in Python, not here). Then the sheet's and the snapshot's are alike too: text equals only text.
+    Lists and objects always take the full rules."""
     maybe = np.not_equal(sheet, stored) | np.not_equal(server, stored)
     kinds = np.fromiter(map(_custom_kind, server.tolist()), dtype=np.int8, count=len(server))
     maybe |= kinds == _OTHER
