@@ -17,8 +17,8 @@ S == B and V != B       only the server changed it: kept (listed, not written)
 Without a snapshot (B unknown), S != V is an update: the two-way diff.
 
 Before any rule runs, raw values are compared with numpy (`differ`): equal raw values are equal values, so only the
-cells that differ somewhere (about 1% of a column when 1% was edited) are normalised at all. `columns_of` and
-`objects` lay rows out as the object arrays these compares work on.
+cells that differ somewhere (about 1% of a column when 1% was edited) are normalised at all. `columns_of`,
+`fields_of` and `objects` lay rows out as the object arrays these compares work on.
 """
 
 from __future__ import annotations
