@@ -15,7 +15,7 @@ from bulkio.client import Client
 from bulkio.config import Settings
 from bulkio.errors import ValidationFailed
 from bulkio.export import export_table
-from bulkio.plan import Kind, Plan, guard_filters, guarded_filters, plan
+from bulkio.plan import Kind, Plan, Unchanged, _chunks, guard_filters, guarded_filters, plan
 from bulkio.resources import CUSTOMER
 from bulkio.sandbox import Sandbox
 from bulkio.validate import IssueCode
@@ -266,8 +266,6 @@ def test_the_server_is_read_by_the_exports_filter_when_that_is_cheaper(sandbox: 
 
 def test_counting_id_requests_stops_once_the_filter_is_known_cheaper(client: Client) -> None:
     # cutting the URLs of 100,000 ids takes a second: the plan only needs to know which way is cheaper
-    from bulkio.plan import _chunks
-
     ids = [f"cust_{i:08d}" for i in range(5000)]
     every = _chunks(client, CUSTOMER, ids, ["id", "name"])
     assert every > 10
@@ -402,8 +400,6 @@ def test_is_stale_reads_the_server_the_way_the_plan_did(client: Client, sandbox:
 
 
 def test_unchanged_rows_read_as_key_and_row_pairs() -> None:
-    from bulkio.plan import Unchanged
-
     unchanged = Unchanged(["a", "b", "c"], [2, 3, 4]) + [("gone", 0)]  # noqa: RUF005 (Unchanged.__add__ is tested)
     assert len(unchanged) == 4 and list(unchanged) == [("a", 2), ("b", 3), ("c", 4), ("gone", 0)]
     assert unchanged[1] == ("b", 3) and unchanged[-1] == ("gone", 0) and list(unchanged[1:3]) == [("b", 3), ("c", 4)]
