@@ -58,6 +58,22 @@ def _hashable(value: Any) -> Any:
     return value
 
 
+_NOT_PLAIN_KEYS = frozenset((bool, list, dict))
+
+
+def _key(value: Any) -> Any:
+    """A hashable stand-in for a raw value that keeps apart what Python holds equal but the rules do not: True is
+    not 1 in a custom field, nor [True] [1]."""
+    kind = type(value)
+    if kind is bool:
+        return (bool, value)
+    if kind is list:
+        return (list, tuple(_key(v) for v in value))
+    if kind is dict:
+        return (dict, tuple(sorted((k, _key(v)) for k, v in value.items())))
+    return value
+
+
 def _plain_text(raw: pd.Series) -> tuple[np.ndarray, list[Any]] | None:
     """The text rule, vectorised, when every value is a string: trimmed, blank is empty (`values.normalize` for a
     text column says exactly this for strings)."""
@@ -80,13 +96,11 @@ def _distinct(values: Sequence[Any], canon: Canon, text: bool = False) -> tuple[
         fast = _plain_text(raw)
         if fast is not None:
             return fast
-    try:
+    if set(map(type, values)).isdisjoint(_NOT_PLAIN_KEYS):
         codes, uniques = pd.factorize(raw, use_na_sentinel=True)
         firsts = list(uniques)
-    except TypeError:  # lists and dicts (JSON values) are not hashable
-        keys = [tuple(v) if isinstance(v, list) and all(isinstance(i, str) for i in v) else _hashable(v)
-                for v in raw]
-        codes, _ = pd.factorize(pd.Series(keys, dtype=object), use_na_sentinel=True)
+    else:  # lists and dicts are not hashable, and True == 1 to factorize as to Python: group by `_key`
+        codes, _ = pd.factorize(pd.Series([_key(v) for v in raw], dtype=object), use_na_sentinel=True)
         present = np.flatnonzero(codes >= 0)
         _, first = np.unique(codes[present], return_index=True)
         firsts = list(raw.to_numpy()[present[first]])

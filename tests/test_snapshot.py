@@ -10,7 +10,7 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from bulkio.diff import array_cells, by_distinct, columns_of, custom_differ, fields_of
+from bulkio.diff import array_cells, by_distinct, canonical_codes, columns_of, custom_differ, fields_of
 from bulkio.resources import CUSTOMER
 from bulkio.snapshot import Snapshot, snapshot_columns
 from bulkio.values import normalize, to_cell, to_custom_cell
@@ -153,3 +153,11 @@ def test_fields_of_reads_keys_of_objects_and_none_elsewhere() -> None:
     assert fields["tier"].tolist() == [1, None, 2, None, None]
     assert fields_of(objects_, ["tier"])["tier"].tolist() == [1, None, 2, None, None] and fields_of([], []) == {}
     assert objects_[0] == {"region": "AMER", "tier": 1}  # the server's objects are read, not changed
+
+
+def test_canonical_codes_keep_apart_what_python_holds_equal() -> None:
+    # True == 1 and [True] == [1] in Python (and to pandas.factorize); in a custom field they are other values
+    values = np.empty(6, dtype=object)
+    values[:] = [True, 1, 0, False, [True], [1]]
+    (codes,) = canonical_codes([(values, lambda v: normalize(None, v), False)])
+    assert len(set(codes.tolist())) == 6
