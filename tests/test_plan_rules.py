@@ -85,6 +85,13 @@ def _rows(draw: st.DrawFn) -> list[dict[str, tuple[Any, Any, Any]]]:
     return rows
 
 
+def _server_row(key: str, row: dict[str, tuple[Any, Any, Any]]) -> dict[str, Any]:
+    """The server's row now, as the API sends it."""
+    fields = {f: row[f"customFields.{f}"][1] for f in FIELDS if row[f"customFields.{f}"][1] is not _ABSENT}
+    return {"id": key, **{name: row[name][1] for name in COMPARED if "." not in name},
+            "customFields": fields or None}
+
+
 def _reference(reader: _Reader, rows: list[dict[str, tuple[Any, Any, Any]]], server: dict[str, dict[str, Any]],
                snapshot: Snapshot) -> dict[str, dict[str, str]]:
     """{key: {column: update | conflict | kept}}: every cell normalised, then the three-way table."""
@@ -117,11 +124,7 @@ def test_the_vectorised_compare_agrees_with_the_rules_cell_by_cell(rows: list[di
     frame = pd.DataFrame({"id": keys, **{name: [row[name][2] for row in rows] for name in COMPARED}}, dtype=object)
     frame = frame.astype(object).where(frame.notna(), None)
     snapshot = Snapshot(keys, COMPARED, [[_stored(name, row[name][0]) for name in COMPARED] for row in rows])
-    server: dict[str, dict[str, Any]] = {}
-    for key, row in zip(keys, rows, strict=True):
-        fields = {f: row[f"customFields.{f}"][1] for f in FIELDS if row[f"customFields.{f}"][1] is not _ABSENT}
-        server[key] = {"id": key, **{name: row[name][1] for name in COMPARED if "." not in name},
-                       "customFields": fields or None}
+    server = {key: _server_row(key, row) for key, row in zip(keys, rows, strict=True)}
     sheet = Sheet("rules.xlsx", "customer", CUSTOMER, frame, list(range(2, len(rows) + 2)), base=snapshot)
     reader = _Reader(CUSTOMER, {"customerTypeId": TYPES})
 
@@ -135,3 +138,26 @@ def test_the_vectorised_compare_agrees_with_the_rules_cell_by_cell(rows: list[di
         got[r.key] = {**{c.column: what for c in r.changes}, **{c.column: "kept" for c in r.kept}}
     assert {k: v for k, v in got.items() if v} == expected
     assert {key for key, _ in unchanged} == set(keys) - {r.key for r in planned}
+
+
+@settings(max_examples=100, deadline=None)
+@given(_rows())
+def test_without_a_snapshot_the_compare_agrees_with_the_rules_two_way(rows: list[dict[str, tuple[Any, Any, Any]]]
+                                                                    ) -> None:
+    keys = [f"cus_{i}" for i in range(len(rows))]
+    frame = pd.DataFrame({"id": keys, **{name: [row[name][2] for row in rows] for name in COMPARED}}, dtype=object)
+    frame = frame.astype(object).where(frame.notna(), None)
+    server = {key: _server_row(key, row) for key, row in zip(keys, rows, strict=True)}
+    sheet = Sheet("rules.csv", None, CUSTOMER, frame, list(range(2, len(rows) + 2)))
+    reader = _Reader(CUSTOMER, {"customerTypeId": TYPES})
+
+    planned, _ = diff_rows(sheet, reader, COMPARED, keys, list(range(len(keys))), server, None)
+
+    expected: dict[str, set[str]] = {}
+    for key, row in zip(keys, rows, strict=True):
+        for name, (_, _, cell) in row.items():
+            theirs = reader.canon_stored(name, server=True)(_server_value(server[key], name, CUSTOMER))
+            if reader.canon_sheet(name)(cell) != theirs:
+                expected.setdefault(key, set()).add(name)
+    assert {r.key: {c.column for c in r.changes} for r in planned} == expected
+    assert all(r.kind is Kind.UPDATE for r in planned)
