@@ -138,6 +138,34 @@ def test_the_vectorised_compare_agrees_with_the_rules_cell_by_cell(rows: list[di
         got[r.key] = {**{c.column: what for c in r.changes}, **{c.column: "kept" for c in r.kept}}
     assert {k: v for k, v in got.items() if v} == expected
     assert {key for key, _ in unchanged} == set(keys) - {r.key for r in planned}
+    for r in planned:
+        if r.kind is Kind.UPDATE:
+            assert r.key is not None and r.row is not None
+            _check_update(reader, rows[r.row - 2], server[r.key], r.body, r.guard, [c.column for c in r.changes])
+
+
+def _check_update(reader: _Reader, row: dict[str, tuple[Any, Any, Any]], server: dict[str, Any],
+                  body: Any, guard: Any, changed: list[str]) -> None:
+    """An update sends the sheet's API values of exactly the changed columns, guarded by the server's values now;
+    changed custom fields are merged into the server's object, which guards them."""
+    fields = dict(server["customFields"] or {})
+    expected_body: dict[str, Any] = {}
+    expected_guard: dict[str, Any] = {}
+    for name in changed:
+        after = reader.api_value(name, row[name][2])
+        if name.startswith("customFields."):
+            field = name.split(".", 1)[1]
+            if after is None:
+                fields.pop(field, None)
+            else:
+                fields[field] = after
+            expected_body["customFields"] = fields or None
+            expected_guard["customFields"] = server["customFields"]
+        else:
+            expected_body[name] = after
+            expected_guard[name] = server[name]
+    assert dict(body) == expected_body
+    assert dict(guard) == expected_guard
 
 
 @settings(max_examples=100, deadline=None)
