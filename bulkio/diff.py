@@ -50,20 +50,13 @@ INVALID = _Invalid()
 Canon = Callable[[Any], Any]
 
 
-def _hashable(value: Any) -> Any:
-    if isinstance(value, list):
-        return tuple(_hashable(v) for v in value)
-    if isinstance(value, dict):
-        return tuple(sorted((k, _hashable(v)) for k, v in value.items()))
-    return value
-
-
-_NOT_PLAIN_KEYS = frozenset((bool, list, dict))
+_KEYED = frozenset((bool, list, dict))
+"""The types `_key` stands in for: a column holding none of them is grouped as it is."""
 
 
 def _key(value: Any) -> Any:
-    """A hashable stand-in for a raw value that keeps apart what Python holds equal but the rules do not: True is
-    not 1 in a custom field, nor [True] [1]."""
+    """A hashable stand-in for a value that keeps apart what Python holds equal but the rules do not (True is not 1
+    in a custom field, nor [True] [1]); lists and objects become tuples."""
     kind = type(value)
     if kind is bool:
         return (bool, value)
@@ -96,7 +89,7 @@ def _distinct(values: Sequence[Any], canon: Canon, text: bool = False) -> tuple[
         fast = _plain_text(raw)
         if fast is not None:
             return fast
-    if set(map(type, values)).isdisjoint(_NOT_PLAIN_KEYS):
+    if set(map(type, values)).isdisjoint(_KEYED):
         codes, uniques = pd.factorize(raw, use_na_sentinel=True)
         firsts = list(uniques)
     else:  # lists and dicts are not hashable, and True == 1 to factorize as to Python: group by `_key`
@@ -107,7 +100,7 @@ def _distinct(values: Sequence[Any], canon: Canon, text: bool = False) -> tuple[
 
     def safe(value: Any) -> Any:
         try:
-            return _hashable(canon(value))
+            return _key(canon(value))
         except (CellError, ValueError, TypeError, KeyError):
             return INVALID
 
