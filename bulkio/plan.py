@@ -53,7 +53,7 @@ from .read import Sheet, read_sheet, workbook_table
 from .resources import Column, ColumnType, Resource, get_resource, resource_for
 from .snapshot import snapshot_columns
 from .validate import Issue, IssueCode, ValidationReport, control_character, validate
-from .values import empty_mask, from_cell, from_custom_cell, is_empty, normalize, to_cell, to_custom_cell
+from .values import CellError, empty_mask, from_cell, from_custom_cell, is_empty, normalize, to_cell, to_custom_cell
 from .workbook import ACTION_COLUMN
 
 if TYPE_CHECKING:
@@ -80,7 +80,8 @@ class Kind(StrEnum):
 @dataclass(frozen=True)
 class FieldChange:
     """One field: the server's value now (`before`), the sheet's (`after`) and, in a three-way plan, the exported
-    value (`base`). API values: ids, not labels."""
+    value (`base`, read back from the snapshot's cell). All three are API values: ids, not labels; lists, not
+    ``a, b``."""
 
     column: str
     before: Any
@@ -427,6 +428,18 @@ class _Reader:
         if name in self.lookups and not is_empty(cell):
             return self.lookups[name].id_for(str(cell).strip())
         return from_cell(column, cell)
+
+    def snapshot_value(self, name: str, cell: Any) -> Any:
+        """The API value of a snapshot cell (references hold raw ids there): the exported value a report shows
+        beside the API values before and after. A cell no rule reads is shown as it is."""
+        if is_empty(cell):
+            return None
+        try:
+            if split_custom(name, self.resource) is not None:
+                return from_custom_cell(cell)
+            return from_cell(self.resource.column(name), cell)
+        except (CellError, ValueError):
+            return cell
 
     def ids(self, name: str, cells: np.ndarray) -> np.ndarray:
         """A reference column's labels as ids (each distinct label looked up once); other columns as they are.
@@ -917,7 +930,7 @@ def _update_row(sh: Sheet, reader: _Reader, res: Resource, position: int, key: s
     for name, what in flagged:
         cell = cells[name][index]
         before = _server_value(server, name, res)
-        exported = None if base is None else base.get(name)
+        exported = None if base is None else reader.snapshot_value(name, base.get(name))
         if what == "conflict":
             conflicts.append(FieldChange(name, before, reader.api_value(name, cell), exported))
         elif what == "kept":
@@ -983,7 +996,8 @@ def _delete_row(res: Resource, key: str | None, excel_row: int | None, label: st
             now = reader.canon_stored(name, server=True)(_server_value(server, name, res))
             then = reader.canon_stored(name, server=False)(base.get(name))
             if now != then:
-                moved.append(FieldChange(name, _server_value(server, name, res), None, base.get(name)))
+                moved.append(FieldChange(name, _server_value(server, name, res), None,
+                                         reader.snapshot_value(name, base.get(name))))
         if moved:
             names = ", ".join(c.column for c in moved)
             return RowPlan(Kind.CONFLICT, key, excel_row, label, tuple(moved),

@@ -146,6 +146,23 @@ def test_a_concurrent_edit_of_the_same_column_is_a_conflict(client: Client, sand
     assert "both changed name" in conflict.reason and not result.of(Kind.UPDATE)
 
 
+def test_a_conflict_shows_the_exported_value_as_an_api_value(client: Client, sandbox: Sandbox,
+                                                             tmp_path: Path) -> None:
+    # plan.json, to_frame and the reports promise API values for base, before and after: a list, not "a, b"; the
+    # text "12", not its cell '"12"'
+    key = _mine(sandbox, client)[3]["id"]
+    sandbox.concurrent_edit("customer", key, {"tags": ["a", "b"], "customFields": {"code": "12"}})
+    client.count("customer")
+    path = _export(client, tmp_path / "c.xlsx")
+    row = next(r for r in range(2, 400) if cell(path, r, "id") == key)
+    _edit(path, {(row, "tags"): "mine", (row, "customFields.code"): "13"})
+    sandbox.concurrent_edit("customer", key, {"tags": ["theirs"], "customFields": {"code": "14"}})
+    client.count("customer")
+    (conflict,) = plan(client, path).of(Kind.CONFLICT)
+    shown = {c.column: (c.base, c.before, c.after) for c in conflict.changes}
+    assert shown == {"tags": (["a", "b"], ["theirs"], ["mine"]), "customFields.code": ("12", "14", 13)}
+
+
 def test_a_server_only_change_is_kept_and_listed(client: Client, sandbox: Sandbox, tmp_path: Path) -> None:
     path = _export(client, tmp_path / "c.xlsx")
     key = cell(path, 6, "id")
