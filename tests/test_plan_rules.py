@@ -92,6 +92,15 @@ def _server_row(key: str, row: dict[str, tuple[Any, Any, Any]]) -> dict[str, Any
             "customFields": fields or None}
 
 
+def _sheet_and_server(rows: list[dict[str, tuple[Any, Any, Any]]]
+                      ) -> tuple[list[str], pd.DataFrame, dict[str, dict[str, Any]]]:
+    """The rows' keys, the sheet's frame (empty cells None, as read) and the server's rows by key."""
+    keys = [f"cus_{i}" for i in range(len(rows))]
+    frame = pd.DataFrame({"id": keys, **{name: [row[name][2] for row in rows] for name in COMPARED}}, dtype=object)
+    server = {key: _server_row(key, row) for key, row in zip(keys, rows, strict=True)}
+    return keys, frame.where(frame.notna(), None), server
+
+
 def _reference(reader: _Reader, rows: list[dict[str, tuple[Any, Any, Any]]], server: dict[str, dict[str, Any]],
                snapshot: Snapshot) -> dict[str, dict[str, str]]:
     """{key: {column: update | conflict | kept}}: every cell normalised, then the three-way table."""
@@ -120,11 +129,8 @@ def _reference(reader: _Reader, rows: list[dict[str, tuple[Any, Any, Any]]], ser
 @given(_rows())
 def test_the_vectorised_compare_agrees_with_the_rules_cell_by_cell(rows: list[dict[str, tuple[Any, Any, Any]]]
                                                                  ) -> None:
-    keys = [f"cus_{i}" for i in range(len(rows))]
-    frame = pd.DataFrame({"id": keys, **{name: [row[name][2] for row in rows] for name in COMPARED}}, dtype=object)
-    frame = frame.astype(object).where(frame.notna(), None)
+    keys, frame, server = _sheet_and_server(rows)
     snapshot = Snapshot(keys, COMPARED, [[_stored(name, row[name][0]) for name in COMPARED] for row in rows])
-    server = {key: _server_row(key, row) for key, row in zip(keys, rows, strict=True)}
     sheet = Sheet("rules.xlsx", "customer", CUSTOMER, frame, list(range(2, len(rows) + 2)), base=snapshot)
     reader = _Reader(CUSTOMER, {"customerTypeId": TYPES})
 
@@ -172,10 +178,7 @@ def _check_update(reader: _Reader, row: dict[str, tuple[Any, Any, Any]], server:
 @given(_rows())
 def test_without_a_snapshot_the_compare_agrees_with_the_rules_two_way(rows: list[dict[str, tuple[Any, Any, Any]]]
                                                                     ) -> None:
-    keys = [f"cus_{i}" for i in range(len(rows))]
-    frame = pd.DataFrame({"id": keys, **{name: [row[name][2] for row in rows] for name in COMPARED}}, dtype=object)
-    frame = frame.astype(object).where(frame.notna(), None)
-    server = {key: _server_row(key, row) for key, row in zip(keys, rows, strict=True)}
+    keys, frame, server = _sheet_and_server(rows)
     sheet = Sheet("rules.csv", None, CUSTOMER, frame, list(range(2, len(rows) + 2)))
     reader = _Reader(CUSTOMER, {"customerTypeId": TYPES})
 
