@@ -305,7 +305,7 @@ def plan_command(
         if server_check:
             from .apply import server_check as check
 
-            ran, refused = check(client, result)
+            ran, refused = check(client, result, batch_size=_batch_size(client, None))
             if not ran:
                 err_console.print("[yellow]server check:[/] this server does not honour Prefer: tx=rollback, so "
                                   "nothing was sent (it would have been written)", highlight=False)
@@ -321,6 +321,12 @@ def plan_command(
     if result.has_conflicts:
         raise typer.Exit(EXIT_CONFLICTS)
     raise typer.Exit(EXIT_CHANGES if result.has_changes else 0)
+
+
+def _batch_size(client: Any, given: int | None) -> int:
+    """Rows per write: the option, else the settings (config file). `apply` and `server_check` fall back to the
+    table's own default, never to the settings, so without this the config file's ``batch_size`` never arrived."""
+    return client.settings.batch_size if given is None else given
 
 
 def _confirm(yes: bool, question: str) -> bool:
@@ -360,8 +366,10 @@ def apply_command(
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Apply without asking.")] = False,
     delete_missing: DeleteMissing = False,
     skip_invalid: SkipInvalid = False,
-    batch_size: Annotated[int | None, typer.Option(help="Rows per request (default 500).")] = None,
-    concurrency: Annotated[int | None, typer.Option(help="Requests in flight at once (default 4).")] = None,
+    batch_size: Annotated[int | None, typer.Option(
+        help="Rows per request (default: batch_size in the config file, else 500).")] = None,
+    concurrency: Annotated[int | None, typer.Option(
+        help="Requests in flight at once (default: concurrency in the config file, else 4).")] = None,
     resume_run: Annotated[str | None, typer.Option("--resume", help="Finish a stopped run (its id, or folder).")
                           ] = None,
     results: Annotated[Path | None, typer.Option("--results", help="Results workbook to write "
@@ -413,7 +421,8 @@ def apply_command(
             _show_plan(result)
         with kind_progress(err_console, client) as progress:
             try:
-                done = apply(client, result, batch_size=batch_size, concurrency=concurrency, progress=progress)
+                done = apply(client, result, batch_size=_batch_size(client, batch_size), concurrency=concurrency,
+                             progress=progress)
             except ApplyError as exc:
                 if exc.results is not None:
                     _finish(exc.results, file, results)

@@ -44,6 +44,7 @@ _BACKOFF_CAP = 30.0
 _POLL = 0.05
 _MAX_POLL = 5.0
 _SAME_WINDOW = 0.5  # seconds: reset times closer than this name the same rate-limit window
+_KEY_ROOM = 64  # bytes kept free in an ``in.(...)`` URL for a continuation page's key (Carbon's ids take ~30)
 
 Row = dict[str, Any]
 
@@ -304,6 +305,23 @@ def _top_level(select: str) -> list[str]:
     return items
 
 
+def _order_terms(res: Resource, order: Sequence[str] | str | None) -> list[str]:
+    """The ``order`` terms a read sends: the ones given, then the key (rows have no stable order otherwise)."""
+    given = [order] if isinstance(order, str) else list(order or [])
+    terms = [term.strip() for text in given for term in text.split(",") if term.strip()]
+    if res.key not in [t.split(".")[0] for t in terms]:
+        terms.append(f"{res.key}.asc")
+    return terms
+
+
+def _read_params(res: Resource, select: Sequence[str] | str | None) -> tuple[list[tuple[str, str]], bool]:
+    """The ``select`` parameter a read sends (the key added, since paging needs it) and whether the key was added,
+    to be removed from the rows again."""
+    items = _top_level(select) if isinstance(select, str) else list(select or [])
+    strip_key = bool(items) and res.key not in items and "*" not in items
+    return ([("select", ",".join([*items, res.key] if strip_key else items))] if items else []), strip_key
+
+
 class Client:
     """A PostgREST client for Carbon.
 
@@ -486,22 +504,19 @@ class Client:
         :param select: columns (the key is fetched too when needed, and removed again if not asked for).
         :param order: ``"name.asc,id.asc"`` or ``["name.asc"]``.
         :param filters: see `bulkio.filters.as_params`.
-        :param page_size: rows asked per request (default: settings).
+        :param page_size: rows asked per request (None: ``settings.page_size``; only None means "not given", so
+            no other value is quietly replaced by the settings).
         :param limit: stop after this many rows.
         :param concurrency: requests in flight at once when ordered by the key (offset pages that overlap by one
             row, merged in key order: about one request more per thousand pages); other orders page sequentially.
         :param on_count: called once, with the exact number of matching rows (None if the server will not say),
             as soon as the first page tells it.
+        :raises ValueError: a `page_size` below 1.
         """
         res = self.resource(resource)
-        size = page_size or self.settings.page_size
-        given = [order] if isinstance(order, str) else list(order or [])
-        terms = [term.strip() for text in given for term in text.split(",") if term.strip()]
-        if res.key not in [t.split(".")[0] for t in terms]:
-            terms.append(f"{res.key}.asc")
-        items = _top_level(select) if isinstance(select, str) else list(select or [])
-        strip_key = bool(items) and res.key not in items and "*" not in items
-        base = [("select", ",".join([*items, res.key] if strip_key else items))] if items else []
+        size = self._page_size(page_size)
+        terms = _order_terms(res, order)
+        base, strip_key = _read_params(res, select)
         base += as_params(filters)
         if len(terms) == 1 and concurrency > 1:
             pages = paging.concurrent_key_pages(self, res, base, terms[0], size, workers=concurrency, limit=limit,
@@ -510,6 +525,13 @@ class Client:
             pages = paging.sequential_pages(self, res, base, terms, size, limit=limit, on_count=on_count)
         for page in pages:
             yield [{k: v for k, v in row.items() if k != res.key} for row in page] if strip_key else page
+
+    def _page_size(self, page_size: int | None) -> int:
+        """`page_size`, or the settings' when it is None: the one place a read learns its page size."""
+        size = self.settings.page_size if page_size is None else page_size
+        if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+            raise ValueError(f"page_size must be a positive whole number, not {size!r}")
+        return size
 
     def split_in(self, resource: Resource | str, column: str, values: Sequence[Any],
                  params: Sequence[tuple[str, str]] = ()) -> Iterator[list[Any]]:
@@ -526,10 +548,16 @@ class Client:
         """Every row whose `column` is one of `values`: ``column=in.(...)`` requests cut under the URL budget
         (`split_in`), each paged. The one way bulkio asks for rows by a list of ids or names.
 
+        The budget is measured on the longest URL a page of a chunk can have: the select as `iter_pages` sends it
+        (with the key), its ``order`` and ``limit``, and a continuation page's ``<key>=gt.<last key>``. Measured on
+        the select alone, every request overshot ``url_budget`` by those parameters.
+
         :param select: the columns (default: all).
         """
         res = self.resource(resource)
-        params = [("select", ",".join(select))] if select else []
+        params, _ = _read_params(res, select)
+        params += [("order", ",".join(_order_terms(res, None))), ("limit", str(self.settings.page_size)),
+                   (res.key, "gt." + "x" * _KEY_ROOM)]
         rows: list[Row] = []
         for chunk in self.split_in(res, column, sorted(set(values)), params):
             for page in self.iter_pages(res, select=select, filters=[(column, in_(chunk))]):

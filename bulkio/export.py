@@ -146,13 +146,16 @@ def _prefetched(pages: Iterator[list[dict[str, Any]]], depth: int = 2) -> Iterat
 
 def iter_records(client: Client, resource: Resource | str, *, select: Sequence[str] | None = None,
                  order: str | None = None, where: Sequence[str] | Mapping[str, str] | None = None,
-                 limit: int | None = None, page_size: int = 1000,
+                 limit: int | None = None, page_size: int | None = None,
                  progress: Progress | None = None) -> Iterator[list[dict[str, Any]]]:
     """The pages of an export, as the API returns them, stopping at `limit` rows.
 
     Ordered by the key (the default), up to ``client.settings.concurrency`` pages are fetched at once
     (`bulkio.paging`); a background thread keeps fetching while the caller works on the pages it has. The first
     page's exact count is the progress total: no request of its own.
+
+    :param page_size: rows asked per request; None (the default) leaves it to the client's settings, so the config
+        file's ``page_size`` reaches every export (a number here would silently win over it).
     """
     resource = client.resource(resource)
     columns = list(select or resource.exported_columns)
@@ -182,11 +185,13 @@ def iter_records(client: Client, resource: Resource | str, *, select: Sequence[s
 
 def export_table(client: Client, resource: Resource | str = "customer", *, select: Sequence[str] | None = None,
                  order: str | None = None, where: Sequence[str] | Mapping[str, str] | None = None,
-                 limit: int | None = None, raw_ids: bool = False, page_size: int = 1000,
+                 limit: int | None = None, raw_ids: bool = False, page_size: int | None = None,
                  progress: Progress | None = None) -> Export:
     """Fetch every page (in a stable order) and flatten it; fetch the lookups unless `raw_ids`.
 
     Each page is flattened as it arrives, while the next ones are being fetched: the work hides behind the wait.
+
+    :param page_size: rows asked per request (None: the client's settings, as `iter_records`).
     """
     resource = client.resource(resource)
     columns = list(select or resource.exported_columns)

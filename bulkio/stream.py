@@ -58,10 +58,13 @@ def _chunks(spool: Path, size: int) -> Iterator[list[dict[str, Any]]]:
 def stream_export(client: Client, resource: Resource | str, path: str | Path, *,
                   select: Sequence[str] | None = None, where: Sequence[str] | Mapping[str, str] | None = None,
                   order: str | None = None, limit: int | None = None, raw_ids: bool = False, escape: bool = True,
-                  page_size: int = 1000, chunk_rows: int = CHUNK_ROWS, progress: Progress | None = None
+                  page_size: int | None = None, chunk_rows: int = CHUNK_ROWS, progress: Progress | None = None
                   ) -> ExportInfo:
     """Export `resource` to `path` (``.csv`` or ``.parquet``) without holding all rows in memory, or to ``.xlsx``
     page by page (the same workbook as `write_workbook` of `export_table`, written while the pages arrive).
+
+    :param page_size: rows asked per request (None: the client's settings, so ``bulkio export`` honours the config
+        file's ``page_size``).
 
     :raises WorkbookError: for another suffix, or when the file cannot be written.
     """
