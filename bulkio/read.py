@@ -7,9 +7,10 @@ template, a foreign CSV) reads fine: `base` is None and a warning says the plan 
 
 Defined behaviours for awkward files: hidden rows and columns (a filter in Excel, grouped rows) are data like any
 other, read with a warning that says how many and where, so that a filtered view never silently drops rows from an
-import; formulas are read as their last computed values, with a warning; merged cells, a formula without a computed
-value, an encrypted (password-protected) or corrupt workbook, and a CSV larger than `MAX_CSV_BYTES` are refused with
-one error naming the file (and sheet, row and column where there is one).
+import; formulas are read as their last computed values, with a warning, except the constants ``=TRUE()`` and
+``=FALSE()`` (how LibreOffice saves a boolean cell), which are the booleans they name; merged cells, a formula
+without a computed value, an encrypted (password-protected) or corrupt workbook, and a CSV larger than
+`MAX_CSV_BYTES` are refused with one error naming the file (and sheet, row and column where there is one).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import html
 import json
 import re
 import zipfile
+from bisect import bisect_left
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -284,6 +286,7 @@ def _read_data(path: Path, book: Any, sheet_name: str, pool: ThreadPoolExecutor
     del data
     scan = marks.result()
     warnings = []
+    _put_booleans(scan.booleans, frame, rows, kinds)
     for letter, row, computed in scan.formulas:
         if not computed:  # saved by a program that does not calculate: the cell would read as empty
             raise WorkbookError("a formula without a computed value: open and save the file in Excel or LibreOffice "
@@ -304,6 +307,28 @@ def _read_data(path: Path, book: Any, sheet_name: str, pool: ThreadPoolExecutor
                         "computed values are used")
     warnings.extend(_hidden_warnings(path.name, scan, rows, len(frame.columns)))
     return frame, rows, kinds, warnings
+
+
+_BOOL_CODE = CELL_KINDS.index(bool)
+
+
+def _put_booleans(booleans: list[tuple[str, int, bool]], frame: pd.DataFrame, rows: list[int],
+                  kinds: CellKinds) -> None:
+    """The cells whose formula is the constant ``TRUE()`` or ``FALSE()`` become those booleans. LibreOffice saves a
+    boolean cell so (``<c t="n"><f>TRUE()</f><v>1</v></c>``), which calamine reads as the number 1.0; a program
+    that does not calculate may store no value at all. The cell is changed in the grid the frame and `kinds` share,
+    so its kind stays known; should pandas ever have copied it, the frame is set too (and validation then reads
+    that column cell by cell, as for any column changed after reading)."""
+    width = len(frame.columns)
+    for letter, row, value in booleans:
+        column = xl_cell_to_rowcol(f"{letter}1")[1]
+        at = bisect_left(rows, row)
+        if column >= width or at == len(rows) or rows[at] != row:
+            continue  # the header, a blank row, or beyond the header's columns: not data
+        kinds.cells[at, column] = value
+        kinds.codes[at, column] = _BOOL_CODE
+        if frame.iat[at, column] is not value:
+            frame.iat[at, column] = value
 
 
 def _hidden_warnings(name: str, scan: _SheetXml, rows: list[int], width: int) -> list[str]:
@@ -335,6 +360,9 @@ class _SheetXml:
     errors: list[tuple[str, int, str]] = field(default_factory=list)
     """Cells holding an Excel error value (#N/A, #DIV/0!...): column letter, row, the error. calamine reads them as
     empty cells, which would clear the field on the server."""
+    booleans: list[tuple[str, int, bool]] = field(default_factory=list)
+    """Cells whose formula is the constant ``TRUE()``/``FALSE()`` (or ``TRUE``/``FALSE``): column letter, row, the
+    boolean. Not in `formulas`: they are values, whatever value (if any) is stored beside them."""
 
 
 _SHEET_TAG = re.compile(rb"<sheet\b[^>]*>")
@@ -349,6 +377,8 @@ _CELL_REF = re.compile(rb"""\br\s*=\s*["']([A-Z]+)([0-9]+)["']""")
 _ROW_REF = re.compile(rb"""\br\s*=\s*["']([0-9]+)["']""")
 _VALUE = re.compile(rb"<(?:\w+:)?v>(.+?)</(?:\w+:)?v>|<(?:\w+:)?v>(</(?:\w+:)?v>)", re.S)
 _ERROR_TYPE = re.compile(rb"""\bt\s*=\s*["']e["']""")
+_FORMULA_TEXT = re.compile(rb"<(?:\w+:)?f\b[^>]*>([^<]*)</(?:\w+:)?f>")
+_BOOLEAN_FORMULAS = {b"TRUE()": True, b"TRUE": True, b"FALSE()": False, b"FALSE": False}
 _WIDE_REF = re.compile(rb""" r=["']([A-Z]{2,3})[0-9]""")  # a literal start: searched fast
 
 
@@ -470,6 +500,7 @@ def _scan_sheet(path: Path, sheet_name: str, chunk: int = 1 << 22, *, extent: bo
     hidden_rows: list[int] = []
     hidden_columns: list[int] = []
     errors: list[tuple[str, int, str]] = []
+    booleans: list[tuple[str, int, bool]] = []
     hints = (b"<f", b":f")  # plain substring tests, far faster than the regular expression
     known = False
     for part in _sheet_pieces(path, sheet_name, chunk):
@@ -497,12 +528,17 @@ def _scan_sheet(path: Path, sheet_name: str, chunk: int = 1 << 22, *, extent: bo
                     ref = _CELL_REF.search(attributes)
                     if ref is None:
                         continue
+                    text = _FORMULA_TEXT.search(inner)
+                    constant = _BOOLEAN_FORMULAS.get(text.group(1).strip().upper()) if text else None
+                    if constant is not None:
+                        booleans.append((ref.group(1).decode(), int(ref.group(2)), constant))
+                        continue
                     value = _VALUE.search(inner)
                     as_text = re.search(rb"""\bt\s*=\s*["']str["']""", attributes) is not None
                     computed = value is not None and (bool(value.group(1)) or as_text)
                     formulas.append((ref.group(1).decode(), int(ref.group(2)), computed))
     return _SheetXml(formulas, sorted(set(hidden_rows)), sorted(set(hidden_columns)),
-                     _sheet_extent(path, sheet_name, chunk) if extent else (0, 0), errors)
+                     _sheet_extent(path, sheet_name, chunk) if extent else (0, 0), errors, booleans)
 
 
 def _read_base(path: Path, resource: Resource) -> Snapshot | None:
