@@ -247,12 +247,17 @@ EXIT_CONFLICTS = 4
 DeleteMissing = Annotated[bool, typer.Option(help="Delete exported rows the sheet no longer holds (needs the "
                                                   "export snapshot of an exported workbook).")]
 SkipInvalid = Annotated[bool, typer.Option(help="Plan and apply the valid rows; rows with errors are skipped.")]
+AcceptReformatted = Annotated[bool, typer.Option(
+    help="Write cells a spreadsheet program reformatted in a CSV (00123 -> 123, 1E5 -> 1.00E+05); by default they "
+         "are left as they are, each with a warning.")]
 
 
-def _make_plan(client: Any, file: Path, resource: str | None, delete_missing: bool, skip_invalid: bool) -> Any:
+def _make_plan(client: Any, file: Path, resource: str | None, delete_missing: bool, skip_invalid: bool,
+               accept_reformatted: bool = False) -> Any:
     from .plan import plan as make
 
-    return make(client, file, resource=resource, delete_missing=delete_missing, skip_invalid=skip_invalid)
+    return make(client, file, resource=resource, delete_missing=delete_missing, skip_invalid=skip_invalid,
+                accept_reformatted=accept_reformatted)
 
 
 def _show_plan(result: Any) -> None:
@@ -286,6 +291,7 @@ def plan_command(
                         ] = None,
     delete_missing: DeleteMissing = False,
     skip_invalid: SkipInvalid = False,
+    accept_reformatted: AcceptReformatted = False,
     report: Annotated[Path | None, typer.Option(help="Also write the plan to plan.xlsx, plan.md or plan.json.")
                       ] = None,
     server_check: Annotated[bool, typer.Option(help="Where the server honours Prefer: tx=rollback, send the real "
@@ -298,7 +304,7 @@ def plan_command(
     Exit code: 0 nothing to do, 3 changes to apply, 4 conflicts, 1 errors.
     """
     with _errors(), _client(base_url) as client:
-        result = _make_plan(client, file, resource, delete_missing, skip_invalid)
+        result = _make_plan(client, file, resource, delete_missing, skip_invalid, accept_reformatted)
         _show_plan(result)
         if report is not None:
             _write_report(result, report)
@@ -366,6 +372,7 @@ def apply_command(
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Apply without asking.")] = False,
     delete_missing: DeleteMissing = False,
     skip_invalid: SkipInvalid = False,
+    accept_reformatted: AcceptReformatted = False,
     batch_size: Annotated[int | None, typer.Option(
         help="Rows per request (default: batch_size in the config file, else 500).")] = None,
     concurrency: Annotated[int | None, typer.Option(
@@ -402,7 +409,7 @@ def apply_command(
             return
         if file is None:
             raise typer.BadParameter("give the file to apply (or --resume RUN)")
-        result = _make_plan(client, file, resource, delete_missing, skip_invalid)
+        result = _make_plan(client, file, resource, delete_missing, skip_invalid, accept_reformatted)
         _show_plan(result)
         result.check_applicable()
         if not result.has_changes:
@@ -417,7 +424,7 @@ def apply_command(
             if yes or not result.is_stale(client):
                 break
             err_console.print("[yellow]the server changed since this plan: here is the new one[/]")
-            result = _make_plan(client, file, resource, delete_missing, skip_invalid)
+            result = _make_plan(client, file, resource, delete_missing, skip_invalid, accept_reformatted)
             _show_plan(result)
         with kind_progress(err_console, client) as progress:
             try:

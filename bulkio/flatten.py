@@ -33,7 +33,9 @@ def split_custom(name: str, resource: Resource) -> tuple[Column, str] | None:
 def _series(column: Column, values: list[Any]) -> pd.Series:
     kind = column.type
     if kind in (ColumnType.NUMERIC, ColumnType.INTEGER):
-        return pd.Series(values, dtype="Float64")
+        if all(type(v) is not int or abs(v) <= 2**53 for v in values):
+            return pd.Series(values, dtype="Float64")
+        return pd.Series(values, dtype=object)  # a float would round an integer past 2**53: kept as Python ints
     if kind is ColumnType.TIMESTAMP:
         return pd.to_datetime(pd.Series(values, dtype=object), utc=True, format="ISO8601")
     if kind is ColumnType.BOOLEAN:

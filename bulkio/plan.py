@@ -23,7 +23,7 @@ import gc
 import hashlib
 import json
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from enum import StrEnum
 from itertools import islice
@@ -49,6 +49,7 @@ from .errors import ValidationFailed
 from .filters import in_, quote
 from .flatten import split_custom
 from .lookups import LabelError, Lookup, fetch_lookups
+from .precision import Reformatted, leave_reformatted, reformattable, restorable, restore_cells
 from .read import Sheet, read_sheet, workbook_table
 from .resources import Column, ColumnType, Resource, get_resource, resource_for
 from .snapshot import snapshot_columns
@@ -522,13 +523,15 @@ def _select(resource: Resource, compared: list[str]) -> list[str]:
 # ------------------------------------------------------------------------------------------------ the plan
 def plan(client: Client, source: str | Path | Sheet | pd.DataFrame, *, resource: Resource | str | None = None,
          sheet: str | None = None, delete_missing: bool = False, skip_invalid: bool = False,
-         lookups: Mapping[str, Lookup] | None = None) -> Plan:
+         lookups: Mapping[str, Lookup] | None = None, accept_reformatted: bool = False) -> Plan:
     """Plan importing `source` (a workbook or CSV path, a `Sheet`, or a DataFrame of sheet columns). Never writes.
 
     :param delete_missing: rows of the export that the sheet no longer holds are deleted (needs the export
         snapshot, which says which rows the sheet covered).
     :param skip_invalid: rows with validation errors become *skipped* and the rest may be applied.
     :param lookups: label <-> id maps (default: fetched, one request per referenced table).
+    :param accept_reformatted: write cells that look reformatted by a spreadsheet program (``00123`` that became
+        ``123``, ``1E5`` that became ``1.00E+05``); by default they are left out, each with a warning.
     :raises WorkbookError: the file cannot be read. :raises ValueError: ``delete_missing`` without a snapshot.
     """
     start = client.requests_made
@@ -546,11 +549,12 @@ def plan(client: Client, source: str | Path | Sheet | pd.DataFrame, *, resource:
         lookups = fetch_lookups(client, res, [c for c in columns if c in res])
     report = validate(sh, lookups)
     return make_plan(client, sh, lookups, report, delete_missing=delete_missing, skip_invalid=skip_invalid,
-                     requests_before=start)
+                     requests_before=start, accept_reformatted=accept_reformatted)
 
 
 def make_plan(client: Client, sh: Sheet, lookups: Mapping[str, Lookup], report: ValidationReport, *,
-              delete_missing: bool = False, skip_invalid: bool = False, requests_before: int | None = None) -> Plan:
+              delete_missing: bool = False, skip_invalid: bool = False, requests_before: int | None = None,
+              accept_reformatted: bool = False) -> Plan:
     """The plan of an already read and validated sheet (`plan` is the usual entry point)."""
     start = client.requests_made if requests_before is None else requests_before
     res = sh.resource
@@ -647,8 +651,20 @@ def make_plan(client: Client, sh: Sheet, lookups: Mapping[str, Lookup], report: 
     present = [p for p in range(n) if keys[p] and keys[p] in server_rows and sh.rows[p] not in bad_rows
                and actions[p] != "delete"]
     three_way = sh.base is not None
+    left_out: list[Reformatted] | None = None if accept_reformatted else []
     rows, unchanged = diff_rows(sh, reader, compared, [keys[p] for p in present], present, server_rows,
-                                sh.base)
+                                sh.base, reformatted=left_out)
+    for cell in left_out or ():
+        issue(cell.position, cell.column, cell.cell, IssueCode.REFORMATTED,
+              f"{cell.value!r} looks changed by a spreadsheet program to {cell.cell!r} ("
+              + ("it saved the number with fewer digits" if isinstance(cell.value, int | float) else
+                 "it read the text as a number or a date")
+              + "): left as it is. Open the CSV with its columns as Text, or use the XLSX export; "
+              "accept_reformatted (--accept-reformatted) writes such cells")
+    if left_out:
+        issues[-len(left_out):] = [replace(i, severity="warning") for i in issues[-len(left_out):]]
+        report = ValidationReport(tuple(sorted(issues, key=lambda i: (i.severity != "error", i.row or 0,
+                                                                      i.letter or ""))))
 
     # --- creates, deletes, conflicts of rows gone from the server, skipped rows
     cells = {name: frame[name].to_numpy(dtype=object) for name in compared}
@@ -762,11 +778,14 @@ def _without_control_characters(sh: Sheet, rows: list[RowPlan], report: Validati
 
 def diff_rows(sh: Sheet, reader: _Reader, compared: list[str], keys: list[str], positions: list[int],
               server_rows: Mapping[str, Mapping[str, Any]], base: Mapping[str, Mapping[str, Any]] | None,
-              arranged: Columns | None = None) -> tuple[list[RowPlan], Unchanged]:
+              arranged: Columns | None = None, *, reformatted: list[Reformatted] | None = None
+              ) -> tuple[list[RowPlan], Unchanged]:
     """Compare the sheet rows at `positions` (ids `keys`, all on the server) column by column, vectorised.
 
     :param base: the export snapshot (three-way), or None (two-way).
     :param arranged: `columns` of the same rows, when already made.
+    :param reformatted: two-way, cells a spreadsheet program reformatted (`values.reformatted`) are left out of
+        the plan and listed here; None: they are compared as they are (the user said to write them).
     :returns: the rows that differ somewhere (update, conflict, or server changes kept) and (key, Excel row) of
         the unchanged ones.
     """
@@ -775,7 +794,7 @@ def diff_rows(sh: Sheet, reader: _Reader, compared: list[str], keys: list[str], 
     paused = gc.isenabled()
     gc.disable()  # millions of short-lived objects, no cycles: the collector would only walk the big sheet again
     try:
-        return _diff_rows(sh, reader, compared, keys, positions, server_rows, base, arranged)
+        return _diff_rows(sh, reader, compared, keys, positions, server_rows, base, arranged, reformatted)
     finally:
         if paused:
             gc.enable()
@@ -783,7 +802,7 @@ def diff_rows(sh: Sheet, reader: _Reader, compared: list[str], keys: list[str], 
 
 def _diff_rows(sh: Sheet, reader: _Reader, compared: list[str], keys: list[str], positions: list[int],
                server_rows: Mapping[str, Mapping[str, Any]], base: Mapping[str, Mapping[str, Any]] | None,
-               arranged: Columns | None) -> tuple[list[RowPlan], Unchanged]:
+               arranged: Columns | None, reformatted: list[Reformatted] | None) -> tuple[list[RowPlan], Unchanged]:
     res = sh.resource
     at = np.asarray(positions, dtype=np.intp)
     every_row = len(at) == len(sh.frame) and bool((at == np.arange(len(at))).all())  # then no copy is needed
@@ -821,6 +840,22 @@ def _diff_rows(sh: Sheet, reader: _Reader, compared: list[str], keys: list[str],
         else:
             maybe = np.ones(size, dtype=bool)
         where = np.flatnonzero(maybe)
+        if stored is None and len(where) and (restorable(res, name) or reformattable(res, name)):
+            # two-way: a cell a spreadsheet program re-wrote at its precision (a CSV's 15 digits, TRUE) is the
+            # server's value, as an untouched exported cell is the snapshot's (`precision`)
+            theirs = server_values[where] if split is None else objects(
+                [None if v is None else to_custom_cell(v) for v in server_values[where].tolist()])
+            kept, count = restore_cells(column, sheet_values[where], theirs)
+            if reformatted is not None:
+                kept, left_out = leave_reformatted(column, kept, theirs)
+                reformatted.extend(Reformatted(positions[int(where[i])], name, _server_value(
+                    server_rows[keys[int(where[i])]], name, res), cell) for i, cell in left_out)
+                count += len(left_out)
+            if count:
+                sheet_values = sheet_values.copy()
+                sheet_values[where] = kept
+                sheet_ids = sheet_values
+                sheet_cells[name] = sheet_values
         diff = ColumnDiff(name, *(np.zeros(size, dtype=bool) for _ in range(4)))
         if len(where):
             text = reader.plain_text(name)

@@ -34,6 +34,7 @@ import pandas as pd
 from xlsxwriter.utility import xl_cell_to_rowcol, xl_col_to_name
 
 from .errors import WorkbookError
+from .precision import restore_untouched
 from .resources import ColumnType, Resource, get_resource
 from .snapshot import Snapshot
 from .values import CELL_KINDS, cell_kinds
@@ -244,6 +245,8 @@ def _read_xlsx(path: Path, resource: Resource | None, sheet_name: str | None) ->
     if snapshot is None:
         warnings.append(f"{path.name}: no export snapshot (a template, or re-saved by another program): the plan "
                         "will compare the sheet with the server only (two-way)")
+    elif base is not None:  # cells a spreadsheet program re-wrote at its own precision are the exported values
+        frame, _ = restore_untouched(frame, base, resource)
     return Sheet(file, sheet_name, resource, frame, rows, meta, base, warnings, kinds)
 
 

@@ -61,6 +61,7 @@ class IssueCode(StrEnum):
     MISSING_COLUMN = "missing_column"
     BAD_ACTION = "bad_action"
     READ_ONLY_EDITED = "read_only_edited"
+    REFORMATTED = "reformatted"
 
 
 @dataclass(frozen=True)
