@@ -618,7 +618,8 @@ def _read_csv(path: Path, resource: Resource | None, max_bytes: int) -> Sheet:
                             "files, each with the header row", file=file)
     encoding = _encoding(path, head)
     if resource is None:
-        raise WorkbookError("a CSV file does not say which table it holds: name it (e.g. customer)", file=file)
+        raise WorkbookError("a CSV file does not say which table it holds: name it (--resource customer, or "
+                            "resource=\"customer\" in Python)", file=file)
     # a cell may be as long as the file: validation, not the parser, says a cell is too long (and where)
     csv.field_size_limit(max(csv.field_size_limit(), max_bytes))
     try:
