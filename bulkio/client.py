@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import email.utils
+import functools
 import logging
 import random
 import threading
@@ -518,11 +519,12 @@ class Client:
         terms = _order_terms(res, order)
         base, strip_key = _read_params(res, select)
         base += as_params(filters)
+        fetch = functools.partial(self.get, res)  # paging is given one GET of this table, not the client
         if len(terms) == 1 and concurrency > 1:
-            pages = paging.concurrent_key_pages(self, res, base, terms[0], size, workers=concurrency, limit=limit,
-                                                on_count=on_count)
+            pages = paging.concurrent_key_pages(fetch, res.key, base, terms[0], size, workers=concurrency,
+                                                limit=limit, on_count=on_count)
         else:
-            pages = paging.sequential_pages(self, res, base, terms, size, limit=limit, on_count=on_count)
+            pages = paging.sequential_pages(fetch, res.key, base, terms, size, limit=limit, on_count=on_count)
         for page in pages:
             yield [{k: v for k, v in row.items() if k != res.key} for row in page] if strip_key else page
 

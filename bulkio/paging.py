@@ -25,6 +25,10 @@ As with any reader, a row inserted or deleted while we read shows if it was ther
 was read (pages are read out of order here); every row that is there throughout shows exactly once. Cost: one row of
 overlap per page (100,000 rows in pages of 1,000: 101 requests instead of 100), plus one request per disturbance.
 The client's rate limiter paces the workers like any other requests.
+
+Paging is given a `Fetch` function (one GET: the parameters in, the rows and the count out), never the client: it
+knows how to walk a table, the client knows how to send a request, and neither imports the other
+(``Client.iter_pages`` passes its own `get`). Tests can walk a list of rows with a plain function.
 """
 
 from __future__ import annotations
@@ -33,29 +37,39 @@ import math
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from .errors import ApiError
 
-if TYPE_CHECKING:
-    from .client import Client
-    from .resources import Resource
-
-__all__ = ["MIN_CONCURRENT_PAGE", "concurrent_key_pages", "sequential_pages"]
+__all__ = ["MIN_CONCURRENT_PAGE", "Fetch", "concurrent_key_pages", "sequential_pages"]
 
 Row = dict[str, Any]
 Params = list[tuple[str, str]]
 OnCount = Callable[[int | None], None]
 
+
+class Fetch(Protocol):
+    """One GET of the table being paged: ``fetch(params, count=True)`` -> (rows, the exact count of the matching
+    rows when `count` is asked and the server says it, else None). `Client.get` bound to one table is one."""
+
+    def __call__(self, params: Params, *, count: bool) -> tuple[list[Row], int | None]: ...
+
 MIN_CONCURRENT_PAGE = 10
 """Pages the server caps below this many rows are read sequentially: one row of overlap would cost too much."""
 
 
-def sequential_pages(client: Client, res: Resource, base: Params, terms: Sequence[str], size: int, *,
+def sequential_pages(fetch: Fetch, key: str, base: Params, terms: Sequence[str], size: int, *,
                      limit: int | None = None, on_count: OnCount | None = None, after: Any = None,
                      ) -> Iterator[list[Row]]:
     """Pages one after the other (keyset when ordered by the key alone, else offsets), each with the exact count.
 
+    :param fetch: one GET of the table (see `Fetch`).
+    :param key: the table's key column: the keyset pages follow it, and it tells rows already seen.
+    :param base: the parameters every request sends (select, filters).
+    :param terms: the ``order`` terms, the key among them (rows have no stable order otherwise).
+    :param size: rows asked per request.
+    :param limit: stop after this many rows.
+    :param on_count: called once with the exact count of matching rows (None if the server will not say).
     :param after: start after this key (keyset order only).
     """
     by_key = len(terms) == 1
@@ -68,11 +82,11 @@ def sequential_pages(client: Client, res: Resource, base: Params, terms: Sequenc
         want = size if limit is None else min(size, limit - done)
         params = [*base, ("order", ",".join(terms)), ("limit", str(want))]
         if by_key and last_key is not None:
-            params.append((res.key, f"{'lt' if descending else 'gt'}.{last_key}"))
+            params.append((key, f"{'lt' if descending else 'gt'}.{last_key}"))
         elif not by_key and offset:
             params.append(("offset", str(offset)))
         try:
-            rows, total = client.get(res, params, count=True)
+            rows, total = fetch(params, count=True)
         except ApiError as exc:
             if exc.code == "PGRST103" and not by_key and offset:  # rows deleted meanwhile: offset past the end
                 return
@@ -84,12 +98,12 @@ def sequential_pages(client: Client, res: Resource, base: Params, terms: Sequenc
             return
         offset += len(rows)
         if by_key:
-            last_key = rows[-1][res.key]
+            last_key = rows[-1][key]
             fresh = rows
             left = None if total is None else total - len(rows)
         else:
-            fresh = [row for row in rows if row.get(res.key) is None or row[res.key] not in seen]
-            seen.update(row[res.key] for row in rows if row.get(res.key) is not None)
+            fresh = [row for row in rows if row.get(key) is None or row[key] not in seen]
+            seen.update(row[key] for row in rows if row.get(key) is not None)
             left = None if total is None else total - offset
         fresh = fresh[: None if limit is None else limit - done]
         done += len(fresh)
@@ -142,17 +156,18 @@ class _Merge:
         return None
 
 
-def concurrent_key_pages(client: Client, res: Resource, base: Params, term: str, size: int, *, workers: int,
+def concurrent_key_pages(fetch: Fetch, key: str, base: Params, term: str, size: int, *, workers: int,
                          limit: int | None = None, on_count: OnCount | None = None) -> Iterator[list[Row]]:
     """Pages in key order (`term`: ``id.asc`` or ``id.desc``), fetched by up to `workers` requests at once.
 
     Yields each row once, in key order, as `sequential_pages` would; see the module docstring for why it is exact.
+    `fetch` is called from the pool's threads, so it must be thread-safe (`Client.get` is). The other parameters
+    are `sequential_pages`'s.
     """
-    key = res.key
     descending = "desc" in term.split(".")[1:]
     order = ("order", term)
     want = size if limit is None else min(size, limit)
-    first, total = client.get(res, [*base, order, ("limit", str(want))], count=True)
+    first, total = fetch([*base, order, ("limit", str(want))], count=True)
     if on_count is not None:
         on_count(total)
     merge = _Merge(key, limit, window=2 * workers + 2)
@@ -166,7 +181,7 @@ def concurrent_key_pages(client: Client, res: Resource, base: Params, term: str,
 
     def keyset(after: Any) -> Iterator[list[Row]]:
         """Sequential keyset pages from `after` to the end (or the rows still wanted), each with the count."""
-        return sequential_pages(client, res, base, [term], step, after=after,
+        return sequential_pages(fetch, key, base, [term], step, after=after,
                                 limit=None if limit is None else limit - merge.done)
 
     if total is None or step < MIN_CONCURRENT_PAGE:  # no count to plan with, or pages too small to overlap
@@ -179,13 +194,13 @@ def concurrent_key_pages(client: Client, res: Resource, base: Params, term: str,
     planned = math.ceil((target - step) / (step - 1))  # pages after the first, each starting on the last one's end
     lower, exclusive = ("lte", "lt") if descending else ("gte", "gt")
 
-    def fetch(page: int, anchor: Any, offset: int) -> tuple[list[Row], int | None]:
+    def fetch_planned(page: int, anchor: Any, offset: int) -> tuple[list[Row], int | None]:
         """Planned page `page` (1..planned), asked as `offset` rows on from the frontier `anchor` (``id=gte.<anchor>``:
         the server skips a few pages' worth of rows, never everything before them)."""
         ask = step if limit is None else max(1, min(step, target - page * (step - 1)))
         params = [*base, order, ("limit", str(ask)), (key, f"{lower}.{anchor}"), ("offset", str(offset))]
         try:
-            return client.get(res, params, count=page == planned)  # the last page says where the end is
+            return fetch(params, count=page == planned)  # the last page says where the end is
         except ApiError as exc:
             if exc.code == "PGRST103":  # rows were deleted meanwhile: this offset is past the end now
                 return [], None
@@ -199,12 +214,12 @@ def concurrent_key_pages(client: Client, res: Resource, base: Params, term: str,
         page = next(plan, None)
         if page is not None:  # where this page starts, counted from the frontier (at index 0 of `gte.<frontier>`)
             offset = max(0, page * (step - 1) - (merge.done - 1))
-            pending.append((page, offset, pool.submit(fetch, page, merge.frontier, offset)))
+            pending.append((page, offset, pool.submit(fetch_planned, page, merge.frontier, offset)))
 
     def bridge() -> list[Row]:
         """One keyset page from the frontier, which is always right; it marks the end when it reaches it."""
         params = [*base, order, ("limit", str(step)), (key, f"{exclusive}.{merge.frontier}")]
-        rows, left = pool.submit(client.get, res, params, count=True).result()  # in the pool: still bounded
+        rows, left = pool.submit(fetch, params, count=True).result()  # in the pool: still bounded
         fresh = merge.take(rows)
         if not rows or (left is not None and left <= len(rows)):
             merge.ended = True
