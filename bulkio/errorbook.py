@@ -10,6 +10,7 @@ from typing import Any
 import xlsxwriter
 
 from .errors import WorkbookError
+from .layout import ERRORS_SHEET
 from .read import Sheet
 from .validate import ValidationReport
 
@@ -55,7 +56,7 @@ def write_error_workbook(sheet: Sheet, report: ValidationReport, path: str | Pat
                 data.write_comment(row, col, issue.message, {"x_scale": 2.5, "y_scale": 1.5})
     data.freeze_panes(1, 0)
 
-    errors = book.add_worksheet("Errors")
+    errors = book.add_worksheet(ERRORS_SHEET)
     titles = ["row", "column", "value", "problem", "severity", "go to"]
     for col, title in enumerate(titles):
         errors.write_string(0, col, title, header)

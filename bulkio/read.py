@@ -34,15 +34,14 @@ import pandas as pd
 from xlsxwriter.utility import xl_cell_to_rowcol, xl_col_to_name
 
 from .errors import WorkbookError
+from .layout import BASE_SHEET, META_SHEET, NOT_DATA_SHEETS, unescape_formula
 from .precision import restore_untouched
 from .resources import ColumnType, Resource, get_resource
 from .snapshot import Snapshot
 from .values import CELL_KINDS, cell_kinds
-from .workbook import BASE_SHEET, LOOKUP_SHEET, META_SHEET, unescape_formula
 
 __all__ = ["MAX_CSV_BYTES", "Sheet", "read_sheet", "workbook_table"]
 
-_NOT_DATA = frozenset({LOOKUP_SHEET, META_SHEET, BASE_SHEET, "Example", "Errors"})
 _DELIMITERS = ",;\t"
 _OLE2 = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # the container of encrypted OOXML files and of Excel 97-2003 .xls
 _ZIP = b"PK\x03\x04"
@@ -223,7 +222,7 @@ def _read_xlsx(path: Path, resource: Resource | None, sheet_name: str | None) ->
         meta = {str(r[0]): str(r[1]) for r in book.get_sheet_by_name(META_SHEET).to_python() if r and r[0]}
     if resource is None:
         wanted = meta.get("resource") if meta else None
-        candidates = [n for n in names if n not in _NOT_DATA and visible.get(n, True)]
+        candidates = [n for n in names if n not in NOT_DATA_SHEETS and visible.get(n, True)]
         guess = wanted or sheet_name or (candidates[0] if candidates else None)
         try:
             resource = get_resource(guess or "")
@@ -232,7 +231,7 @@ def _read_xlsx(path: Path, resource: Resource | None, sheet_name: str | None) ->
                                 file=file) from None
     if sheet_name is None:
         sheet_name = resource.name if resource.name in names else next(
-            (n for n in names if n not in _NOT_DATA and visible.get(n, True)), None)
+            (n for n in names if n not in NOT_DATA_SHEETS and visible.get(n, True)), None)
     if sheet_name not in names:
         raise WorkbookError(f"no sheet named {sheet_name!r}; the workbook has: {', '.join(names)}", file=file)
     # calamine parses without holding the GIL: the snapshot loads on the other core while the data sheet is

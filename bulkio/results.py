@@ -16,12 +16,14 @@ from typing import Any
 
 import pandas as pd
 
+from .journal import Journal
+from .layout import ACTION_COLUMN, RESULT_COLUMNS
 from .resources import Resource
 from .values import is_empty, to_cell, to_custom_cell
+from .workbook import write_workbook
 
 __all__ = ["RESULT_COLUMNS", "Results", "RowResult", "Status", "write_results_workbook"]
 
-RESULT_COLUMNS = ("_status", "_id", "_readableId", "_error")
 
 
 class Status(StrEnum):
@@ -115,9 +117,6 @@ def _snapshot(results: Results, base: Mapping[str, Mapping[str, Any]]) -> tuple[
     """The results workbook's own snapshot: the rows as the server holds them after the run (the exported values,
     with what the run wrote), so importing the workbook again is three-way: a row the run left as a conflict stays
     one, and rows it applied plan as unchanged. Deleted rows are left out."""
-    from .journal import Journal
-    from .workbook import ACTION_COLUMN
-
     resource = results.resource
     names = list(next(iter(base.values())).keys()) if base else []
     sent_updates: dict[str, dict[str, Any]] = {}
@@ -176,8 +175,6 @@ def write_results_workbook(results: Results, frame: pd.DataFrame, rows: Sequence
     :param base, meta: the sheet's export snapshot and metadata: the results workbook then carries a snapshot of
         its own (`_snapshot`), so it plans three-way when imported again.
     """
-    from .workbook import write_workbook
-
     by_row = {r.row: r for r in results.rows if r.row is not None}
     out = frame.copy().astype(object)
     key = results.resource.key
@@ -203,7 +200,8 @@ def write_results_workbook(results: Results, frame: pd.DataFrame, rows: Sequence
         ids += [r.id for r in extra]
         readable += [r.readable_id for r in extra]
         errors += [r.error for r in extra]
-    out["_status"], out["_id"], out["_readableId"], out["_error"] = status, ids, readable, errors
+    for name, cells in zip(RESULT_COLUMNS, (status, ids, readable, errors), strict=True):
+        out[name] = cells
     out = out.where(out.notna(), None)
     snapshot = _snapshot(results, base) if base else None
     return write_workbook(out, path, resource=results.resource, snapshot=snapshot,

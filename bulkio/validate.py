@@ -23,13 +23,12 @@ import pandas as pd
 from xlsxwriter.utility import xl_col_to_name
 
 from .flatten import split_custom
+from .layout import ACTION_COLUMN, RESULT_COLUMNS
 from .lookups import LabelError, Lookup
 from .read import Sheet
 from .resources import Column, ColumnType, Resource
-from .results import RESULT_COLUMNS
 from .snapshot import Snapshot, snapshot_columns
 from .values import CellError, empty_mask, from_cell, from_custom_cell, is_empty, millis, normalize
-from .workbook import ACTION_COLUMN
 
 if TYPE_CHECKING:
     import pandera.pandas as pa

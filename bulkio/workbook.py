@@ -9,8 +9,9 @@ Layout of an exported workbook:
 - ``_bulkio`` (very hidden): what was exported, from which host, when (never the key);
 - ``_base`` (very hidden): the exported values with raw ids, for the three-way plan.
 
-Cells are rendered by `bulkio.values.to_cell`, the one place that decides how a value looks in a sheet, so an
-untouched workbook reads back equal.
+The names of these sheets and columns, and the formula escape, belong to the format, shared with the reader:
+`bulkio.layout`. Cells are rendered by `bulkio.values.to_cell`, the one place that decides how a value looks in a
+sheet, so an untouched workbook reads back equal.
 """
 
 from __future__ import annotations
@@ -31,6 +32,17 @@ from . import sheetrows
 from ._version import __version__
 from .errors import WorkbookError
 from .export import Export, ExportInfo, display_frame, flat_columns
+from .layout import (  # re-exported: the writer's old names for the format, still imported from here
+    ACTION_COLUMN,
+    ACTIONS,
+    BASE_SHEET,
+    DELETE,
+    EXAMPLE_SHEET,
+    LOOKUP_SHEET,
+    META_SHEET,
+    escape_formula,
+    unescape_formula,
+)
 from .lookups import Lookup
 from .resources import Column, ColumnType, Resource
 from .values import to_cell, to_cells
@@ -50,31 +62,7 @@ __all__ = [
     "write_workbook",
 ]
 
-ACTION_COLUMN = "_action"
-META_SHEET = "_bulkio"
-BASE_SHEET = "_base"
-LOOKUP_SHEET = "Lookups"
-_ACTIONS = ("delete",)
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-_ACTION_COMMENT = "Leave blank to create or update the row; write 'delete' to delete it (only when applied)."
-
-
-def escape_formula(text: str) -> str:
-    """OWASP CSV-injection escape: a cell a spreadsheet would run as a formula gets a leading apostrophe.
-
-    A value that already starts with an apostrophe before such a character gets one more, so `unescape_formula`
-    is an exact inverse.
-    """
-    probe = text.lstrip("'")
-    return "'" + text if (probe.startswith(_FORMULA_START) and probe != text) or text.startswith(_FORMULA_START) \
-        else text
-
-
-def unescape_formula(text: str) -> str:
-    """The exact inverse of `escape_formula`."""
-    if text.startswith("'") and text.lstrip("'").startswith(_FORMULA_START):
-        return text[1:]
-    return text
+_ACTION_COMMENT = f"Leave blank to create or update the row; write '{DELETE}' to delete it (only when applied)."
 
 
 def _column_for(resource: Resource | None, name: str) -> Column | None:
@@ -200,7 +188,7 @@ def _finish_data_sheet(sheet: Any, rows: int, columns: Sequence[str], meta: Sequ
                 "error_type": "warning", "error_title": f"Unknown {name}",
                 "error_message": f"Pick a value from the {LOOKUP_SHEET} sheet; unknown values fail on import."})
     sheet.data_validation(1, len(columns), last_row, len(columns), {
-        "validate": "list", "source": list(_ACTIONS), "ignore_blank": True})
+        "validate": "list", "source": list(ACTIONS), "ignore_blank": True})
 
 
 def _column_cells(series: pd.Series, column: Column | None) -> list[Any]:
@@ -522,7 +510,7 @@ def write_template(resource: Resource, path: str | Path, *, lookups: Mapping[str
     _write_header(sheet, fmt, empty, columns, meta, lookups)
     formats, date_formats = _formats_for(fmt, meta)
     _finish_data_sheet(sheet, 0, columns, meta, ranges)
-    example_sheet = book.add_worksheet("Example")
+    example_sheet = book.add_worksheet(EXAMPLE_SHEET)
     _write_header(example_sheet, fmt, empty, columns, meta, lookups)
     if example:
         _write_rows(example_sheet, pd.DataFrame([dict(example)], columns=columns), columns, meta, formats,

@@ -14,8 +14,9 @@ import pytest
 
 from bulkio.client import Client
 from bulkio.export import Export, export_table
+from bulkio.layout import escape_formula, unescape_formula
 from bulkio.sandbox import Sandbox
-from bulkio.workbook import escape_formula, unescape_formula, write_csv, write_workbook
+from bulkio.workbook import write_csv, write_workbook
 
 
 @pytest.fixture
