@@ -1,4 +1,5 @@
-"""Building PostgREST query strings: filters, quoting inside `in.(...)` / `or=(...)`, and URL-budget splitting.
+"""Building PostgREST query strings: filters, quoting inside `in.(...)` / `or=(...)`, URL-budget splitting, and the
+guards of conditional writes (`guard_filters`, `guarded_filters`).
 
 PostgREST's rules (``shared/reference.md``): inside ``in.(...)`` and ``or=(...)`` a value containing ``,`` ``.``
 ``:`` ``(`` ``)`` ``"`` ``\\`` or white space must be double-quoted, with ``\\"`` and ``\\\\`` escaped; percent-encoding
@@ -16,6 +17,7 @@ Example::
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
@@ -23,10 +25,14 @@ from urllib.parse import quote_plus, urlencode
 
 __all__ = [
     "DEFAULT_URL_BUDGET",
+    "GUARD_LIMIT",
     "Filters",
     "as_params",
     "encoded_length",
     "eq",
+    "guard_filters",
+    "guard_size",
+    "guarded_filters",
     "in_",
     "or_",
     "quote",
@@ -188,3 +194,78 @@ def split_in(column: str, values: Iterable[Any], budget: int = DEFAULT_URL_BUDGE
         size += extra
     if chunk:
         yield chunk
+
+
+# ------------------------------------------------------------------------------------------------ guards
+GUARD_LIMIT = 300
+"""Longest value (characters, `guard_size`) a guard filter carries in the URL; a row whose guard would carry a
+longer one is guarded by ``updatedAt`` instead (the plan decides)."""
+
+
+def _array_literal(items: Sequence[Any]) -> str:
+    """A Postgres array literal (``{a,"b c"}``): items with ``{},"\\`` or spaces, empty or NULL are quoted."""
+    out = []
+    for item in items:
+        text = str(item)
+        if text == "" or text.upper() == "NULL" or any(c in text for c in '{},"\\') or any(c.isspace() for c in text):
+            text = '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+        out.append(text)
+    return "{" + ",".join(out) + "}"
+
+
+def _guard_value(value: Any) -> tuple[str, str]:
+    """(operator, text) PostgREST compares a guarded column with: ``is null``, else ``eq`` to the value's text."""
+    if value is None:
+        return "is", "null"
+    if isinstance(value, list):
+        return "eq", _array_literal(value)
+    if isinstance(value, dict):
+        return "eq", json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    if isinstance(value, bool):
+        return "eq", "true" if value else "false"
+    return "eq", str(value)
+
+
+def guard_filters(guard: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """A guard (``{column: value the server must still hold}``) as PostgREST filters: ``is.null``, ``eq.<text>``,
+    ``eq.{a,b}`` (arrays), ``eq.<json>`` (jsonb). A write carrying them matches no row that changed meanwhile.
+
+    >>> guard_filters({"phone": None, "tags": ["a", "b c"]})
+    [('phone', 'is.null'), ('tags', 'eq.{a,"b c"}')]
+    """
+    return [(column, "{}.{}".format(*_guard_value(value))) for column, value in guard.items()]
+
+
+def _guard_terms(guard: Mapping[str, Any]) -> list[str]:
+    """A guard as terms of a logic tree (``phone.eq."+44 20"``): values quoted as PostgREST needs there."""
+    terms = []
+    for column, value in guard.items():
+        operator, text = _guard_value(value)
+        terms.append(f"{column}.{operator}.{text if operator == 'is' else quote(text)}")
+    return terms
+
+
+def guarded_filters(key: str, rows: Sequence[tuple[str, Mapping[str, Any]]]) -> list[tuple[str, str]]:
+    """The filter of one guarded PATCH for `rows` ((id, guard) pairs) that share a patch body.
+
+    Rows with the same guard share one ``id=in.(...)``: a single guard is ``id=in.(...)&col=eq.v``; several are
+    ``or=(and(id.in.(...),col.eq.v),and(id.in.(...),col.is.null),...)``. Either way a row whose guarded columns
+    changed on the server matches nothing and is not overwritten.
+    """
+    groups: dict[str, tuple[Mapping[str, Any], list[str]]] = {}
+    for ident, guard in rows:
+        signature = json.dumps(guard, sort_keys=True, default=str)
+        groups.setdefault(signature, (guard, []))[1].append(ident)
+    if len(groups) == 1:
+        guard, keys = next(iter(groups.values()))
+        return [(key, in_(keys)), *guard_filters(guard)]
+    terms = []
+    for guard, keys in groups.values():
+        ids = f"{key}.in.({','.join(quote(k) for k in keys)})"
+        terms.append(f"and({','.join([ids, *_guard_terms(guard)])})" if guard else ids)
+    return [("or", "(" + ",".join(terms) + ")")]
+
+
+def guard_size(value: Any) -> int:
+    """How long a guard value is, as `GUARD_LIMIT` counts it (its JSON text; nothing for null)."""
+    return len(json.dumps(value, ensure_ascii=False)) if value is not None else 0

@@ -46,14 +46,24 @@ from .diff import (
     objects,
 )
 from .errors import ValidationFailed
-from .filters import in_, quote
+from .filters import GUARD_LIMIT, guard_filters, guard_size, guarded_filters
 from .flatten import split_custom
 from .lookups import LabelError, Lookup, fetch_lookups
 from .precision import Reformatted, leave_reformatted, reformattable, restorable, restore_cells
 from .read import Sheet, read_sheet, workbook_table
 from .resources import Column, ColumnType, Resource, get_resource, resource_for
 from .snapshot import snapshot_columns
-from .validate import Issue, IssueCode, ValidationReport, control_character, validate
+from .validate import (
+    Issue,
+    IssueCode,
+    ValidationReport,
+    control_character,
+    new_row_names,
+    present_on_server,
+    taken_name_issues,
+    unknown_key_issues,
+    validate,
+)
 from .values import CellError, empty_mask, from_cell, from_custom_cell, is_empty, normalize, to_cell, to_custom_cell
 from .workbook import ACTION_COLUMN
 
@@ -62,10 +72,6 @@ if TYPE_CHECKING:
 
 __all__ = ["Batch", "FieldChange", "Kind", "Plan", "RowPlan", "Unchanged", "guard_filters", "guarded_filters",
            "make_plan", "plan"]
-
-GUARD_LIMIT = 300
-"""Longest value (characters) a guard filter carries in the URL; a longer one is guarded by ``updatedAt``."""
-
 
 class Kind(StrEnum):
     """What a row of the sheet will do."""
@@ -128,69 +134,6 @@ class Batch:
     @property
     def keys(self) -> list[str]:
         return [r.key for r in self.rows if r.key is not None]
-
-
-def _array_literal(items: Sequence[Any]) -> str:
-    """A Postgres array literal (``{a,"b c"}``): items with ``{},"\\`` or spaces, empty or NULL are quoted."""
-    out = []
-    for item in items:
-        text = str(item)
-        if text == "" or text.upper() == "NULL" or any(c in text for c in '{},"\\') or any(c.isspace() for c in text):
-            text = '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
-        out.append(text)
-    return "{" + ",".join(out) + "}"
-
-
-def _guard_value(value: Any) -> tuple[str, str]:
-    """(operator, text) PostgREST compares a guarded column with: ``is null``, else ``eq`` to the value's text."""
-    if value is None:
-        return "is", "null"
-    if isinstance(value, list):
-        return "eq", _array_literal(value)
-    if isinstance(value, dict):
-        return "eq", json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
-    if isinstance(value, bool):
-        return "eq", "true" if value else "false"
-    return "eq", str(value)
-
-
-def guard_filters(guard: Mapping[str, Any]) -> list[tuple[str, str]]:
-    """A guard as PostgREST filters: ``is.null``, ``eq.<text>``, ``eq.{a,b}`` (arrays), ``eq.<json>`` (jsonb)."""
-    return [(column, "{}.{}".format(*_guard_value(value))) for column, value in guard.items()]
-
-
-def _guard_terms(guard: Mapping[str, Any]) -> list[str]:
-    """A guard as terms of a logic tree (``phone.eq."+44 20"``): values quoted as PostgREST needs there."""
-    terms = []
-    for column, value in guard.items():
-        operator, text = _guard_value(value)
-        terms.append(f"{column}.{operator}.{text if operator == 'is' else quote(text)}")
-    return terms
-
-
-def guarded_filters(key: str, rows: Sequence[tuple[str, Mapping[str, Any]]]) -> list[tuple[str, str]]:
-    """The filter of one guarded PATCH for `rows` ((id, guard) pairs) that share a patch body.
-
-    Rows with the same guard share one ``id=in.(...)``: a single guard is ``id=in.(...)&col=eq.v``; several are
-    ``or=(and(id.in.(...),col.eq.v),and(id.in.(...),col.is.null),...)``. Either way a row whose guarded columns
-    changed on the server matches nothing and is not overwritten.
-    """
-    groups: dict[str, tuple[Mapping[str, Any], list[str]]] = {}
-    for ident, guard in rows:
-        signature = json.dumps(guard, sort_keys=True, default=str)
-        groups.setdefault(signature, (guard, []))[1].append(ident)
-    if len(groups) == 1:
-        guard, keys = next(iter(groups.values()))
-        return [(key, in_(keys)), *guard_filters(guard)]
-    terms = []
-    for guard, keys in groups.values():
-        ids = f"{key}.in.({','.join(quote(k) for k in keys)})"
-        terms.append(f"and({','.join([ids, *_guard_terms(guard)])})" if guard else ids)
-    return [("or", "(" + ",".join(terms) + ")")]
-
-
-def _guard_size(value: Any) -> int:
-    return len(json.dumps(value, ensure_ascii=False)) if value is not None else 0
 
 
 class Unchanged(Sequence[tuple[str, int]]):
@@ -605,32 +548,18 @@ def make_plan(client: Client, sh: Sheet, lookups: Mapping[str, Lookup], report: 
 
     # --- new rows whose natural key the server already has (known without asking when the whole table was read)
     for natural in res.natural_key:
-        if natural not in frame:
-            continue
-        names = frame[natural].to_numpy(dtype=object)
-        new = {p: str(names[p]).strip() for p in range(n) if keys[p] is None and not is_empty(names[p])}
+        new = new_row_names(frame, natural, keys)
         if not new:
             continue
         if whole_table is not None and natural in select:
             taken = {str(row[natural]) for row in whole_table if row.get(natural) is not None}
         else:
-            taken = {str(r[natural]) for r in client.rows_in(res, natural, new.values(), [natural])}
-        for position, value in new.items():
-            if value in taken:
-                issue(position, natural, value, IssueCode.EXISTS_ON_SERVER,
-                      f"a {res.name} with {natural} {value!r} already exists on the server: give this row its id "
-                      "to update it, or rename it")
+            taken = present_on_server(client, res, natural, new.values())
+        issues += taken_name_issues(sh, natural, new, taken)
 
-    # --- ids the server does not have
-    gone: set[int] = set()
-    for position, key in enumerate(keys):
-        if key and key not in server_rows:
-            if key in base:
-                gone.add(position)  # deleted on the server since the export: a conflict
-            else:
-                issue(position, res.key, key, IssueCode.UNKNOWN_KEY,
-                      f"no {res.name} has id {key!r} on the server (mistyped, or another company's): clear it to "
-                      "create a new row")
+    # --- ids the server does not have (an id of the export deleted on the server since is a conflict)
+    gone = {position for position, key in enumerate(keys) if key and key not in server_rows and key in base}
+    issues += unknown_key_issues(sh, keys, server_rows, base)
 
     # --- an existing row cannot empty a NOT NULL column (new rows take the column's default)
     existing = np.array([bool(k) and a != "delete" for k, a in zip(keys, actions, strict=True)], dtype=bool)
@@ -995,7 +924,7 @@ def _update_row(sh: Sheet, reader: _Reader, res: Resource, position: int, key: s
                        reason=f"you and the server both changed {names} since the export")
     if not changes:
         return RowPlan(Kind.UNCHANGED, key, row, label, kept=tuple(kept))
-    if any(_guard_size(v) > GUARD_LIMIT for v in guard.values()) and "updatedAt" in res:
+    if any(guard_size(v) > GUARD_LIMIT for v in guard.values()) and "updatedAt" in res:
         guard = {"updatedAt": server.get("updatedAt")}
     return RowPlan(Kind.UPDATE, key, row, label, tuple(changes), tuple(kept), body, guard)
 

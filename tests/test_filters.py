@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import bulkio.filters
-from bulkio.filters import as_params, encoded_length, eq, in_, or_, quote, split_in
+from bulkio.filters import as_params, encoded_length, eq, guard_filters, guarded_filters, in_, or_, quote, split_in
 
 _TEXT = st.text(alphabet=st.characters(exclude_categories=("Cs",)), max_size=40)
 _NASTY = st.text(alphabet=st.sampled_from(list(',.:()"\\ +%&=#?é\t\n{}*')), max_size=12)
@@ -163,3 +163,18 @@ def test_split_in_refuses_a_value_that_cannot_fit() -> None:
     with pytest.raises(ValueError, match="too long"):
         list(split_in("name", ["x" * 500], 300, 40))
     assert list(split_in("name", [], 300, 40)) == []
+
+
+# ------------------------------------------------------------------------------------------------ guards
+def test_guarded_filters_share_an_in_list_per_guard() -> None:
+    one = guarded_filters("id", [("a", {"logo": None}), ("b", {"logo": None})])
+    assert one == [("id", "in.(a,b)"), ("logo", "is.null")]
+    mixed = guarded_filters("id", [("a", {"logo": None}), ("b", {"logo": "x, y.png"}), ("c", {"logo": None})])
+    assert mixed == [("or", '(and(id.in.(a,c),logo.is.null),and(id.in.(b),logo.eq."x, y.png"))')]
+
+
+def test_guard_filters_spell_postgrest_values() -> None:
+    assert guard_filters({"phone": None, "tags": ["a", "b c"], "taxPercent": 0.2, "customFields": {"b": 1, "a": 2},
+                          "name": "Smith, Jones"}) == [
+        ("phone", "is.null"), ("tags", 'eq.{a,"b c"}'), ("taxPercent", "eq.0.2"),
+        ("customFields", 'eq.{"a":2,"b":1}'), ("name", "eq.Smith, Jones")]

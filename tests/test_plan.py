@@ -15,7 +15,7 @@ from bulkio.client import Client
 from bulkio.config import Settings
 from bulkio.errors import ValidationFailed
 from bulkio.export import export_table
-from bulkio.plan import Kind, Plan, Unchanged, _chunks, guard_filters, guarded_filters, plan
+from bulkio.plan import Kind, Plan, Unchanged, _chunks, plan
 from bulkio.resources import CUSTOMER
 from bulkio.sandbox import Sandbox
 from bulkio.validate import IssueCode
@@ -344,20 +344,6 @@ def test_identical_patches_share_one_batch_whatever_their_guards(client: Client,
     assert len({json.dumps(r.guard) for r in updates}) > 1  # the rows had different logos before
     batches = [b for b in result.batches() if b.kind is Kind.UPDATE]
     assert sorted(len(b.rows) for b in batches) == [1, 10]
-
-
-def test_guarded_filters_share_an_in_list_per_guard() -> None:
-    one = guarded_filters("id", [("a", {"logo": None}), ("b", {"logo": None})])
-    assert one == [("id", "in.(a,b)"), ("logo", "is.null")]
-    mixed = guarded_filters("id", [("a", {"logo": None}), ("b", {"logo": "x, y.png"}), ("c", {"logo": None})])
-    assert mixed == [("or", '(and(id.in.(a,c),logo.is.null),and(id.in.(b),logo.eq."x, y.png"))')]
-
-
-def test_guard_filters_spell_postgrest_values() -> None:
-    assert guard_filters({"phone": None, "tags": ["a", "b c"], "taxPercent": 0.2, "customFields": {"b": 1, "a": 2},
-                          "name": "Smith, Jones"}) == [
-        ("phone", "is.null"), ("tags", 'eq.{a,"b c"}'), ("taxPercent", "eq.0.2"),
-        ("customFields", 'eq.{"a":2,"b":1}'), ("name", "eq.Smith, Jones")]
 
 
 def test_is_stale_sees_a_server_change(client: Client, sandbox: Sandbox, tmp_path: Path) -> None:
