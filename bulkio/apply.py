@@ -30,14 +30,14 @@ from .errors import ApiError, ApplyError, PlanConflict, TransportError
 from .filters import encoded_length, in_
 from .journal import Journal, find_run
 from .plan import Batch, Kind, Plan, RowPlan, guarded_filters
-from .resources import Resource, resource_for
+from .resources import RESOURCES, Resource, resource_for
 from .results import Results, RowResult, Status
 from .values import normalize
 
 if TYPE_CHECKING:
     from .client import Client
 
-__all__ = ["Progress", "apply", "cascades", "resume", "server_check"]
+__all__ = ["Progress", "apply", "cascades", "fetch_rows_by", "resume", "row_holds", "server_check"]
 
 Progress = Callable[[str, int, int], None]
 """Called as rows are done: (kind, rows done of that kind, rows of that kind in all)."""
@@ -72,8 +72,6 @@ class _Row:
 def cascades(resource: Resource) -> list[tuple[Resource, str]]:
     """(table, column) of the hand-written tables whose rows the database deletes along with a row of `resource`
     (a foreign key to it with ON DELETE CASCADE). OpenAPI documents do not say; only hand-written ones can."""
-    from .resources import RESOURCES
-
     return [(table, column.name) for table in RESOURCES.values() for column in table.columns
             if column.reference is not None and column.reference.table == resource.name
             and column.reference.on_delete == "cascade"]
@@ -183,7 +181,7 @@ class _Runner:
             if now is None:
                 out[r.key] = RowResult(r.row, r.key, Status.UNCHANGED, r.label, r.key,
                                        error="already deleted on the server")
-            elif not _same(res, now, r.guard):
+            elif not row_holds(res, now, r.guard):
                 out[r.key] = RowResult(r.row, r.key, Status.CONFLICT, r.label, r.key,
                                        error="changed on the server since the plan: not deleted; plan again")
             else:
@@ -198,7 +196,7 @@ class _Runner:
                                         max_affected=len(doomed_keys))
             deleted = {str(row[res.key]): row for row in result.rows}
             moved = [deleted[str(r.key)] for r in doomed if str(r.key) in deleted
-                     and not _same(res, deleted[str(r.key)], current[str(r.key)])]
+                     and not row_holds(res, deleted[str(r.key)], current[str(r.key)])]
             if moved:
                 self._put_back(moved, dependents)
             moved_keys = {str(row[res.key]) for row in moved}
@@ -464,7 +462,7 @@ def _reconcile(client: Client, resource: Resource, kind: Kind, rows: list[_Row],
             raise ApplyError(f"{res.name} has no natural key: cannot tell whether an interrupted create happened")
         names = [str(r.body.get(natural)) for r in rows]
         select = [c for c in (res.key, "readableId", natural) if c in res]
-        found = _fetch(client, res, natural, names, select)
+        found = fetch_rows_by(client, res, natural, names, select)
         done, left = [], []
         for r in rows:
             hit = found.get(str(r.body.get(natural)))
@@ -476,7 +474,7 @@ def _reconcile(client: Client, resource: Resource, kind: Kind, rows: list[_Row],
         return done, left
     keys = [r.key for r in rows if r.key]
     columns = sorted({*body, *(c for r in rows for c in r.guard)} - {"updatedAt"}) if kind is Kind.UPDATE else []
-    current = _fetch(client, res, res.key, keys, [res.key, *columns])
+    current = fetch_rows_by(client, res, res.key, keys, [res.key, *columns])
     done, left = [], []
     for r in rows:
         now = current.get(r.key)
@@ -488,9 +486,9 @@ def _reconcile(client: Client, resource: Resource, kind: Kind, rows: list[_Row],
             continue
         if now is None:
             done.append(RowResult(r.row, r.key, Status.CONFLICT, r.label, r.key, error="deleted on the server"))
-        elif _same(res, now, body):
+        elif row_holds(res, now, body):
             done.append(RowResult(r.row, r.key, Status.UPDATED, r.label, r.key))
-        elif _same(res, now, r.guard):
+        elif row_holds(res, now, r.guard):
             left.append(r)
         else:
             done.append(RowResult(r.row, r.key, Status.CONFLICT, r.label, r.key,
@@ -498,7 +496,13 @@ def _reconcile(client: Client, resource: Resource, kind: Kind, rows: list[_Row],
     return done, left
 
 
-def _same(resource: Resource, row: Mapping[str, Any], values: Mapping[str, Any]) -> bool:
+def row_holds(resource: Resource, row: Mapping[str, Any], values: Mapping[str, Any]) -> bool:
+    """Whether the server's `row` holds `values` (a guard, a body sent), each compared as the API would store it
+    (`values.normalize`: ``1`` and ``1.0``, two spellings of one timestamp are the same). ``updatedAt`` and names
+    that are not columns of `resource` are left out: a write sets ``updatedAt`` itself, so it never matches.
+
+    The one comparison behind every "changed since?" question of a run: whether a row may still be deleted,
+    whether an interrupted update happened (resume), whether a row may be reverted (undo)."""
     for name, value in values.items():
         if name == "updatedAt" or name not in resource:
             continue
@@ -508,9 +512,11 @@ def _same(resource: Resource, row: Mapping[str, Any], values: Mapping[str, Any])
     return True
 
 
-def _fetch(client: Client, resource: Resource, column: str, values: Iterable[str], select: list[str]
-           ) -> dict[str, dict[str, Any]]:
-    """The rows whose `column` is one of `values`, by that column's value."""
+def fetch_rows_by(client: Client, resource: Resource, column: str, values: Iterable[str], select: list[str]
+                  ) -> dict[str, dict[str, Any]]:
+    """The rows whose `column` is one of `values`, keyed by that column's value as text (as many requests as the
+    URL budget needs: `Client.rows_in`). How a run learns what the server holds now: resume (by natural key for
+    creates, by id otherwise) and undo (by id)."""
     return {str(row[column]): row for row in client.rows_in(resource, column, values, select)}
 
 

@@ -31,6 +31,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import python_calamine
 from xlsxwriter.utility import xl_cell_to_rowcol, xl_col_to_name
 
 from .errors import WorkbookError
@@ -40,7 +41,17 @@ from .resources import ColumnType, Resource, get_resource
 from .snapshot import Snapshot
 from .values import CELL_KINDS, cell_kinds
 
-__all__ = ["MAX_CSV_BYTES", "Sheet", "read_sheet", "workbook_table"]
+__all__ = [
+    "MAX_CSV_BYTES",
+    "MAX_SHEET_CELLS",
+    "CellKinds",
+    "Sheet",
+    "SheetXml",
+    "read_sheet",
+    "scan_sheet_xml",
+    "sheet_xml_member",
+    "workbook_table",
+]
 
 _DELIMITERS = ",;\t"
 _OLE2 = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # the container of encrypted OOXML files and of Excel 97-2003 .xls
@@ -114,17 +125,13 @@ def _header(cells: Sequence[Any], file: str, sheet: str | None) -> list[str]:
     for index, name in enumerate(names):
         if not name:
             raise WorkbookError("a column has no name", file=file, sheet=sheet, row=1,
-                                column=_letter(index))
+                                column=xl_col_to_name(index))
         if name in seen:
-            raise WorkbookError(f"column {name!r} appears twice (columns {_letter(seen[name])} and "
-                                f"{_letter(index)})", file=file, sheet=sheet, row=1, column=_letter(index))
+            raise WorkbookError(f"column {name!r} appears twice (columns {xl_col_to_name(seen[name])} and "
+                                f"{xl_col_to_name(index)})", file=file, sheet=sheet, row=1,
+                                column=xl_col_to_name(index))
         seen[name] = index
     return names
-
-
-def _letter(index: int) -> str:
-    """Excel's column letter for a 0-based column index (A, ..., Z, AA, ...)."""
-    return xl_col_to_name(index)
 
 
 def _csv_frame(rows: Iterable[list[str]], file: str) -> tuple[pd.DataFrame, list[int]]:
@@ -142,7 +149,7 @@ def _csv_frame(rows: Iterable[list[str]], file: str) -> tuple[pd.DataFrame, list
         if len(raw) > width and any(raw[width:]):
             extra = next(i for i, c in enumerate(raw[width:], start=width) if c)
             raise WorkbookError("a value stands in a column without a header", file=file, row=number,
-                                column=_letter(extra))
+                                column=xl_col_to_name(extra))
         if not any(raw[:width]):
             continue  # blank rows are not data
         joined = "\x00".join(raw)  # NUL cannot be in the text (refused up front): a cheap test for "'" at a start
@@ -178,7 +185,7 @@ def _grid_frame(table: list[list[Any]], file: str, sheet: str | None) -> tuple[p
     if extra.any():
         row, column = np.argwhere(extra)[0]
         raise WorkbookError("a value stands in a column without a header", file=file, sheet=sheet,
-                            row=int(row) + 2, column=_letter(width + int(column)))
+                            row=int(row) + 2, column=xl_col_to_name(width + int(column)))
     keep = ~empty[:, :width].all(axis=1)  # blank rows are not data
     numbers = (np.flatnonzero(keep) + 2).tolist()
     every = bool(keep.all())
@@ -189,8 +196,6 @@ def _grid_frame(table: list[list[Any]], file: str, sheet: str | None) -> tuple[p
 
 def _open_error(path: Path, exc: Exception) -> WorkbookError:
     """One line for a workbook calamine cannot open: encrypted, an old .xls, not a workbook, or damaged."""
-    import python_calamine
-
     with path.open("rb") as handle:
         start = handle.read(1 << 20)
     head = start[:8]
@@ -207,8 +212,6 @@ def _open_error(path: Path, exc: Exception) -> WorkbookError:
 
 
 def _read_xlsx(path: Path, resource: Resource | None, sheet_name: str | None) -> Sheet:
-    import python_calamine
-
     file = str(path)
     try:
         book = python_calamine.CalamineWorkbook.from_path(file)
@@ -259,7 +262,7 @@ def _refuse_oversized(path: Path, sheet_name: str, too_large: WorkbookError | No
     if rows_spanned * columns_spanned > MAX_SHEET_CELLS:
         if too_large is not None:
             raise too_large
-        far = f"{_letter(columns_spanned - 1)}{rows_spanned}"
+        far = f"{xl_col_to_name(columns_spanned - 1)}{rows_spanned}"
         raise WorkbookError(f"the sheet's cells reach {far} ({rows_spanned * columns_spanned:,} cells in the "
                             "rectangle a reader must hold): too large to read; delete the stray cells far from your "
                             "data (Ctrl+End in Excel goes to the last one) and save again", file=str(path),
@@ -269,9 +272,9 @@ def _refuse_oversized(path: Path, sheet_name: str, too_large: WorkbookError | No
 def _read_data(path: Path, book: Any, sheet_name: str, pool: ThreadPoolExecutor
                ) -> tuple[pd.DataFrame, list[int], CellKinds, list[str]]:
     """The data sheet's frame, Excel row numbers, cell kinds and warnings (`_refuse_oversized` has measured it);
-    what calamine does not tell (formulas, error cells, hidden rows: `_scan_sheet`) is read on `pool` meanwhile."""
+    what calamine does not tell (formulas, error cells, hidden rows: `scan_sheet_xml`) is read on `pool` meanwhile."""
     file = str(path)
-    marks = pool.submit(_scan_sheet, path, sheet_name, extent=False)
+    marks = pool.submit(scan_sheet_xml, path, sheet_name, extent=False)
     try:
         data = book.get_sheet_by_name(sheet_name)
     except Exception as exc:  # a zip that opens but whose sheet XML is cut short or broken
@@ -280,10 +283,10 @@ def _read_data(path: Path, book: Any, sheet_name: str, pool: ThreadPoolExecutor
     merged = data.merged_cell_ranges or []
     if merged:  # only the first cell of a merged range holds its value: the others would read as empty
         (top, left), (bottom, right) = merged[0]
-        span = f"{_letter(left)}{top + 1}:{_letter(right)}{bottom + 1}"
+        span = f"{xl_col_to_name(left)}{top + 1}:{xl_col_to_name(right)}{bottom + 1}"
         raise WorkbookError(f"merged cells ({span}{' and more' if len(merged) > 1 else ''}): unmerge them, so "
                             "that no cell silently reads as empty", file=file, sheet=sheet_name, row=top + 1,
-                            column=_letter(left))
+                            column=xl_col_to_name(left))
     frame, rows, kinds = _grid_frame(data.to_python(skip_empty_area=False), file, sheet_name)
     del data
     scan = marks.result()
@@ -333,7 +336,7 @@ def _put_booleans(booleans: list[tuple[str, int, bool]], frame: pd.DataFrame, ro
             frame.iat[at, column] = value
 
 
-def _hidden_warnings(name: str, scan: _SheetXml, rows: list[int], width: int) -> list[str]:
+def _hidden_warnings(name: str, scan: SheetXml, rows: list[int], width: int) -> list[str]:
     """Hidden rows and columns are read like the others; say so, so that a filter never hides an import."""
     out = []
     if scan.hidden_rows:
@@ -342,7 +345,7 @@ def _hidden_warnings(name: str, scan: _SheetXml, rows: list[int], width: int) ->
             out.append(f"{name}: {len(hidden)} hidden row(s) (first: row {hidden[0]}) are read and imported like "
                        "every other row (a filter or hidden rows in Excel do not leave rows out); delete the rows "
                        "you do not want to import")
-    letters = [_letter(c) for c in scan.hidden_columns if c < width]
+    letters = [xl_col_to_name(c) for c in scan.hidden_columns if c < width]
     if letters:
         shown = ", ".join(letters[:5]) + (" ..." if len(letters) > 5 else "")
         out.append(f"{name}: {len(letters)} hidden column(s) ({shown}) are read and imported like every other column")
@@ -350,9 +353,9 @@ def _hidden_warnings(name: str, scan: _SheetXml, rows: list[int], width: int) ->
 
 
 @dataclass(frozen=True)
-class _SheetXml:
-    """What calamine does not tell about a sheet, read from its XML: formula cells (column letter, row, has a
-    computed value), hidden rows (Excel numbers) and hidden columns (0-based)."""
+class SheetXml:
+    """What calamine does not tell about a sheet, read from its XML (`scan_sheet_xml`): formula cells (column
+    letter, row, has a computed value), hidden rows (Excel numbers) and hidden columns (0-based)."""
 
     formulas: list[tuple[str, int, bool]]
     hidden_rows: list[int]
@@ -388,8 +391,10 @@ def _attributes(tag: bytes) -> dict[bytes, bytes]:
     return {name: double or single for name, double, single in _ATTRIBUTE.findall(tag)}
 
 
-def _sheet_member(archive: zipfile.ZipFile, sheet_name: str) -> str | None:
-    """The zip member holding `sheet_name`'s XML (through workbook.xml and its relationships)."""
+def sheet_xml_member(archive: zipfile.ZipFile, sheet_name: str) -> str | None:
+    """The zip member holding `sheet_name`'s XML (``xl/worksheets/sheet3.xml``), found through workbook.xml and its
+    relationships, never guessed from the sheet's position: writers number their members as they please.
+    None when the workbook names no such sheet."""
     book = archive.read("xl/workbook.xml")
     rels = archive.read("xl/_rels/workbook.xml.rels")
     relation = None
@@ -419,7 +424,7 @@ def _check_extent(path: Path, sheet_name: str) -> None:
     spans more cells than memory holds (one stray value at XFD1048576 makes a 17-billion-cell rectangle)."""
     file = str(path)
     with zipfile.ZipFile(path) as archive:
-        member = _sheet_member(archive, sheet_name)
+        member = sheet_xml_member(archive, sheet_name)
         if member is None:
             return
         info = archive.getinfo(member)
@@ -454,7 +459,7 @@ def _sheet_pieces(path: Path, sheet_name: str, chunk: int) -> Iterator[bytes]:
     """The sheet's XML in pieces of about `chunk` bytes (4 MB), each cut after a row's end tag, so that no cell or
     row tag is ever split between two pieces; the first piece also holds everything before the first row."""
     with zipfile.ZipFile(path) as archive:
-        member = _sheet_member(archive, sheet_name)
+        member = sheet_xml_member(archive, sheet_name)
         if member is None:
             return
         with archive.open(member) as stream:
@@ -491,12 +496,14 @@ def _sheet_extent(path: Path, sheet_name: str, chunk: int = 1 << 22) -> tuple[in
     return rows, widest
 
 
-def _scan_sheet(path: Path, sheet_name: str, chunk: int = 1 << 22, *, extent: bool = True) -> _SheetXml:
+def scan_sheet_xml(path: Path, sheet_name: str, chunk: int = 1 << 22, *, extent: bool = True) -> SheetXml:
     """One streamed pass over the sheet's XML (calamine gives values only): formulas, Excel error cells, hidden
     rows and columns, and (unless `extent` is False: `_read_data` measures that first, on its own) the extent.
 
     A piece is only searched with a regular expression when a plain substring test says it holds a formula, an
     error or a hidden flag, so an exported sheet of 100,000 rows costs little more than its decompression.
+
+    :param chunk: bytes of XML searched at a time (pieces end after a row): the answer does not depend on it.
     """
     formulas: list[tuple[str, int, bool]] = []
     hidden_rows: list[int] = []
@@ -539,7 +546,7 @@ def _scan_sheet(path: Path, sheet_name: str, chunk: int = 1 << 22, *, extent: bo
                     as_text = re.search(rb"""\bt\s*=\s*["']str["']""", attributes) is not None
                     computed = value is not None and (bool(value.group(1)) or as_text)
                     formulas.append((ref.group(1).decode(), int(ref.group(2)), computed))
-    return _SheetXml(formulas, sorted(set(hidden_rows)), sorted(set(hidden_columns)),
+    return SheetXml(formulas, sorted(set(hidden_rows)), sorted(set(hidden_columns)),
                      _sheet_extent(path, sheet_name, chunk) if extent else (0, 0), errors, booleans)
 
 
@@ -548,8 +555,6 @@ def _read_base(path: Path, resource: Resource) -> Snapshot | None:
 
     Runs on its own thread while the data sheet loads (`_read_xlsx`): calamine parses without holding the GIL, so
     the two sheets load on two cores. It opens the workbook itself (a calamine workbook is not shared by threads)."""
-    import python_calamine
-
     file = str(path)
     damaged = WorkbookError("the hidden export snapshot (_base) is damaged; export again, or delete the _base sheet "
                             "to plan without it", file=file, sheet=BASE_SHEET)
@@ -640,8 +645,6 @@ def workbook_table(path: str | Path) -> str | None:
     """The table an exported workbook names in its hidden ``_bulkio`` sheet; None when it names none or cannot be
     opened (`read_sheet` then says why). Read before the sheet, so that a table only the server describes can be
     resolved through a client (`bulkio.resources.resource_for`) first."""
-    import python_calamine
-
     path = Path(path)
     if path.suffix.lower() not in (".xlsx", ".xlsm") or not path.exists():
         return None

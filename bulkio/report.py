@@ -9,6 +9,7 @@ from typing import Any
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
 __all__ = ["facts_table", "issues_table", "kind_progress", "plan_tables", "results_table", "row_progress"]
 
@@ -57,15 +58,13 @@ _KIND_STYLES = {"create": "green", "update": "blue", "delete": "red", "conflict"
                 "failed": "bold red", "pending": "magenta"}
 
 
-def _cell(value: Any, width: int = 40) -> str:
+def _clipped(value: Any, width: int = 40) -> str:
     text = "" if value is None or value != value else str(value)  # None and NaN are empty
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
 def plan_tables(plan: Any, limit: int = 30) -> list[Any]:
     """A plan as the CLI shows it: the counts, then the field-level changes (the first `limit` of them)."""
-    from rich.text import Text
-
     head = Text(f"plan: {plan.resource.name} from {plan.source} ({'three-way' if plan.three_way else 'two-way'} "
                 f"compare, {plan.requests} requests)", style="bold")
     counts = Table()
@@ -84,8 +83,8 @@ def plan_tables(plan: Any, limit: int = 30) -> list[Any]:
     for rec in frame.head(limit).to_dict("records"):
         kind = rec["kind"]
         fields.add_row(f"[{_KIND_STYLES[kind]}]{kind}[/]", "" if rec["row"] is None or rec["row"] != rec["row"]
-                       else str(rec["row"]), _cell(rec["label"], 30), _cell(rec["column"], 24),
-                       _cell(rec["before"]), _cell(rec["after"]), _cell(rec["note"], 50))
+                       else str(rec["row"]), _clipped(rec["label"], 30), _clipped(rec["column"], 24),
+                       _clipped(rec["before"]), _clipped(rec["after"]), _clipped(rec["note"], 50))
     if len(frame) > limit:
         fields.add_row("", "", "", "", "", "", f"... {len(frame) - limit} more (--report plan.xlsx lists all)")
     return [head, counts, fields]
@@ -93,8 +92,6 @@ def plan_tables(plan: Any, limit: int = 30) -> list[Any]:
 
 def results_table(results: Any, limit: int = 30) -> list[Any]:
     """A run's outcome: counts by status, then the rows that failed or conflicted."""
-    from rich.text import Text
-
     head = Text(f"run {results.run_id}: {results.requests} requests, {results.retries} retries", style="bold")
     counts = Table()
     counts.add_column("status")
@@ -109,7 +106,7 @@ def results_table(results: Any, limit: int = 30) -> list[Any]:
     for title in ("row", "name", "status", "why"):
         table.add_column(title, overflow="fold")
     for r in problems[:limit]:
-        table.add_row("" if r.row is None else str(r.row), _cell(r.label, 30),
+        table.add_row("" if r.row is None else str(r.row), _clipped(r.label, 30),
                       f"[{_KIND_STYLES[r.status.value]}]{r.status.value}[/]", r.error or "")
     if len(problems) > limit:
         table.add_row("", "", "", f"... {len(problems) - limit} more in the results workbook")

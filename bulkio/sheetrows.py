@@ -42,7 +42,7 @@ _SPECIAL = re.compile(r"[\x00-\x08\x0b-\x1f&<>\ufffe\uffff]")  # "_x" is looked 
 _SPECIAL_JOINED = re.compile(r"[\x01-\x08\x0b-\x1f&<>\ufffe\uffff]")  # NUL is the joint, tested apart
 _SPACE_AFTER_JOINT = re.compile(r"\x00\s")
 _ESCAPE_ESCAPES = re.compile("(_x[0-9a-fA-F]{4}_)")
-_CONTROL = re.compile(r"([\x00-\x08\x0b-\x1f])")
+_XML_ESCAPED_CONTROL = re.compile(r"([\x00-\x08\x0b-\x1f])")
 _EPOCH = np.datetime64("1899-12-31T00:00:00", "us")  # microseconds: all a datetime holds, and no overflow
 _MARCH_1900 = np.datetime64("1900-03-01T00:00:00", "us")
 _DAY_US = 86_400_000_000
@@ -84,7 +84,7 @@ def _careful_text(text: str) -> str:
     if len(text) > _STRING_MAX // 2:
         text = _utf16_truncate(text)
     text = _ESCAPE_ESCAPES.sub(r"_x005F\1", text)
-    text = _CONTROL.sub(lambda match: f"_x{ord(match.group(1)):04X}_", text)
+    text = _XML_ESCAPED_CONTROL.sub(lambda match: f"_x{ord(match.group(1)):04X}_", text)
     text = text.replace("\ufffe", "_xFFFE_").replace("\uffff", "_xFFFF_")
     preserve = ' xml:space="preserve"' if text[:1].isspace() or text[-1:].isspace() else ""
     text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .apply import Progress, _fetch, _same, apply
+from .apply import Progress, apply, fetch_rows_by, row_holds
 from .journal import Journal, find_run
 from .plan import FieldChange, Kind, Plan, RowPlan
 from .resources import Resource, resource_for
@@ -83,25 +83,25 @@ def plan_undo(client: Client, run: str | Path, *, root: str | Path | None = None
     columns = sorted({c for u in updated.values() for c in u["after"]} | {c for b in created.values() for c in b})
     select = [key, *[c for c in columns if c in resource and c != key]]
     touched = [*created, *updated, *deleted]  # deleted too: a delete the server refused is in the undo data
-    current = _fetch(client, resource, key, touched, select) if touched else {}
+    current = fetch_rows_by(client, resource, key, touched, select) if touched else {}
     rows: list[RowPlan] = []
     for ident, body in created.items():
         now = current.get(ident)
         if now is None:
             continue  # already gone
-        if not _same(resource, now, body):
-            rows.append(RowPlan(Kind.CONFLICT, ident, None, _label(resource, now), reason="created by the run, "
+        if not row_holds(resource, now, body):
+            rows.append(RowPlan(Kind.CONFLICT, ident, None, _natural_label(resource, now), reason="created by the run, "
                                 "changed since: not deleted"))
         else:
-            rows.append(RowPlan(Kind.DELETE, ident, None, _label(resource, now), guard=dict(body)))
+            rows.append(RowPlan(Kind.DELETE, ident, None, _natural_label(resource, now), guard=dict(body)))
     for ident, change in updated.items():
         now = current.get(ident)
         before, after = change["before"], {c: v for c, v in change["after"].items() if c != "updatedAt"}
         before = {c: before.get(c) for c in after}
-        label = _label(resource, now) if now else None
+        label = _natural_label(resource, now) if now else None
         if now is None:
             rows.append(RowPlan(Kind.CONFLICT, ident, None, label, reason="updated by the run, deleted since"))
-        elif not _same(resource, now, after):
+        elif not row_holds(resource, now, after):
             rows.append(RowPlan(Kind.CONFLICT, ident, None, label, reason="updated by the run, changed since"))
         else:
             changes = tuple(FieldChange(c, after[c], before[c]) for c in after)
@@ -112,7 +112,7 @@ def plan_undo(client: Client, run: str | Path, *, root: str | Path | None = None
         body = {c: v for c, v in row.items() if c in resource}
         for column in _links(resource, body, data.cascaded):
             body[column] = None  # the row it names comes back after this one: linked again then
-        rows.append(RowPlan(Kind.CREATE, ident, None, _label(resource, row),
+        rows.append(RowPlan(Kind.CREATE, ident, None, _natural_label(resource, row),
                             tuple(FieldChange(c, None, v) for c, v in body.items()), body=body))
     warnings = tuple(f"{len(found)} {table} row(s) the database deleted with them (ON DELETE CASCADE) are "
                      "inserted again after them" for table, found in data.cascaded.items())
@@ -120,7 +120,7 @@ def plan_undo(client: Client, run: str | Path, *, root: str | Path | None = None
                  requests=client.requests_made - start, select=tuple(select))
 
 
-def _label(resource: Any, row: dict[str, Any] | None) -> str | None:
+def _natural_label(resource: Any, row: dict[str, Any] | None) -> str | None:
     if not row or not resource.natural_key:
         return None
     value = row.get(resource.natural_key[0])
@@ -142,7 +142,7 @@ def _links(resource: Resource, row: dict[str, Any], cascaded: dict[str, list[dic
 
 def _creates(resource: Resource, rows: list[dict[str, Any]], source: str, host: str) -> Plan:
     body_rows = [{c: v for c, v in row.items() if c in resource} for row in rows]
-    return _plan(resource, tuple(RowPlan(Kind.CREATE, str(b.get(resource.key)), None, _label(resource, b),
+    return _plan(resource, tuple(RowPlan(Kind.CREATE, str(b.get(resource.key)), None, _natural_label(resource, b),
                                          body=b) for b in body_rows), source, host)
 
 
@@ -180,7 +180,7 @@ def undo(client: Client, run: str | Path, *, root: str | Path | None = None, con
     for ident, row in data.deleted.items():
         links = _links(resource, row, data.cascaded)
         if ident in back and links:
-            relinks.append(RowPlan(Kind.UPDATE, ident, None, _label(resource, row), body=links,
+            relinks.append(RowPlan(Kind.UPDATE, ident, None, _natural_label(resource, row), body=links,
                                    guard=dict.fromkeys(links)))
     if relinks:
         step = apply(client, _plan(resource, tuple(relinks), f"undo of run {journal.run_id}: links", reversal.host),

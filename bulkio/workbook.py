@@ -422,11 +422,11 @@ class PagedWorkbook:
                 spool.truncate()
             self._cells, self.rows = [], 0
             for earlier in self.pages:
-                self._render(earlier)
+                self._write_page(earlier)
         else:
-            self._render(page)
+            self._write_page(page)
 
-    def _render(self, page: pd.DataFrame) -> None:
+    def _write_page(self, page: pd.DataFrame) -> None:
         raw = page.reindex(columns=self.layout)
         raw_cells, shown_cells = _sheet_cells(raw, self.layout, self.resource, self.lookups)
         meta = [_column_for(self.resource, name) for name in self.layout]

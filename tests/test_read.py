@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
+import csv
+import re
+import zipfile
 from pathlib import Path
 from typing import Any
 
 import openpyxl
 import pandas as pd
 import pytest
+import xlsxwriter
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
+from msoffcrypto.format.ooxml import OOXMLFile
+from openpyxl.styles import Font
 
 from bulkio.client import Client
 from bulkio.errors import WorkbookError
 from bulkio.export import Export, export_table
-from bulkio.read import read_sheet
+from bulkio.read import MAX_CSV_BYTES, read_sheet, scan_sheet_xml
 from bulkio.resources import CUSTOMER
 from bulkio.sandbox import Sandbox
 from bulkio.values import normalize
@@ -81,8 +87,6 @@ def test_csv_in_the_forms_excel_writes(tmp_path: Path) -> None:
     for encoding, delimiter in (("utf-8-sig", ","), ("utf-8", ";"), ("utf-16", "\t"), ("cp1252", ";")):
         path = tmp_path / f"{encoding}.csv"
         with path.open("w", encoding=encoding, newline="") as handle:
-            import csv
-
             csv.writer(handle, delimiter=delimiter).writerows(rows)
         sheet = read_sheet(path, "customer")
         assert sheet.frame.values.tolist() == rows[1:], (encoding, delimiter)
@@ -153,8 +157,6 @@ def test_merged_cells_are_refused_with_their_range(exported: Export, tmp_path: P
 
 
 def test_formulas_use_their_computed_values_with_a_warning(tmp_path: Path) -> None:
-    import xlsxwriter
-
     path = tmp_path / "f.xlsx"
     book = xlsxwriter.Workbook(str(path))
     sheet = book.add_worksheet("customer")
@@ -181,8 +183,6 @@ def test_a_formula_without_a_computed_value_is_refused(tmp_path: Path) -> None:
 
 
 def test_a_styled_empty_cell_before_a_formula_does_not_move_it(tmp_path: Path) -> None:
-    from openpyxl.styles import Font
-
     book = openpyxl.Workbook()
     sheet = book.active
     sheet.title = "customer"
@@ -199,8 +199,6 @@ def test_a_styled_empty_cell_before_a_formula_does_not_move_it(tmp_path: Path) -
 # ---------------------------------------------------------------------------------------- files that are not sheets
 def _encrypt(plain: Path, locked: Path, password: str = "s3cret") -> Path:
     """Encrypt as Excel's "Protect Workbook > Encrypt with Password" does (an OLE2 container, ECMA-376 agile)."""
-    from msoffcrypto.format.ooxml import OOXMLFile
-
     with plain.open("rb") as source, locked.open("wb") as target:
         OOXMLFile(source).encrypt(password, target)
     return locked
@@ -224,8 +222,6 @@ def test_an_encrypted_workbook_named_csv_is_not_read_as_text(exported: Export, t
 
 
 def test_truncated_and_damaged_workbooks(exported: Export, tmp_path: Path) -> None:
-    import zipfile
-
     whole = write_workbook(exported, tmp_path / "whole.xlsx").read_bytes()
     truncated = tmp_path / "truncated.xlsx"
     truncated.write_bytes(whole[: len(whole) // 2])  # a download cut half-way: no zip directory at the end
@@ -256,8 +252,6 @@ def test_files_that_are_not_workbooks(tmp_path: Path, content: bytes, message: s
 
 
 def test_a_zip_that_is_no_workbook(tmp_path: Path) -> None:
-    import zipfile
-
     path = tmp_path / "archive.xlsx"
     with zipfile.ZipFile(path, "w") as archive:
         archive.writestr("readme.txt", "hello")
@@ -295,8 +289,6 @@ def test_a_hidden_blank_row_is_no_data_and_no_warning(exported: Export, tmp_path
 
 
 def test_the_sheet_scan_does_not_depend_on_where_pieces_are_cut(tmp_path: Path) -> None:
-    from bulkio.read import _scan_sheet
-
     book = openpyxl.Workbook()
     sheet = book.active
     sheet.title = "customer"
@@ -308,11 +300,11 @@ def test_the_sheet_scan_does_not_depend_on_where_pieces_are_cut(tmp_path: Path) 
     sheet.column_dimensions["C"].hidden = True
     path = tmp_path / "scan.xlsx"
     book.save(path)
-    whole = _scan_sheet(path, "customer")
+    whole = scan_sheet_xml(path, "customer")
     assert whole.hidden_rows == [70, 140, 210, 280, 350] and whole.hidden_columns == [2]
     assert [(letter, row) for letter, row, _ in whole.formulas] == [("B", r) for r in range(50, 400, 50)]
     for chunk in (97, 512, 4096):  # rows and cells cut across pieces: the same answer
-        assert _scan_sheet(path, "customer", chunk=chunk) == whole
+        assert scan_sheet_xml(path, "customer", chunk=chunk) == whole
 
 
 # ---------------------------------------------------------------------------------------- big CSV files
@@ -334,8 +326,6 @@ def test_a_csv_above_the_limit_is_refused_up_front(tmp_path: Path) -> None:
 
 
 def test_a_large_csv_streams_with_its_encoding_decided_by_the_whole_file(tmp_path: Path) -> None:
-    from bulkio.read import MAX_CSV_BYTES
-
     assert MAX_CSV_BYTES >= 100 * 10**6  # a 100 MB CSV is within the limit (its speed is in the benchmark)
     path = tmp_path / "big.csv"
     _big_csv(path, 60_000)
@@ -349,11 +339,6 @@ def test_a_large_csv_streams_with_its_encoding_decided_by_the_whole_file(tmp_pat
 
 def test_the_sheet_scan_reads_prefixed_xml(tmp_path: Path) -> None:
     """Some writers (the .NET Open XML SDK) prefix every tag: <x:row r="3" hidden="1">, <x:f>."""
-    import re
-    import zipfile
-
-    from bulkio.read import _scan_sheet
-
     book = openpyxl.Workbook()
     sheet = book.active
     sheet.title = "customer"
@@ -372,5 +357,5 @@ def test_the_sheet_scan_reads_prefixed_xml(tmp_path: Path) -> None:
                 assert b"<x:row" in data and b"<x:f>" in data
             target.writestr(item, data)
     for chunk in (101, 1 << 22):
-        scan = _scan_sheet(prefixed, "customer", chunk=chunk)
+        scan = scan_sheet_xml(prefixed, "customer", chunk=chunk)
         assert scan.hidden_rows == [7] and [(c, r) for c, r, _ in scan.formulas] == [("B", 30)], chunk

@@ -27,6 +27,7 @@ from xlsxwriter.utility import xl_col_to_name
 from bulkio.cli import app
 from bulkio.client import Client
 from bulkio.export import export_table
+from bulkio.read import sheet_xml_member
 from bulkio.sandbox import Sandbox
 from bulkio.workbook import write_csv
 
@@ -250,10 +251,8 @@ def _far_cell(c: Ctx) -> Path:
 def _far_cell_in(hidden: str) -> Callable[[Ctx], Path]:
     """The same stray far-corner value, in one of the hidden sheets (its dimension tag left as it was)."""
     def make(c: Ctx) -> Path:
-        from bulkio.read import _sheet_member
-
         with zipfile.ZipFile(c.xlsx) as archive:
-            member = _sheet_member(archive, hidden)
+            member = sheet_xml_member(archive, hidden)
             assert member is not None
             xml = archive.read(member)
         far = b'<row r="1048576"><c r="XFD1048576" t="inlineStr"><is><t>x</t></is></c></row></sheetData>'
