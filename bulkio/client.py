@@ -31,7 +31,7 @@ from ._version import __version__
 from .config import Settings
 from .errors import ApiError, TransportError
 from .filters import Filters, as_params, in_, split_in
-from .resources import Resource, resource_for
+from .resources import RESOURCES, Resource, resource_in
 
 __all__ = ["Client", "RateLimiter", "WriteResult", "parse_content_range"]
 
@@ -369,6 +369,8 @@ class Client:
         self.limiter = RateLimiter(settings.rate_limit, sleep=sleep)
         self._counter_lock = threading.Lock()
         self._company_id: str | None = None
+        self._document: dict[str, Any] | None = None
+        self._document_lock = threading.Lock()
         self.requests_made = 0
         """Requests sent, retries included."""
         self.retries = 0
@@ -383,8 +385,41 @@ class Client:
 
     def resource(self, name: Resource | str) -> Resource:
         """The `Resource` of table `name` on this server: bulkio's hand-written definition (no request), else one
-        built from the server's OpenAPI document (fetched once per client)."""
-        return resource_for(self, name)
+        built from the server's OpenAPI document (fetched once per client: `openapi`).
+
+        :raises UnknownResource: the key sees no such table (the message names the closest ones).
+        :raises ApiError: the server's root is not an OpenAPI document (only hand-written tables can be used then).
+        """
+        if isinstance(name, Resource):
+            return name
+        if name in RESOURCES:  # hand-written: known without asking the server
+            return RESOURCES[name]
+        return resource_in(self.openapi(), name, server=self.base_url)
+
+    def openapi(self, *, refresh: bool = False) -> dict[str, Any]:
+        """The server's OpenAPI document: one ``GET /``, kept for this client's lifetime (a limited key's requests
+        count, and the tables do not change under a run).
+
+        :param refresh: ask the server again (after a migration).
+        :raises ApiError: the server refused, or its root is not a Swagger 2.0 document with ``definitions``.
+        """
+        with self._document_lock:
+            cached = None if refresh else self._document
+        if cached is not None:
+            return cached
+        response = self.request("GET", "/")
+        try:
+            document = response.json()
+        except ValueError:
+            document = None
+        if not isinstance(document, dict) or not isinstance(document.get("definitions"), dict):
+            raise ApiError(response.status_code, message="the API root did not return an OpenAPI document",
+                           method="GET", url=f"{self.base_url}/",
+                           sentence=f"{self.base_url}/ did not describe its tables (no OpenAPI document): bulkio "
+                                    "can only use its hand-written definitions there")
+        with self._document_lock:
+            self._document = document
+        return document
 
     def close(self) -> None:
         """Close the connection pool."""

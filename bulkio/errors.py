@@ -2,12 +2,20 @@
 
     BulkioError                 base: catch this to catch everything bulkio means to raise
     ├── ConfigError             bad or missing settings (base URL, API key, config file)
+    ├── UnknownResource         no definition of that table (also a KeyError)
     ├── ApiError                the server answered with an error (status, PostgREST code, message, details, hint)
     ├── TransportError          the server could not be reached, or the connection broke, after all retries
     ├── WorkbookError           a sheet or file that cannot be read or written (file, sheet, row, column)
+    ├── CellError               one cell cannot be turned into a value (code; also a ValueError)
+    ├── LabelError              a label names no row, or several (code, choices; also a ValueError)
     ├── ValidationFailed        the sheet has invalid cells (carries every issue found)
     ├── PlanConflict            the server changed under a plan that is about to be applied
     └── ApplyError              a batch could not be applied (carries the batch)
+
+`CellError` and `LabelError` are raised about one value and caught by validation and planning, which turn them
+into issues with a place (sheet, row, column); they reach a caller only from the value-level functions
+(`bulkio.values.from_cell`, `Lookup.id_for`). They stay `ValueError`s, and `UnknownResource` a `KeyError`, so the
+``except ValueError`` / ``except KeyError`` written before they joined this tree still catches them.
 
 No message in this module ever contains the API key: the client builds `ApiError` from the response body and the
 request URL only, and `Client` masks the key in its `repr`.
@@ -15,15 +23,20 @@ request URL only, and `Client` masks the key in its `repr`.
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Any
 
 __all__ = [
     "ApiError",
     "ApplyError",
     "BulkioError",
+    "CellError",
+    "CellErrorCode",
     "ConfigError",
+    "LabelError",
     "PlanConflict",
     "TransportError",
+    "UnknownResource",
     "ValidationFailed",
     "WorkbookError",
 ]
@@ -35,6 +48,17 @@ class BulkioError(Exception):
 
 class ConfigError(BulkioError):
     """Settings are missing or unsafe (e.g. an API key over plain http to a non-loopback host)."""
+
+
+class UnknownResource(BulkioError, KeyError):
+    """No definition of that table: not a hand-written one (`get_resource`), or not on the server (`resource_for`).
+
+    A `KeyError` too, so ``except KeyError`` around a registry lookup keeps working; its text is the message
+    itself (a plain KeyError would show it quoted).
+    """
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
 
 
 class ApiError(BulkioError):
@@ -126,6 +150,40 @@ class WorkbookError(BulkioError):
             ) if part
         )
         super().__init__(f"{place}: {message}" if place else message)
+
+
+class CellErrorCode(StrEnum):
+    """Why a cell could not be read (`CellError.code`)."""
+
+    NOT_A_NUMBER = "not_a_number"
+    NUMBER_FOR_TEXT = "number_for_text"
+    NOT_A_DATE = "not_a_date"
+    NOT_A_BOOLEAN = "not_a_boolean"
+    BAD_JSON = "bad_json"
+    BAD_ARRAY = "bad_array"
+    NOT_FINITE = "not_finite"
+    TOO_MANY_DIGITS = "too_many_digits"
+
+
+class CellError(BulkioError, ValueError):
+    """A cell that cannot be turned into a value; the caller adds the place (file, sheet, row, column)."""
+
+    def __init__(self, code: CellErrorCode, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+class LabelError(BulkioError, ValueError):
+    """A label that maps to no id (code ``unknown_label``), or to more than one (``ambiguous_label``).
+
+    `choices` lists the valid labels, so the message and the error workbook can offer them.
+    """
+
+    def __init__(self, message: str, *, code: str, choices: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.code = code
+        self.choices = choices
 
 
 class ValidationFailed(BulkioError):

@@ -11,21 +11,13 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from .errors import LabelError  # re-exported: its home was here
 from .resources import Resource
 
 if TYPE_CHECKING:
     from .client import Client
 
 __all__ = ["LabelError", "Lookup", "fetch_lookups", "lookup_columns"]
-
-
-class LabelError(ValueError):
-    """A label that maps to no id, or to more than one. `choices` lists the valid labels."""
-
-    def __init__(self, message: str, *, code: str, choices: tuple[str, ...] = ()) -> None:
-        super().__init__(message)
-        self.code = code
-        self.choices = choices
 
 
 @dataclass(frozen=True)

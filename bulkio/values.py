@@ -29,12 +29,12 @@ import math
 import re
 from collections.abc import Iterable
 from datetime import UTC, date, datetime, timedelta
-from enum import StrEnum
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from .errors import CellError, CellErrorCode  # re-exported: their home was here
 from .resources import Column, ColumnType
 
 __all__ = [
@@ -66,28 +66,6 @@ _TIMESTAMP_PRECISION = timedelta(milliseconds=1)
 _TRUE = frozenset({"true", "t", "yes", "y", "1", "on"})
 _FALSE = frozenset({"false", "f", "no", "n", "0", "off"})
 _ARRAY_UNSAFE = (",", '"', "[", "]")
-
-
-class CellErrorCode(StrEnum):
-    """Why a cell could not be read."""
-
-    NOT_A_NUMBER = "not_a_number"
-    NUMBER_FOR_TEXT = "number_for_text"
-    NOT_A_DATE = "not_a_date"
-    NOT_A_BOOLEAN = "not_a_boolean"
-    BAD_JSON = "bad_json"
-    BAD_ARRAY = "bad_array"
-    NOT_FINITE = "not_finite"
-    TOO_MANY_DIGITS = "too_many_digits"
-
-
-class CellError(ValueError):
-    """A cell that cannot be turned into a value; the caller adds the place (file, sheet, row, column)."""
-
-    def __init__(self, code: CellErrorCode, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
 
 
 def is_empty(value: Any) -> bool:

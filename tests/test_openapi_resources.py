@@ -12,6 +12,8 @@ import openpyxl
 import pytest
 from typer.testing import CliRunner
 
+import bulkio.resources as old
+from bulkio.catalog import fetch_openapi, resource_for, server_differences, server_tables
 from bulkio.cli import app
 from bulkio.client import Client
 from bulkio.errors import ApiError, BulkioError
@@ -25,15 +27,12 @@ from bulkio.resources import (
     ColumnType,
     Resource,
     UnknownResource,
+    column_type,
     differences,
-    fetch_openapi,
     get_resource,
-    resource_for,
     resource_from_definition,
-    server_differences,
-    server_tables,
+    resource_in,
 )
-from bulkio.resources.openapi import column_type
 from bulkio.sandbox import Sandbox
 from bulkio.stream import stream_export
 from bulkio.validate import IssueCode, validate
@@ -175,6 +174,30 @@ def test_hand_written_tables_cost_no_request_and_others_one(client: Client, supp
     again = resource_for(client, "supplier")
     assert client.requests_made == before  # the document fetched for the fixture is kept for the client
     assert again == supplier
+
+
+def test_the_document_is_kept_per_client_and_refreshed_on_request(sandbox: Sandbox) -> None:
+    with Client(base_url=sandbox.url, api_key=sandbox.api_key) as one, \
+            Client(base_url=sandbox.url, api_key=sandbox.api_key) as other:
+        document = fetch_openapi(one)
+        assert fetch_openapi(one) is document and one.requests_made == 1
+        assert fetch_openapi(other) is not document and other.requests_made == 1  # each client asks once
+        assert fetch_openapi(one, refresh=True) is not document and one.requests_made == 2
+
+
+def test_a_document_in_hand_resolves_without_a_client(client: Client) -> None:
+    document = fetch_openapi(client)
+    assert resource_in(document, "customer", server="x") is CUSTOMER
+    assert resource_in(document, "supplier", server="x") == resource_for(client, "supplier")
+    with pytest.raises(UnknownResource, match="the API at x has no table 'suplier'"):
+        resource_in(document, "suplier", server="x")
+
+
+def test_the_old_names_under_bulkio_resources_still_answer(client: Client) -> None:
+    assert old.resource_for(client, "supplier") == resource_for(client, "supplier")
+    assert old.server_tables(client) == server_tables(client)
+    assert old.server_differences(client, CUSTOMER) == server_differences(client, CUSTOMER) == []
+    assert old.fetch_openapi(client) is fetch_openapi(client)
 
 
 def test_get_resource_never_asks_the_server_and_says_how_to(sandbox: Sandbox) -> None:

@@ -18,12 +18,13 @@ from typer.testing import CliRunner
 
 import bulkio
 from bulkio.apply import apply, resume
+from bulkio.catalog import resource_for, server_tables
 from bulkio.cli import app
 from bulkio.client import Client
 from bulkio.errors import ApplyError
 from bulkio.export import export_table
 from bulkio.plan import Kind, plan
-from bulkio.resources import RESOURCES, resource_for
+from bulkio.resources import RESOURCES
 from bulkio.results import Status
 from bulkio.sandbox import Sandbox
 from bulkio.undo import plan_undo, undo
@@ -60,8 +61,6 @@ def _mine(sandbox: Sandbox, table: str) -> dict[str, dict[str, Any]]:
 def _referenced(sandbox: Sandbox, client: Client) -> set[Any]:
     """Every value some row of some table holds outside its own id: a row whose id is among them may be refused
     deletion by a foreign key."""
-    from bulkio.resources import server_tables
-
     return {v for t in server_tables(client) for r in sandbox.rows(t.name) for c, v in r.items()
             if c != "id" and isinstance(v, str)}
 

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import ast
+from pathlib import Path
+
 import httpx
 import pytest
 
+import bulkio.resources
 from bulkio.resources import CUSTOMER, RESOURCES, ColumnType, get_resource
 from bulkio.sandbox import Sandbox
 
@@ -56,3 +60,19 @@ def test_sandbox_openapi_agrees_with_the_definitions(sandbox: Sandbox) -> None:
                 ref = column.reference
                 assert f"<fk table='{ref.table}' column='{ref.column}'/>" in definition["properties"][column.name][
                     "description"]
+
+
+def test_the_resources_package_imports_nothing_above_it() -> None:
+    """Tables are data: no module of `bulkio.resources` imports the client, the catalog or httpx at run time (the
+    client imports them, so such an import would close a cycle)."""
+    upward = {"bulkio.client", "bulkio.catalog", "httpx", "..client", "..catalog"}
+    for path in Path(bulkio.resources.__file__).parent.glob("*.py"):
+        tree = ast.parse(path.read_text())
+        guarded = {id(node) for block in ast.walk(tree) if isinstance(block, ast.If)
+                   and ast.unparse(block.test) == "TYPE_CHECKING" for node in ast.walk(block)}
+        for node in ast.walk(tree):
+            if id(node) in guarded or not isinstance(node, ast.Import | ast.ImportFrom):
+                continue
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+                ["." * node.level + (node.module or "")]
+            assert not upward & set(names), f"{path.name}: {ast.unparse(node)}"

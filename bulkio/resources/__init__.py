@@ -1,19 +1,24 @@
-"""Tables as data: `Resource` definitions and the registry of the ones bulkio knows by name.
+"""Tables as data: `Resource` definitions, the registry of the ones bulkio knows by name, and definitions built from
+a server's OpenAPI document. No module here sends a request or imports the client.
 
 Two ways to a table's definition:
 
-- `get_resource(name)`: the hand-written definitions only (`customer` and the tables it references). Fast, offline,
-  no side effects: what code without a server connection (templates, reading a workbook) can rely on.
-- `resource_for(client, name)`: any table the client's key can see. The hand-written definition when there is one
-  (it knows more: natural key, labels, read-only columns, ranges), else one built from the server's OpenAPI document
-  (`bulkio.resources.openapi`).
+- `get_resource(name)` (`registry`): the hand-written definitions only (`customer` and the tables it references).
+  Fast, offline, no side effects: what code without a server connection (templates, reading a workbook) can rely on.
+- `resource_for(client, name)` (`bulkio.catalog`): any table the client's key can see. The hand-written definition
+  when there is one (it knows more: natural key, labels, read-only columns, ranges), else one built from the
+  server's OpenAPI document (`openapi`).
+
+The four functions below that take a client are kept so that ``from bulkio.resources import resource_for`` (and
+``server_tables``, ``server_differences``, ``fetch_openapi``) keeps working; their home is `bulkio.catalog`. They only
+call the client they are given, so this package still imports nothing above it.
 """
 
 from __future__ import annotations
 
-import difflib
+from typing import TYPE_CHECKING, Any
 
-from ..errors import BulkioError
+from ..errors import UnknownResource
 from .base import Column, ColumnType, Reference, Resource
 from .customer import (
     COMPANY,
@@ -26,13 +31,17 @@ from .customer import (
 )
 from .openapi import (
     TableInfo,
+    column_type,
+    definition_differences,
     differences,
-    fetch_openapi,
-    resource_for,
     resource_from_definition,
-    server_differences,
-    server_tables,
+    resource_in,
+    tables_in,
 )
+from .registry import RESOURCES, get_resource
+
+if TYPE_CHECKING:
+    from ..client import Client
 
 __all__ = [
     "COMPANY",
@@ -49,46 +58,35 @@ __all__ = [
     "Resource",
     "TableInfo",
     "UnknownResource",
+    "column_type",
+    "definition_differences",
     "differences",
     "fetch_openapi",
     "get_resource",
     "resource_for",
     "resource_from_definition",
+    "resource_in",
     "server_differences",
     "server_tables",
+    "tables_in",
 ]
 
-RESOURCES: dict[str, Resource] = {
-    r.name: r for r in (CUSTOMER, CUSTOMER_TYPE, CUSTOMER_STATUS, USER, CURRENCY_CODE, COMPANY, CUSTOMER_CONTACT)
-}
-"""The hand-written definitions, by table name."""
+
+def resource_for(client: Client, name: str | Resource) -> Resource:
+    """`bulkio.catalog.resource_for`, under the name it had here (the client resolves, this package stays offline)."""
+    return client.resource(name)
 
 
-class UnknownResource(BulkioError, KeyError):
-    """No definition of that table: not a hand-written one (`get_resource`), or not on the server (`resource_for`).
-
-    A `KeyError` too, so ``except KeyError`` around a registry lookup keeps working; its text is the message
-    itself (a plain KeyError would show it quoted).
-    """
-
-    def __str__(self) -> str:
-        return str(self.args[0]) if self.args else ""
+def fetch_openapi(client: Client, *, refresh: bool = False) -> dict[str, Any]:
+    """`bulkio.catalog.fetch_openapi`, under the name it had here: `Client.openapi`."""
+    return client.openapi(refresh=refresh)
 
 
-def get_resource(name: str | Resource) -> Resource:
-    """The hand-written definition of table `name` (a `Resource` is returned as it is). Never asks the server.
+def server_tables(client: Client) -> list[TableInfo]:
+    """`bulkio.catalog.server_tables`, under the name it had here."""
+    return tables_in(client.openapi())
 
-    :raises UnknownResource: naming the known tables, the closest one, and how to reach any other table the server
-        has (`resource_for(client, name)`, or `bulkio resources` to list them).
-    """
-    if isinstance(name, Resource):
-        return name
-    try:
-        return RESOURCES[name]
-    except KeyError:
-        close = difflib.get_close_matches(name, list(RESOURCES), n=1)
-        hint = f"did you mean {close[0]!r}? " if close else ""
-        raise UnknownResource(
-            f"no hand-written definition of table {name!r}; {hint}bulkio knows {', '.join(sorted(RESOURCES))}. "
-            f"Any other table your server has is built from its OpenAPI document with a client: "
-            f"resource_for(client, {name!r}) from Python, and `bulkio resources` lists them") from None
+
+def server_differences(client: Client, resource: Resource) -> list[str]:
+    """`bulkio.catalog.server_differences`, under the name it had here."""
+    return definition_differences(client.openapi(), resource)

@@ -7,43 +7,41 @@ reads as JSON, and the keys as ``<pk/>`` and ``<fk table='t' column='c'/>`` note
 
 It cannot say which columns are unique (the natural key), which column people call a row by (the label a reference
 shows instead of an id), which columns the server or bulkio manages, or CHECK ranges. The hand-written definitions
-(`bulkio.resources.customer`) say that, so they win: `resource_for` returns the hand-written definition of a table
-when bulkio has one (without a request) and builds the others from the server's document (one ``GET /`` per client,
-cached). `differences` tells where a hand-written definition and the server disagree.
+(`bulkio.resources.customer`) say that, so they win: `resource_in` returns the hand-written definition of a table
+when bulkio has one and builds the others from the document. `differences` tells where a hand-written definition
+and the server disagree.
+
+Everything here is a function of a document already in hand: no request, no client. Fetching the document (once
+per client) is `Client.openapi`'s job, and `bulkio.catalog` puts the two together (``resource_for(client, name)``),
+so tables stay data and this module can be tested with a dict.
 
 Example::
 
-    with Client() as client:
-        resource_for(client, "customer")      # CUSTOMER, hand-written: no request
-        resource_for(client, "supplier")      # built from the server's document
-        [t.name for t in server_tables(client)]
+    resource_in(document, "customer", server=url)  # CUSTOMER, hand-written
+    resource_in(document, "supplier", server=url)  # built from the document
+    [t.name for t in tables_in(document)]
 """
 
 from __future__ import annotations
 
 import difflib
 import re
-import threading
-import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from ..errors import ApiError
+from ..errors import UnknownResource
 from .base import Column, ColumnType, Reference, Resource
-
-if TYPE_CHECKING:
-    from ..client import Client
+from .registry import RESOURCES
 
 __all__ = [
     "TableInfo",
     "column_type",
+    "definition_differences",
     "differences",
-    "fetch_openapi",
-    "resource_for",
     "resource_from_definition",
-    "server_differences",
-    "server_tables",
+    "resource_in",
+    "tables_in",
 ]
 
 _FK = re.compile(r"<fk table='([^']*)' column='([^']*)'/>")
@@ -106,8 +104,6 @@ def resource_from_definition(name: str, definition: Mapping[str, Any], *,
     vectors are never exported.
     """
     if known is None:
-        from . import RESOURCES
-
         known = RESOURCES
     properties: Mapping[str, Mapping[str, Any]] = definition.get("properties") or {}
     required = set(definition.get("required") or ())
@@ -172,45 +168,13 @@ class TableInfo:
     description: str = ""
 
 
-_documents: weakref.WeakKeyDictionary[Client, dict[str, Any]] = weakref.WeakKeyDictionary()
-_documents_lock = threading.Lock()
-
-
-def fetch_openapi(client: Client, *, refresh: bool = False) -> dict[str, Any]:
-    """The server's OpenAPI document: one ``GET /``, kept for the client's lifetime (a limited key's requests count).
-
-    :param refresh: ask the server again (after a migration).
-    :raises ApiError: the server refused, or its root is not a Swagger 2.0 document with ``definitions``.
-    """
-    with _documents_lock:
-        cached = None if refresh else _documents.get(client)
-    if cached is not None:
-        return cached
-    response = client.request("GET", "/")
-    try:
-        document = response.json()
-    except ValueError:
-        document = None
-    if not isinstance(document, dict) or not isinstance(document.get("definitions"), dict):
-        raise ApiError(response.status_code, message="the API root did not return an OpenAPI document",
-                       method="GET", url=f"{client.base_url}/",
-                       sentence=f"{client.base_url}/ did not describe its tables (no OpenAPI document): bulkio "
-                                "can only use its hand-written definitions there")
-    with _documents_lock:
-        _documents[client] = document
-    return document
-
-
 def _writable(document: Mapping[str, Any], name: str) -> bool:
     path = (document.get("paths") or {}).get(f"/{name}") or {}
     return any(method in path for method in ("post", "patch", "delete"))
 
 
-def server_tables(client: Client) -> list[TableInfo]:
-    """Every table the client's key can see, sorted by name, with what bulkio knows of each."""
-    from . import RESOURCES
-
-    document = fetch_openapi(client)
+def tables_in(document: Mapping[str, Any]) -> list[TableInfo]:
+    """Every table `document` describes, sorted by name, with what bulkio knows of each."""
     out = []
     for name, definition in sorted(document["definitions"].items(), key=lambda item: item[0].casefold()):
         summary = str(((document.get("paths") or {}).get(f"/{name}") or {}).get("get", {}).get("summary") or "")
@@ -227,25 +191,22 @@ def server_tables(client: Client) -> list[TableInfo]:
     return out
 
 
-def resource_for(client: Client, name: str | Resource) -> Resource:
-    """The `Resource` of table `name` on the client's server: the hand-written one when bulkio has it (no request),
-    else one built from the server's OpenAPI document.
+def resource_in(document: Mapping[str, Any], name: str | Resource, *, server: str) -> Resource:
+    """The `Resource` of table `name`: the hand-written one when bulkio has it, else one built from `document`.
 
-    :raises UnknownResource: the key sees no such table (the message names the closest ones).
-    :raises ApiError: the server's root is not an OpenAPI document (only hand-written tables can be used then).
+    :param server: the API's base URL, to name it in the error.
+    :raises UnknownResource: the document has no such table (the message names the closest ones), or bulkio cannot
+        use it (no single-column key).
     """
-    from . import RESOURCES, UnknownResource
-
     if isinstance(name, Resource):
         return name
     if name in RESOURCES:
         return RESOURCES[name]
-    document = fetch_openapi(client)
     definitions: Mapping[str, Any] = document["definitions"]
     if name not in definitions:
         close = difflib.get_close_matches(name, list(definitions), n=3)
         hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
-        raise UnknownResource(f"the API at {client.base_url} has no table {name!r} that this key can see{hint} "
+        raise UnknownResource(f"the API at {server} has no table {name!r} that this key can see{hint} "
                               f"(`bulkio resources` lists the {len(definitions)} it can)")
     try:
         return resource_from_definition(name, definitions[name], known=RESOURCES)
@@ -284,14 +245,12 @@ def differences(hand_written: Resource, built: Resource) -> list[str]:
     return out
 
 
-def server_differences(client: Client, resource: Resource) -> list[str]:
-    """How `resource` differs from the table the client's server describes ([] when the server does not describe it,
-    or it is not a hand-written definition: a built one says what the server says)."""
-    from . import RESOURCES
-
+def definition_differences(document: Mapping[str, Any], resource: Resource) -> list[str]:
+    """How `resource` differs from the table `document` describes ([] when it is not a hand-written definition: a
+    built one says what the document says)."""
     if RESOURCES.get(resource.name) is not resource:
         return []
-    definition = fetch_openapi(client)["definitions"].get(resource.name)
+    definition = document["definitions"].get(resource.name)
     if definition is None:
         return [f"the server has no table {resource.name!r} this key can see"]
     return differences(resource, resource_from_definition(resource.name, definition))
