@@ -17,6 +17,12 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+try:  # the ``parquet`` extra: only .parquet output needs it (pandas has imported pyarrow already when it is there)
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+except ImportError:
+    pa = pq = None  # type: ignore[assignment]
+
 from .errors import WorkbookError
 from .export import Export, ExportInfo, Progress, export_info, iter_records
 from .flatten import flatten
@@ -120,10 +126,12 @@ def stream_export(client: Client, resource: Resource | str, path: str | Path, *,
 
 
 def _write_parquet(frames: Iterator[pd.DataFrame], path: Path, columns: Sequence[str]) -> None:
-    """One row group per chunk, with the schema of the first chunk (custom fields as text: their types vary)."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
+    """One row group per chunk, with the schema of the first chunk (custom fields as text: their types vary).
 
+    :raises ImportError: pyarrow (the ``parquet`` extra) is not installed.
+    """
+    if pq is None:
+        raise ImportError("writing .parquet needs pyarrow: pip install 'bulkio[parquet]'")
     writer = None
     schema = None
     try:
