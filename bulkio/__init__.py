@@ -2,21 +2,26 @@
 
 The data flow is ``client -> export -> (sheet) -> read -> validate -> plan -> apply -> results``.
 `bulkio.cli` and `bulkio.sandbox` are not imported here, so ``import bulkio`` in a notebook stays light.
-"""
 
-from __future__ import annotations
+``__all__`` is the public API, pinned name by name by ``tests/test_public_api.py``: a name joins or leaves it on
+purpose. Every exception bulkio raises is here (`bulkio.errors` has the tree), so callers need one import.
+"""
 
 from ._version import __version__
 from .apply import apply, resume
+from .catalog import resource_for
 from .client import Client
 from .config import Settings
 from .errors import (
     ApiError,
     ApplyError,
     BulkioError,
+    CellError,
     ConfigError,
+    LabelError,
     PlanConflict,
     TransportError,
+    UnknownResource,
     ValidationFailed,
     WorkbookError,
 )
@@ -24,7 +29,7 @@ from .export import export, export_table
 from .lookups import fetch_lookups
 from .plan import Kind, Plan, plan
 from .read import Sheet, read_sheet
-from .resources import CUSTOMER, Column, ColumnType, Reference, Resource, get_resource, resource_for
+from .resources import CUSTOMER, Column, ColumnType, Reference, Resource, get_resource
 from .results import Results, Status
 from .undo import undo
 from .validate import ValidationReport, validate
@@ -38,11 +43,13 @@ __all__ = [
     "ApiError",
     "ApplyError",
     "BulkioError",
+    "CellError",
     "Client",
     "Column",
     "ColumnType",
     "ConfigError",
     "Kind",
+    "LabelError",
     "Plan",
     "PlanConflict",
     "Reference",
@@ -52,6 +59,7 @@ __all__ = [
     "Sheet",
     "Status",
     "TransportError",
+    "UnknownResource",
     "ValidationFailed",
     "ValidationReport",
     "WorkbookError",
