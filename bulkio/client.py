@@ -8,6 +8,11 @@ it raises ``TransportError(outcome_known=False)`` and the caller (apply) checks 
 
 A `RateLimiter` fed by ``X-RateLimit-Limit / -Remaining / -Reset`` paces requests so a limited key (Carbon's hosted
 proxy: 60 a minute) is slowed down, not refused. ``requests_made`` and ``retries`` count what was sent.
+
+Methods take a table as a `Resource` or by name: `resource` resolves a name to bulkio's hand-written definition
+without a request, or builds one from the server's OpenAPI document (`openapi`: one ``GET /``, kept per client)
+through the offline `bulkio.resources.openapi`. Paging (`bulkio.paging`) is handed `get` for one table, never the
+client, so nothing below the client imports it.
 """
 
 from __future__ import annotations
@@ -216,6 +221,7 @@ def _key_values(details: str | None) -> tuple[list[str], list[str]]:
 
 
 def _table_in(details: str | None, marker: str) -> str:
+    """The table Postgres names after `marker` in an error's details (``... from table "quote".``)."""
     return (details or "").rsplit(marker, 1)[-1].strip(' ".') if marker in (details or "") else "another table"
 
 
@@ -265,6 +271,7 @@ def _where(request: httpx.Request) -> str:
 
 
 def _body(response: httpx.Response) -> dict[str, Any]:
+    """PostgREST's error object, or {} when the body is not one (a proxy's HTML page, an empty 502)."""
     try:
         body = response.json()
     except ValueError:
@@ -273,6 +280,7 @@ def _body(response: httpx.Response) -> dict[str, Any]:
 
 
 def _api_error(response: httpx.Response, resource: Resource | None) -> ApiError:
+    """The `ApiError` of an error response: PostgREST's fields, the request's place, and a sentence for people."""
     body = _body(response)
     code = str(body["code"]) if body.get("code") is not None else None
     details = body.get("details")
@@ -381,6 +389,7 @@ class Client:
 
     @property
     def base_url(self) -> str:
+        """The API root without a trailing slash, so ``base_url + path`` never doubles it."""
         return self.settings.base_url.rstrip("/")
 
     def resource(self, name: Resource | str) -> Resource:
@@ -604,6 +613,7 @@ class Client:
     # ------------------------------------------------------------------ writes
     def _write(self, method: str, res: Resource, params: list[tuple[str, str]], body: Any, prefer: list[str],
                ) -> WriteResult:
+        """Send one write and read what it did (rows, count, the preferences the server honoured)."""
         response = self.request(method, res.path, params=params, json=body,
                                 headers={"Prefer": ", ".join(prefer)} if prefer else None, resource=res)
         rows = _json_body(response) if response.content else []
@@ -672,6 +682,7 @@ class Client:
     def _filtered_write(self, method: str, resource: Resource | str, filters: Filters, body: Any, *, returning: bool,
                         count: bool, max_affected: int | None, select: Sequence[str] | None,
                         tx_rollback: bool) -> WriteResult:
+        """PATCH or DELETE by filter: the one place that refuses a write without a filter (it would hit every row)."""
         res = self.resource(resource)
         params = as_params(filters)
         if not params:
@@ -715,6 +726,7 @@ class Client:
 
 
 def _json_body(response: httpx.Response) -> Any:
+    """The response's JSON; a 2xx that is not JSON means the base URL is not a PostgREST API, which is said so."""
     try:
         return response.json()
     except ValueError:

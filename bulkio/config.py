@@ -176,6 +176,7 @@ def _safe_url(url: str) -> str:
 
 
 def _read_config(path: str | Path | None, profile: str | None, *, explicit: bool) -> dict[str, Any]:
+    """One profile's settings from the TOML config file ({} when there is none and none was named)."""
     file = Path(path).expanduser() if path else DEFAULT_CONFIG_FILE.expanduser()
     if not file.exists():
         if explicit:

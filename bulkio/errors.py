@@ -91,6 +91,7 @@ class ApiError(BulkioError):
         super().__init__(self._render())
 
     def _render(self) -> str:
+        """The message: the sentence first (what people read), then the code and the place (what support needs)."""
         where = f" ({self.method} {self.url})" if self.method and self.url else ""
         code = f" [{self.code}]" if self.code else ""
         text = f"{self.sentence}{code}{where}"
@@ -106,6 +107,7 @@ class ApiError(BulkioError):
         return self.status in (429, 502, 503, 504)
 
     def to_dict(self) -> dict[str, Any]:
+        """The error as plain, JSON-ready values, for callers that log or store it (never the API key: see above)."""
         return {
             "status": self.status,
             "code": self.code,

@@ -53,6 +53,7 @@ class ExportInfo:
     version: str = __version__
 
     def to_dict(self) -> dict[str, Any]:
+        """The fields as plain values, as the workbook's ``_bulkio`` sheet stores them."""
         return asdict(self)
 
 

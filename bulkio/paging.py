@@ -132,6 +132,7 @@ class _Merge:
         self.ended = False
 
     def seen(self, key: Any) -> bool:
+        """`key` is among the rows of the last few pages taken (see the class docstring for why only those)."""
         return any(key in keys for keys in self.recent)
 
     def take(self, rows: Sequence[Row]) -> list[Row]:

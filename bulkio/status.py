@@ -26,6 +26,7 @@ class ServerStatus:
     rate_limit: str | None
 
     def facts(self) -> dict[str, Any]:
+        """What ``bulkio ping`` prints, line by line (label -> value)."""
         return {
             "server": f"{self.base_url} ({self.server})",
             "auth": f"{self.auth}: key accepted",

@@ -40,6 +40,7 @@ CHUNK_ROWS = 5000
 
 
 def _columns(resource: Resource, select: Sequence[str], custom_keys: Mapping[str, set[str]]) -> list[str]:
+    """The header: `select` with each JSON column replaced by one column per key the spool has seen."""
     names: list[str] = []
     for name in select:
         if resource.column(name).is_json:
@@ -50,6 +51,7 @@ def _columns(resource: Resource, select: Sequence[str], custom_keys: Mapping[str
 
 
 def _chunks(spool: Path, size: int) -> Iterator[list[dict[str, Any]]]:
+    """The spooled rows read back `size` at a time: the unit of memory use."""
     chunk: list[dict[str, Any]] = []
     with spool.open(encoding="utf-8") as handle:
         for line in handle:

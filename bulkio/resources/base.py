@@ -84,10 +84,12 @@ class Column:
 
     @property
     def is_array(self) -> bool:
+        """A text array: one cell in a sheet, its items joined (`bulkio.values`)."""
         return self.type is ColumnType.TEXT_ARRAY
 
     @property
     def is_json(self) -> bool:
+        """A JSON object (``customFields``): flattened into one sheet column per key."""
         return self.type is ColumnType.JSON
 
 
@@ -133,6 +135,7 @@ class Resource:
 
     @property
     def path(self) -> str:
+        """The table's URL path under the API root (PostgREST serves table ``t`` at ``/t``)."""
         return f"/{self.name}"
 
     def __contains__(self, name: object) -> bool:
@@ -150,6 +153,7 @@ class Resource:
 
     @property
     def column_names(self) -> list[str]:
+        """Every column's name, in table order."""
         return [column.name for column in self.columns]
 
     @property
@@ -164,4 +168,5 @@ class Resource:
 
     @property
     def references(self) -> dict[str, Reference]:
+        """The foreign-key columns and what each points at, by column name."""
         return {c.name: c.reference for c in self.columns if c.reference is not None}
