@@ -1,12 +1,16 @@
 """The `bulkio` command: parse options, call one library function, render the result with rich.
 
-No HTTP and no pandas here: each command delegates to the library, and every `BulkioError` becomes a one-line
-message and exit code 1 (2 for usage errors, as click does).
+Each command delegates to the library: this module sends no request and builds no table of its own (pandas and
+httpx work happens in the library), and every `BulkioError` becomes a one-line message and exit code 1 (2 for
+usage errors, as click does). The library's modules are imported inside the commands that use them: loading
+this module loads the `bulkio` package (and with it pandas and httpx) but not pandera or the sandbox's web server
+(uvicorn, starlette), so ``bulkio --help`` never loads them and each command loads only what it uses.
 """
 
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -224,9 +228,7 @@ def template(
             with client:
                 res = resource_for(client, resource)
         if output.suffix.lower() == ".csv":
-            import pandas as pd
-
-            write_csv(pd.DataFrame(columns=template_columns(res)), output, resource=res)
+            write_csv([], output, resource=res, columns=template_columns(res))  # no rows: the header alone
         elif output.suffix.lower() == ".xlsx":
             lookups = {}
             if from_server:
@@ -336,8 +338,6 @@ def _batch_size(client: Any, given: int | None) -> int:
 
 
 def _confirm(yes: bool, question: str) -> bool:
-    import sys
-
     if yes:
         return True
     if not sys.stdin.isatty():

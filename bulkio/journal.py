@@ -4,8 +4,10 @@
   the first request;
 - ``journal.jsonl``: append-only, one JSON line per event, flushed and fsync'd before the next request: a batch's
   intent (``sent``) before it goes out and its outcome (``done``, with every row's result) after it came back;
-- ``undo.jsonl``: what undo needs, written before the outcome line of the batch it belongs to: ids created, the
-  values updated rows had, the full rows deleted (read before the DELETE is sent).
+- ``undo.jsonl``: what undo needs (`bulkio.undo`), written before the outcome line of the batch it belongs to: ids
+  created, the values updated rows had, the full rows deleted and the rows the database deletes with them by
+  cascade (``cascaded``, both read before the DELETE is sent), and the ids of rows put back at once because they
+  changed as they were being deleted (``restored``).
 
 A batch with ``sent`` and no ``done`` has an unknown outcome: resume checks the server before sending it again.
 Nothing here ever holds the API key.

@@ -1,12 +1,16 @@
 """Undoing a run (design decision 8): its own undo data, planned and applied like any import.
 
-A run keeps what undoing needs in ``undo.jsonl``: the ids it created (with what it sent), the values updated rows
-had before (and the values it wrote), and the full rows it deleted (read just before deleting them). `plan_undo`
-turns them into a `Plan`: created rows are deleted, updated columns are set back, deleted rows are inserted again
-with their ids. It is guarded like any plan: a row someone changed after the run is a conflict, never overwritten.
+A run keeps what undoing needs in ``undo.jsonl`` (`bulkio.journal`): the ids it created (with what it sent), the
+values updated rows had before (and the values it wrote), the full rows it deleted and the rows of other tables the
+database deletes along with them (``ON DELETE CASCADE``, e.g. a customer's contacts), all read just before the
+DELETE is sent. `plan_undo` turns them into a `Plan`: created rows are deleted, updated columns are set back,
+deleted rows are inserted again with their ids; `undo` then inserts the cascaded rows again and sets back the links
+to them (a customer's ``salesContactId``). Each step is guarded like any plan: a row someone changed after the run
+is a conflict, never overwritten.
 
-What cannot come back exactly: ``updatedAt`` of rows set back is the time of the undo; rows that the database
-deleted along with a deleted customer (``ON DELETE CASCADE``, e.g. its contacts) are not in the undo data.
+What cannot come back exactly: ``updatedAt`` of rows set back is the time of the undo; rows inserted again carry
+only the columns their table's `Resource` describes; and cascaded rows are recorded only for the tables bulkio
+has a hand-written definition of (`bulkio.apply.cascades`: an OpenAPI document does not say what cascades).
 """
 
 from __future__ import annotations
