@@ -78,6 +78,8 @@ def cascades(resource: Resource) -> list[tuple[Resource, str]]:
 
 
 def _is_data_error(exc: ApiError) -> bool:
+    """A refusal of the rows themselves (a 4xx other than 401/403/404, the key or the table, and 429, the rate
+    limit): worth splitting the batch to find the bad rows."""
     return 400 <= exc.status < 500 and exc.status not in (*_FATAL_STATUSES, 429)
 
 
@@ -98,6 +100,7 @@ class _Runner:
 
     # ------------------------------------------------------------------ bookkeeping
     def _tick(self, kind: str, n: int) -> None:
+        """Count `n` more rows of `kind` done and tell `progress` (batches finish on several threads)."""
         with self.lock:
             self.done[kind] = self.done.get(kind, 0) + n
             done, total = self.done[kind], self.totals.get(kind, 0)
@@ -106,6 +109,8 @@ class _Runner:
 
     # ------------------------------------------------------------------ one request each
     def _create(self, rows: list[_Row], tx_rollback: bool = False) -> list[RowResult]:
+        """POST the rows as one array (the company filled in where the table has one); record the new ids for
+        undo."""
         res = self.resource
         records = []
         tenant = res.tenant_column
@@ -135,6 +140,8 @@ class _Runner:
         return out
 
     def _update(self, rows: list[_Row], body: Mapping[str, Any], tx_rollback: bool = False) -> list[RowResult]:
+        """One guarded PATCH for rows sharing `body`: the rows the server returns were updated, the others changed
+        since the plan and are conflicts."""
         res = self.resource
         patch = dict(body)
         if "updatedAt" in res and "updatedAt" not in patch:
@@ -269,6 +276,7 @@ class _Runner:
 
     # ------------------------------------------------------------------ batches
     def run_batch(self, number: int, kind: Kind, rows: list[_Row], body: Mapping[str, Any]) -> list[RowResult]:
+        """Send one batch between its ``sent`` and ``done`` events; a failure that is not the rows' stops the run."""
         if self.stopped:
             return []
         self.journal.append({"event": "sent", "batch": number})
@@ -335,6 +343,8 @@ def _split(client: Client, resource: Resource, batch: Batch) -> list[list[RowPla
 
 
 def _journal_batches(client: Client, plan: Plan, batch_size: int | None) -> list[dict[str, Any]]:
+    """The plan's batches as they will be sent (each cut under the URL budget), numbered for the journal: fixed
+    before the first request, so that resume knows every batch and its rows, whatever happened to them."""
     out = []
     for batch in plan.batches(batch_size):
         for chunk in _split(client, plan.resource, batch):
@@ -393,6 +403,8 @@ def resume(client: Client, run: str | Path, *, root: str | Path | None = None, c
 
 def _execute(client: Client, journal: Journal, concurrency: int | None, progress: Progress | None,
              start: int, retries: int) -> Results:
+    """Run what the journal says is left (first asking the server about batches sent without an outcome), then
+    gather every row's outcome: the one path of `apply` and `resume`."""
     header = journal.header()
     resource = resource_for(client, header["resource"])
     runner = _Runner(client, resource, journal, concurrency=concurrency or client.settings.concurrency,

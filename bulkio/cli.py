@@ -14,13 +14,18 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 
 from ._version import __version__
 from .errors import BulkioError, ConfigError
+
+if TYPE_CHECKING:  # annotations only: the commands import the library themselves, when they run
+    from .client import Client
+    from .plan import Plan
+    from .results import Results
 
 __all__ = ["app", "main"]
 
@@ -113,7 +118,7 @@ BaseUrl = Annotated[str | None, typer.Option("--base-url", envvar="BULKIO_BASE_U
                                                 "The key comes from $BULKIO_API_KEY or the config file.")]
 
 
-def _client(base_url: str | None) -> Any:
+def _client(base_url: str | None) -> Client:
     from .client import Client
 
     return Client(base_url=base_url)
@@ -254,15 +259,15 @@ AcceptReformatted = Annotated[bool, typer.Option(
          "are left as they are, each with a warning.")]
 
 
-def _make_plan(client: Any, file: Path, resource: str | None, delete_missing: bool, skip_invalid: bool,
-               accept_reformatted: bool = False) -> Any:
+def _make_plan(client: Client, file: Path, resource: str | None, delete_missing: bool, skip_invalid: bool,
+               accept_reformatted: bool = False) -> Plan:
     from .plan import plan as make
 
     return make(client, file, resource=resource, delete_missing=delete_missing, skip_invalid=skip_invalid,
                 accept_reformatted=accept_reformatted)
 
 
-def _show_plan(result: Any) -> None:
+def _show_plan(result: Plan) -> None:
     from .report import issues_table, plan_tables
 
     for warning in result.warnings:
@@ -273,7 +278,7 @@ def _show_plan(result: Any) -> None:
         console.print(table)
 
 
-def _write_report(result: Any, report: Path) -> None:
+def _write_report(result: Plan, report: Path) -> None:
     suffix = report.suffix.lower()
     if suffix == ".xlsx":
         result.to_excel(report)
@@ -331,7 +336,7 @@ def plan_command(
     raise typer.Exit(EXIT_CHANGES if result.has_changes else 0)
 
 
-def _batch_size(client: Any, given: int | None) -> int:
+def _batch_size(client: Client, given: int | None) -> int:
     """Rows per write: the option, else the settings (config file). `apply` and `server_check` fall back to the
     table's own default, never to the settings, so without this the config file's ``batch_size`` never arrived."""
     return client.settings.batch_size if given is None else given
@@ -346,7 +351,7 @@ def _confirm(yes: bool, question: str) -> bool:
     return typer.confirm(question, default=False)
 
 
-def _finish(results: Any, sheet_file: Path | None, output: Path | None) -> None:
+def _finish(results: Results, sheet_file: Path | None, output: Path | None) -> None:
     from .report import results_table
 
     for table in results_table(results):
@@ -553,6 +558,7 @@ def demo(
 
 
 def main() -> None:
+    """The ``bulkio`` console script (pyproject's ``[project.scripts]``)."""
     app()
 
 

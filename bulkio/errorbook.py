@@ -24,6 +24,7 @@ def error_workbook_path(path: str | Path) -> Path:
 
 
 def _cell_text(value: Any) -> Any:
+    """A value xlsxwriter can write as it is (number, text, blank), else its text."""
     return value if isinstance(value, (int, float, str)) or value is None else str(value)
 
 

@@ -31,6 +31,8 @@ def split_custom(name: str, resource: Resource) -> tuple[Column, str] | None:
 
 
 def _series(column: Column, values: list[Any]) -> pd.Series:
+    """API values as a column of the dtype a notebook expects for `column` (nullable numbers, UTC datetimes,
+    nullable booleans, text)."""
     kind = column.type
     if kind in (ColumnType.NUMERIC, ColumnType.INTEGER):
         if all(type(v) is not int or abs(v) <= 2**53 for v in values):
@@ -92,6 +94,7 @@ def unflatten(frame: pd.DataFrame | Iterable[Mapping[str, Any]], resource: Resou
 
 
 def _missing(cell: Any) -> bool:
+    """Whether a cell is pandas' missing value; lists, dicts and text never are (`pd.isna` would look inside)."""
     try:
         return bool(pd.isna(cell)) if not isinstance(cell, (list, dict, str)) else False
     except (TypeError, ValueError):

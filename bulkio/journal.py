@@ -47,6 +47,7 @@ def find_run(run: str | Path, root: str | Path | None = None) -> Path:
 
 
 def _line(record: dict[str, Any]) -> str:
+    """One record as one JSON line: a crash can leave only the last line cut short, which `Journal` then ignores."""
     return json.dumps(record, ensure_ascii=False, default=str, separators=(",", ":")) + "\n"
 
 
@@ -58,10 +59,16 @@ class Journal:
 
     @property
     def run_id(self) -> str:
+        """The run's id, which is its folder's name: `find_run` finds a run by either."""
         return self.folder.name
 
     @classmethod
     def create(cls, root: str | Path | None, header: dict[str, Any]) -> Journal:
+        """A new run's folder under `root` (default: here) with its ``run.json``, written whole or not at all
+        (through a temporary file and a rename), so that resume never reads half a plan.
+
+        :raises FileExistsError: the run id is taken (two runs started in the same second drew the same suffix).
+        """
         folder = Path(root or ".") / RUNS_DIR / new_run_id()
         folder.mkdir(parents=True, exist_ok=False)
         journal = cls(folder)
@@ -72,21 +79,28 @@ class Journal:
         return journal
 
     def header(self) -> dict[str, Any]:
+        """``run.json``: the batches as the run planned them, the rows it writes none of, where its plan came from."""
         return json.loads((self.folder / "run.json").read_text(encoding="utf-8"))
 
     def _append(self, name: str, record: dict[str, Any]) -> None:
+        """Append a timestamped record and fsync it: the record is on disk before the next request goes out."""
         with open(self.folder / name, "a", encoding="utf-8") as stream:
             stream.write(_line({"t": datetime.now(UTC).isoformat(timespec="milliseconds"), **record}))
             stream.flush()
             os.fsync(stream.fileno())
 
     def append(self, record: dict[str, Any]) -> None:
+        """Record an event in ``journal.jsonl`` (``sent`` before a batch goes out, ``done`` or ``stopped`` after),
+        on disk before this returns: a crash right after still leaves the event for resume to see."""
         self._append("journal.jsonl", record)
 
     def undo(self, record: dict[str, Any]) -> None:
+        """Record what undoing a batch needs in ``undo.jsonl`` (``kind``: created, updated, deleted, cascaded,
+        restored), on disk before the batch's ``done`` event, so that a finished batch is always undoable."""
         self._append("undo.jsonl", record)
 
     def _read(self, name: str) -> Iterator[dict[str, Any]]:
+        """The records of one file, stopping at a last line a crash cut short (it was never acted on)."""
         path = self.folder / name
         if not path.exists():
             return
@@ -97,7 +111,9 @@ class Journal:
                 yield json.loads(text)
 
     def events(self) -> list[dict[str, Any]]:
+        """The journal's events in order; a last line cut short by a crash is left out, as if never written."""
         return list(self._read("journal.jsonl"))
 
     def undo_records(self) -> list[dict[str, Any]]:
+        """The undo records in order (`bulkio.undo` reads them); a last line cut short by a crash is left out."""
         return list(self._read("undo.jsonl"))

@@ -116,6 +116,8 @@ class CellKinds:
 
 
 def _header(cells: Sequence[Any], file: str, sheet: str | None) -> list[str]:
+    """The column names of the first row, trailing blanks dropped. A column without a name, or with another's, is
+    refused with where it is: its cells could not be told to a field."""
     names = ["" if c is None else str(c).strip() for c in cells]
     while names and not names[-1]:
         names.pop()
@@ -212,6 +214,7 @@ def _open_error(path: Path, exc: Exception) -> WorkbookError:
 
 
 def _read_xlsx(path: Path, resource: Resource | None, sheet_name: str | None) -> Sheet:
+    """An .xlsx file: the metadata, then the table it holds, the data sheet and (on a second thread) the snapshot."""
     file = str(path)
     try:
         book = python_calamine.CalamineWorkbook.from_path(file)
@@ -388,6 +391,7 @@ _WIDE_REF = re.compile(rb""" r=["']([A-Z]{2,3})[0-9]""")  # a literal start: sea
 
 
 def _attributes(tag: bytes) -> dict[bytes, bytes]:
+    """The attributes of one XML tag, quoted either way."""
     return {name: double or single for name, double, single in _ATTRIBUTE.findall(tag)}
 
 
@@ -607,6 +611,7 @@ def _encoding(path: Path, head: bytes) -> str:
 
 
 def _read_csv(path: Path, resource: Resource | None, max_bytes: int) -> Sheet:
+    """A CSV file: refused when it is a workbook in disguise or too large, then decoded and parsed as a stream."""
     file = str(path)
     with path.open("rb") as handle:
         head = handle.read(8)

@@ -2,20 +2,26 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
+
+if TYPE_CHECKING:  # annotations only: rendering reads what the library returns, never builds it
+    from .client import Client
+    from .plan import Plan
+    from .results import Results
+    from .validate import ValidationReport
 
 __all__ = ["facts_table", "issues_table", "kind_progress", "plan_tables", "results_table", "row_progress"]
 
 
 @contextmanager
-def row_progress(console: Console, description: str) -> Iterator[Any]:
+def row_progress(console: Console, description: str) -> Iterator[Callable[[int, int | None], None]]:
     """A progress bar for rows; yields the callback `(done, total)` that library functions accept as `progress=`."""
     progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                         TextColumn("rows"), TimeElapsedColumn(), console=console, transient=False,
@@ -39,7 +45,7 @@ def facts_table(title: str, facts: Mapping[str, Any]) -> Table:
     return table
 
 
-def issues_table(report: Any, limit: int = 50) -> Table:
+def issues_table(report: ValidationReport, limit: int = 50) -> Table:
     """Validation issues as a table: Excel row, column, value, message (the first `limit`, then a count)."""
     table = Table(title=f"{len(report.errors)} error(s), {len(report.warnings)} warning(s)", title_justify="left")
     for title in ("row", "column", "value", "problem"):
@@ -59,11 +65,12 @@ _KIND_STYLES = {"create": "green", "update": "blue", "delete": "red", "conflict"
 
 
 def _clipped(value: Any, width: int = 40) -> str:
+    """A value as one table cell of at most `width` characters: a long note must not push the table off screen."""
     text = "" if value is None or value != value else str(value)  # None and NaN are empty
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-def plan_tables(plan: Any, limit: int = 30) -> list[Any]:
+def plan_tables(plan: Plan, limit: int = 30) -> list[Text | Table]:
     """A plan as the CLI shows it: the counts, then the field-level changes (the first `limit` of them)."""
     head = Text(f"plan: {plan.resource.name} from {plan.source} ({'three-way' if plan.three_way else 'two-way'} "
                 f"compare, {plan.requests} requests)", style="bold")
@@ -90,7 +97,7 @@ def plan_tables(plan: Any, limit: int = 30) -> list[Any]:
     return [head, counts, fields]
 
 
-def results_table(results: Any, limit: int = 30) -> list[Any]:
+def results_table(results: Results, limit: int = 30) -> list[Text | Table]:
     """A run's outcome: counts by status, then the rows that failed or conflicted."""
     head = Text(f"run {results.run_id}: {results.requests} requests, {results.retries} retries", style="bold")
     counts = Table()
@@ -114,13 +121,13 @@ def results_table(results: Any, limit: int = 30) -> list[Any]:
 
 
 @contextmanager
-def kind_progress(console: Console, client: Any = None) -> Iterator[Any]:
+def kind_progress(console: Console, client: Client | None = None) -> Iterator[Callable[[str, int, int], None]]:
     """One progress bar per kind of write (rows done of all, and the client's requests and retries so far); yields
     the callback `(kind, done, total)` that `apply` accepts."""
     progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                         TextColumn("rows · {task.fields[requests]} requests · {task.fields[retries]} retries"),
                         TimeElapsedColumn(), console=console, transient=False, disable=not console.is_terminal)
-    tasks: dict[str, Any] = {}
+    tasks: dict[str, TaskID] = {}
 
     def update(kind: str, done: int, total: int) -> None:
         counts = {"requests": getattr(client, "requests_made", 0), "retries": getattr(client, "retries", 0)}

@@ -27,6 +27,8 @@ __all__ = ["RESULT_COLUMNS", "Results", "RowResult", "Status", "write_results_wo
 
 
 class Status(StrEnum):
+    """A row's outcome, as the results workbook's ``_status`` column writes it."""
+
     CREATED = "created"
     UPDATED = "updated"
     DELETED = "deleted"
@@ -53,10 +55,12 @@ class RowResult:
     """Created rows: the values the server filled in for columns the row left empty (defaults)."""
 
     def to_dict(self) -> dict[str, Any]:
+        """As the journal stores it (plain JSON): a resumed run reads it back with `from_dict`."""
         return {**asdict(self), "status": self.status.value}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RowResult:
+        """The inverse of `to_dict`."""
         return cls(**{**data, "status": Status(data["status"])})
 
 
@@ -77,18 +81,23 @@ class Results:
 
     @property
     def complete(self) -> bool:
+        """Whether every row was done: the run did not stop and no row waits for a resume."""
         return self.stopped is None and not any(r.status is Status.PENDING for r in self.rows)
 
     def counts(self) -> dict[Status, int]:
+        """Rows per status, every status present (zero included), in `Status` order."""
         counts = dict.fromkeys(Status, 0)
         for r in self.rows:
             counts[r.status] += 1
         return counts
 
     def of(self, status: Status) -> list[RowResult]:
+        """The rows that ended with `status`, in sheet order."""
         return [r for r in self.rows if r.status is status]
 
     def to_frame(self) -> pd.DataFrame:
+        """One row per outcome (row, key, status, label, id, readable_id, error) for a notebook: empty cells are
+        None and Excel row numbers stay integers (``Int64``) even where a row has none."""
         frame = pd.DataFrame([r.to_dict() for r in self.rows],
                              columns=["row", "key", "status", "label", "id", "readable_id", "error"])
         frame = frame.astype(object).where(frame.notna(), None)
@@ -96,6 +105,7 @@ class Results:
         return frame
 
     def resume_hint(self) -> str:
+        """The command that finishes this run, for messages that must say how to go on."""
         return f"bulkio apply --resume {self.run_id}"
 
     def _repr_html_(self) -> str:

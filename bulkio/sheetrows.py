@@ -70,6 +70,8 @@ def _plain(texts: list[str]) -> bool:
 
 
 def _utf16_truncate(text: str) -> str:
+    """`text` cut to the `_STRING_MAX` UTF-16 units Excel keeps (a character beyond the BMP counts twice), as
+    xlsxwriter cuts it."""
     units = 0
     for index, char in enumerate(text):
         units += 2 if ord(char) > 0xFFFF else 1

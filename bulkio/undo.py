@@ -125,6 +125,7 @@ def plan_undo(client: Client, run: str | Path, *, root: str | Path | None = None
 
 
 def _natural_label(resource: Any, row: dict[str, Any] | None) -> str | None:
+    """The row's natural key value (a customer's name) as text: how a reversal's rows are named to the user."""
     if not row or not resource.natural_key:
         return None
     value = row.get(resource.natural_key[0])
@@ -145,6 +146,7 @@ def _links(resource: Resource, row: dict[str, Any], cascaded: dict[str, list[dic
 
 
 def _creates(resource: Resource, rows: list[dict[str, Any]], source: str, host: str) -> Plan:
+    """A plan inserting `rows` again as they were, ids included (the cascaded rows of a delete)."""
     body_rows = [{c: v for c, v in row.items() if c in resource} for row in rows]
     return _plan(resource, tuple(RowPlan(Kind.CREATE, str(b.get(resource.key)), None, _natural_label(resource, b),
                                          body=b) for b in body_rows), source, host)

@@ -66,6 +66,7 @@ _ACTION_COMMENT = f"Leave blank to create or update the row; write '{DELETE}' to
 
 
 def _column_for(resource: Resource | None, name: str) -> Column | None:
+    """The column `name` describes, or None for a column the resource does not know (a ``customFields`` key)."""
     if resource is not None and name in resource:
         return resource.column(name)
     return None
@@ -83,6 +84,8 @@ def _cell(column: Column | None, value: Any) -> Any:
 
 
 class _Formats:
+    """The cell formats of one workbook: xlsxwriter wants each made once per book, not once per cell.
+"""
     def __init__(self, book: xlsxwriter.Workbook) -> None:
         self.header = book.add_format({"bold": True, "bg_color": "#DDEBF7", "border": 1, "text_wrap": False})
         self.header_ro = book.add_format({"bold": True, "bg_color": "#D9D9D9", "font_color": "#595959", "border": 1})
@@ -96,6 +99,7 @@ class _Formats:
 
 
 def _write_value(sheet: Any, row: int, col: int, value: Any, fmt: Any, date_fmt: Any) -> None:
+    """One cell through the writer of its type, a datetime without its time zone (an Excel date has none)."""
     if value is None:
         sheet.write_blank(row, col, None, fmt)
     elif isinstance(value, bool):
@@ -109,6 +113,7 @@ def _write_value(sheet: Any, row: int, col: int, value: Any, fmt: Any, date_fmt:
 
 
 def _header_comment(column: Column | None, lookups_choices: int) -> str | None:
+    """The header's comment: what a user needs to fill the column in (read-only, description, required, the list)."""
     if column is None:
         return "custom field: text, number or JSON"
     parts = []
@@ -285,6 +290,8 @@ def _base_rows(base: pd.DataFrame, resource: Resource | None, converted: Mapping
 
 
 def _base_sheet(book: xlsxwriter.Workbook, key: str, names: Sequence[str]) -> Any:
+    """The ``_base`` sheet with its header row (the key column's name, then the column names as JSON); the caller
+    adds the rows (all at once, or page by page) and hides it."""
     sheet = book.add_worksheet(BASE_SHEET)
     sheet.write_string(0, 0, key)
     sheet.write_string(0, 1, json.dumps(list(names), ensure_ascii=False))
@@ -308,6 +315,7 @@ def _write_base(book: xlsxwriter.Workbook, base: pd.DataFrame, resource: Resourc
 
 
 def _write_meta(book: xlsxwriter.Workbook, values: Mapping[str, Any]) -> None:
+    """The very hidden ``_bulkio`` sheet, one name and value a row: the reader learns the table and host from it."""
     sheet = book.add_worksheet(META_SHEET)
     for row, (key, value) in enumerate(values.items()):
         sheet.write_string(row, 0, key)
@@ -317,12 +325,14 @@ def _write_meta(book: xlsxwriter.Workbook, values: Mapping[str, Any]) -> None:
 
 
 def _open(path: Path, constant_memory: bool) -> xlsxwriter.Workbook:
+    """A workbook that writes every text as text: no number, formula or link guessed from a string."""
     options = {"constant_memory": constant_memory, "strings_to_numbers": False, "strings_to_formulas": False,
                "strings_to_urls": False, "remove_timezone": True}
     return xlsxwriter.Workbook(str(path), options)
 
 
 def _close(book: xlsxwriter.Workbook, path: Path) -> Path:
+    """Finish the file; xlsxwriter writes it only now, so a full disk or a locked file is reported here, naming it."""
     try:
         book.close()
     except Exception as exc:  # xlsxwriter raises its own FileCreateError and OSError subclasses
@@ -482,6 +492,7 @@ class PagedWorkbook:
 
 
 def _span(cells: Sequence[tuple[int | None, int | None]]) -> tuple[int | None, int | None]:
+    """(first, last) column written over several pages' (first, last) pairs, None where no page wrote any."""
     firsts = [first for first, _ in cells if first is not None]
     lasts = [last for _, last in cells if last is not None]
     return (min(firsts) if firsts else None, max(lasts) if lasts else None)
@@ -521,6 +532,7 @@ def write_template(resource: Resource, path: str | Path, *, lookups: Mapping[str
 
 
 def _na_to_none(value: Any) -> Any:
+    """pandas' missing values (None, NA, NaT, NaN) as None: the one blank `to_cell` knows."""
     if value is None or value is pd.NA or value is pd.NaT:
         return None
     if isinstance(value, float) and value != value:
