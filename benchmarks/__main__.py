@@ -213,6 +213,8 @@ def main() -> None:
                     "ratio_bulkio_over_fetch_only": round(bulkio_s / fetch_s, 2),
                     "requests": {"bulkio": int(bulkio_requests), "naive": int(naive_requests),
                                  "fetch_only": int(fetch_requests)}}
+            # the measuring modules import bulkio (pandas, pandera) only now: the parent stays small while the
+            # export figures above read their children's peak RSS, which a fork starts from the parent's
             if args.only in (None, "read"):
                 from .read_validate import measure
 

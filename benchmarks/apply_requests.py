@@ -19,16 +19,22 @@ from typing import Any
 
 import pandas as pd
 
+from bulkio.apply import apply
+from bulkio.client import Client
+from bulkio.export import export_table
+from bulkio.filters import eq
+from bulkio.plan import Kind, Plan, plan
+from bulkio.read import Sheet, read_sheet
+from bulkio.results import Status
+from bulkio.sandbox import Sandbox
+from bulkio.workbook import write_workbook
+
 __all__ = ["measure_apply"]
 
 _KEY = "bench-apply-key-not-secret"
 
 
-def _sheet(client: Any, work: Path, creates: int, updates: int, deletes: int) -> Any:
-    from bulkio.export import export_table
-    from bulkio.read import Sheet, read_sheet
-    from bulkio.workbook import write_workbook
-
+def _sheet(client: Client, work: Path, creates: int, updates: int, deletes: int) -> Sheet:
     sheet = read_sheet(write_workbook(export_table(client, "customer"), work / "apply.xlsx"))
     frame = sheet.frame.copy()
     statuses = sorted({str(v) for v in frame["customerStatusId"].dropna()})[:3]
@@ -47,12 +53,9 @@ def _sheet(client: Any, work: Path, creates: int, updates: int, deletes: int) ->
     return Sheet(sheet.file, sheet.sheet, sheet.resource, frame, rows, sheet.meta, sheet.base, [])
 
 
-def _per_row(client: Any, plan: Any, sample: float) -> tuple[int, int, float]:
+def _per_row(client: Client, planned: Plan, sample: float) -> tuple[int, int, float]:
     """(requests one per row would take, requests sent for the sample, seconds the sample took)."""
-    from bulkio.filters import eq
-    from bulkio.plan import Kind
-
-    creates, updates, deletes = (plan.of(k) for k in (Kind.CREATE, Kind.UPDATE, Kind.DELETE))
+    creates, updates, deletes = (planned.of(k) for k in (Kind.CREATE, Kind.UPDATE, Kind.DELETE))
     total = len(creates) + len(updates) + len(deletes)
     take = [rows[: max(1, int(len(rows) * sample))] for rows in (creates, updates, deletes)]
     company = client.company_id()
@@ -71,11 +74,6 @@ def measure_apply(rows: int, creates: int = 10_000, updates: int = 10_000, delet
                   factor: float = 100.0, sample: float = 0.05) -> dict[str, Any]:
     """Seed `rows` customers (at least updates + deletes), apply the edited sheet at 60 requests per
     ``60 / factor`` seconds, and measure one request per row on a `sample` of the rows at the same pace."""
-    from bulkio.apply import apply
-    from bulkio.client import Client
-    from bulkio.plan import plan
-    from bulkio.results import Status
-    from bulkio.sandbox import Sandbox
 
     with Sandbox(rows=max(rows, updates + deletes), seed=7, api_key=_KEY) as sandbox, \
             tempfile.TemporaryDirectory() as tmp:

@@ -15,6 +15,16 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bulkio.client import Client
+from bulkio.export import export_table
+from bulkio.flatten import split_custom
+from bulkio.lookups import fetch_lookups
+from bulkio.plan import CellReader, columns, compared_columns, diff_rows
+from bulkio.plan.fetch import select_columns
+from bulkio.read import read_sheet
+from bulkio.validate import validate
+from bulkio.workbook import write_workbook
+
 __all__ = ["measure_plan"]
 
 
@@ -35,8 +45,6 @@ def _edit(sheet: Any, share: float, seed: int = 7) -> int:
 def _per_row(sheet: Any, reader: Any, compared: list[str], keys: list[str], positions: list[int],
              server_rows: dict[str, dict[str, Any]], base: dict[str, dict[str, Any]]) -> int:
     """The baseline: for each row, for each column, normalise the three values and compare them."""
-    from bulkio.flatten import split_custom
-
     res = sheet.resource
     canon = {name: (reader.canon_sheet(name), reader.canon_stored(name, server=True),
                     reader.canon_stored(name, server=False)) for name in compared}
@@ -64,14 +72,6 @@ def _per_row(sheet: Any, reader: Any, compared: list[str], keys: list[str], posi
 
 def measure_plan(env: dict[str, str], work: Path, share: float = 0.01) -> dict[str, Any]:
     """Time `plan.diff_rows` and the per-row baseline on the sandbox's customers with `share` of rows edited."""
-    from bulkio.client import Client
-    from bulkio.export import export_table
-    from bulkio.lookups import fetch_lookups
-    from bulkio.plan import _compared_columns, _Reader, _select, columns, diff_rows
-    from bulkio.read import read_sheet
-    from bulkio.validate import validate
-    from bulkio.workbook import write_workbook
-
     os.environ.update({k: v for k, v in env.items() if k.startswith("BULKIO_")})
     with Client() as client:
         path = write_workbook(export_table(client, "customer"), work / "plan.xlsx")
@@ -80,10 +80,10 @@ def measure_plan(env: dict[str, str], work: Path, share: float = 0.01) -> dict[s
         lookups = fetch_lookups(client, sheet.resource)
         if validate(sheet, lookups).errors:  # as plan() does before it compares: the compare's real input
             raise SystemExit("the edited benchmark sheet does not validate")
-        compared = _compared_columns(sheet)
-        select = _select(sheet.resource, compared)
+        compared = compared_columns(sheet)
+        select = select_columns(sheet.resource, compared)
         server_rows = {str(r["id"]): r for page in client.iter_pages("customer", select=select) for r in page}
-    reader = _Reader(sheet.resource, lookups)
+    reader = CellReader(sheet.resource, lookups)
     keys = [str(k) for k in sheet.frame["id"]]
     positions = list(range(len(keys)))
     base = sheet.base or {}

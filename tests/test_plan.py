@@ -15,7 +15,8 @@ from bulkio.client import Client
 from bulkio.config import Settings
 from bulkio.errors import ValidationFailed
 from bulkio.export import export_table
-from bulkio.plan import Kind, Plan, Unchanged, _chunks, plan
+from bulkio.plan import Kind, Plan, Unchanged, plan
+from bulkio.plan.fetch import key_requests
 from bulkio.resources import CUSTOMER
 from bulkio.sandbox import Sandbox
 from bulkio.validate import IssueCode
@@ -300,10 +301,10 @@ def test_the_server_is_read_by_the_exports_filter_when_that_is_cheaper(sandbox: 
 def test_counting_id_requests_stops_once_the_filter_is_known_cheaper(client: Client) -> None:
     # cutting the URLs of 100,000 ids takes a second: the plan only needs to know which way is cheaper
     ids = [f"cust_{i:08d}" for i in range(5000)]
-    every = _chunks(client, CUSTOMER, ids, ["id", "name"])
+    every = key_requests(client, CUSTOMER, ids, ["id", "name"])
     assert every > 10
-    assert _chunks(client, CUSTOMER, ids, ["id", "name"], beyond=3) == 4  # one past, so "more than 3" is known
-    assert _chunks(client, CUSTOMER, ids, ["id", "name"], beyond=every) == every
+    assert key_requests(client, CUSTOMER, ids, ["id", "name"], beyond=3) == 4  # one past, so "more than 3" is known
+    assert key_requests(client, CUSTOMER, ids, ["id", "name"], beyond=every) == every
 
 
 def test_ids_outside_the_filter_are_fetched_by_id(sandbox: Sandbox, tmp_path: Path) -> None:

@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bulkio.lookups import Lookup
-from bulkio.plan import Kind, _Reader, _server_value, diff_rows
+from bulkio.plan import CellReader, Kind, diff_rows, server_value
 from bulkio.read import Sheet
 from bulkio.resources import CUSTOMER
 from bulkio.snapshot import Snapshot
@@ -104,7 +104,7 @@ def _sheet_and_server(rows: list[dict[str, tuple[Any, Any, Any]]]
     return keys, frame.where(frame.notna(), None), server
 
 
-def _reference(reader: _Reader, rows: list[dict[str, tuple[Any, Any, Any]]], server: dict[str, dict[str, Any]],
+def _reference(reader: CellReader, rows: list[dict[str, tuple[Any, Any, Any]]], server: dict[str, dict[str, Any]],
                snapshot: Snapshot) -> dict[str, dict[str, str]]:
     """{key: {column: update | conflict | kept}}: every cell normalised, then the three-way table."""
     found: dict[str, dict[str, str]] = {}
@@ -112,7 +112,7 @@ def _reference(reader: _Reader, rows: list[dict[str, tuple[Any, Any, Any]]], ser
         key = f"cus_{index}"
         for name, (_, _, cell) in row.items():
             mine = reader.canon_sheet(name)(cell)
-            theirs = reader.canon_stored(name, server=True)(_server_value(server[key], name, CUSTOMER))
+            theirs = reader.canon_stored(name, server=True)(server_value(server[key], name, CUSTOMER))
             then = reader.canon_stored(name, server=False)(snapshot[key][name])
             user, moved = mine != then, theirs != then
             if user and not moved:
@@ -135,7 +135,7 @@ def test_the_vectorised_compare_agrees_with_the_rules_cell_by_cell(rows: list[di
     keys, frame, server = _sheet_and_server(rows)
     snapshot = Snapshot(keys, COMPARED, [[_stored(name, row[name][0]) for name in COMPARED] for row in rows])
     sheet = Sheet("rules.xlsx", "customer", CUSTOMER, frame, list(range(2, len(rows) + 2)), base=snapshot)
-    reader = _Reader(CUSTOMER, {"customerTypeId": TYPES})
+    reader = CellReader(CUSTOMER, {"customerTypeId": TYPES})
 
     planned, unchanged = diff_rows(sheet, reader, COMPARED, keys, list(range(len(keys))), server, snapshot)
 
@@ -153,7 +153,7 @@ def test_the_vectorised_compare_agrees_with_the_rules_cell_by_cell(rows: list[di
             _check_update(reader, rows[r.row - 2], server[r.key], r.body, r.guard, [c.column for c in r.changes])
 
 
-def _check_update(reader: _Reader, row: dict[str, tuple[Any, Any, Any]], server: dict[str, Any],
+def _check_update(reader: CellReader, row: dict[str, tuple[Any, Any, Any]], server: dict[str, Any],
                   body: Any, guard: Any, changed: list[str]) -> None:
     """An update sends the sheet's API values of exactly the changed columns, guarded by the server's values now;
     changed custom fields are merged into the server's object, which guards them."""
@@ -183,14 +183,14 @@ def test_without_a_snapshot_the_compare_agrees_with_the_rules_two_way(rows: list
                                                                     ) -> None:
     keys, frame, server = _sheet_and_server(rows)
     sheet = Sheet("rules.csv", None, CUSTOMER, frame, list(range(2, len(rows) + 2)))
-    reader = _Reader(CUSTOMER, {"customerTypeId": TYPES})
+    reader = CellReader(CUSTOMER, {"customerTypeId": TYPES})
 
     planned, _ = diff_rows(sheet, reader, COMPARED, keys, list(range(len(keys))), server, None)
 
     expected: dict[str, set[str]] = {}
     for key, row in zip(keys, rows, strict=True):
         for name, (_, _, cell) in row.items():
-            now = _server_value(server[key], name, CUSTOMER)
+            now = server_value(server[key], name, CUSTOMER)
             theirs = reader.canon_stored(name, server=True)(now)
             # a cell a spreadsheet program wrote at its precision (15 digits, TRUE) is the server's value
             column = None if name.startswith("customFields.") else CUSTOMER.column(name)
