@@ -32,9 +32,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .values import CellError
+from ..values import CellError
 
-__all__ = ["INVALID", "ColumnDiff", "array_cells", "by_distinct", "canonical_codes", "columns_of", "compare",
+__all__ = ["INVALID", "Canon", "ColumnDiff", "array_cells", "by_distinct", "canonical_codes", "columns_of", "compare",
            "custom_differ", "differ", "fields_of", "objects"]
 
 
@@ -48,6 +48,7 @@ class _Invalid:
 INVALID = _Invalid()
 
 Canon = Callable[[Any], Any]
+"""A canonical form: one value in, the form that decides equality out (`values.normalize`)."""
 
 
 _KEYED = frozenset((bool, list, dict))
@@ -67,7 +68,7 @@ def _key(value: Any) -> Any:
     return value
 
 
-def _plain_text(raw: pd.Series) -> tuple[np.ndarray, list[Any]] | None:
+def _text_codes(raw: pd.Series) -> tuple[np.ndarray, list[Any]] | None:
     """The text rule, vectorised, when every value is a string: trimmed, blank is empty (`values.normalize` for a
     text column says exactly this for strings)."""
     if pd.api.types.infer_dtype(raw, skipna=True) not in ("string", "empty"):
@@ -86,7 +87,7 @@ def _distinct(values: Sequence[Any], canon: Canon, text: bool = False) -> tuple[
     """
     raw = pd.Series(values, dtype=object)
     if text:
-        fast = _plain_text(raw)
+        fast = _text_codes(raw)
         if fast is not None:
             return fast
     if set(map(type, values)).isdisjoint(_KEYED):

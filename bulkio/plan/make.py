@@ -1,0 +1,286 @@
+"""Making a plan: `plan` reads the sheet, fetches its lookups and validates it; `make_plan` then runs the phases,
+each a function below: the keys and actions of the rows, the server's rows (`fetch`), the checks only the server can
+answer, the vectorised compare of the rows it holds (`compare`), the rows the compare does not see (creates,
+deletes, skipped rows, rows deleted on the server: `build`) and, with ``delete_missing``, the export's rows the sheet
+no longer holds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+import numpy as np
+import pandas as pd
+
+from ..flatten import split_custom
+from ..layout import ACTION_COLUMN, DELETE, RESULT_COLUMNS
+from ..lookups import Lookup, fetch_lookups
+from ..precision import Reformatted
+from ..read import Sheet, read_sheet, workbook_table
+from ..resources import Resource, get_resource, resource_for
+from ..validate import (
+    Issue,
+    IssueCode,
+    ValidationReport,
+    column_letter,
+    new_row_names,
+    present_on_server,
+    sorted_report,
+    taken_name_issues,
+    unknown_key_issues,
+    validate,
+)
+from ..values import empty_mask
+from .build import create_row, delete_row, row_label, without_control_characters
+from .compare import compared_columns, diff_rows
+from .fetch import ServerRows, fetch_server_rows, select_columns, state_hash
+from .model import Plan
+from .reader import CellReader
+from .rows import Kind, RowPlan, Unchanged
+
+if TYPE_CHECKING:
+    from ..client import Client
+
+__all__ = ["make_plan", "plan"]
+
+
+def plan(client: Client, source: str | Path | Sheet | pd.DataFrame, *, resource: Resource | str | None = None,
+         sheet: str | None = None, delete_missing: bool = False, skip_invalid: bool = False,
+         lookups: Mapping[str, Lookup] | None = None, accept_reformatted: bool = False) -> Plan:
+    """Plan importing `source` (a workbook or CSV path, a `Sheet`, or a DataFrame of sheet columns). Never writes.
+
+    :param delete_missing: rows of the export that the sheet no longer holds are deleted (needs the export
+        snapshot, which says which rows the sheet covered).
+    :param skip_invalid: rows with validation errors become *skipped* and the rest may be applied.
+    :param lookups: label <-> id maps (default: fetched, one request per referenced table).
+    :param accept_reformatted: write cells that look reformatted by a spreadsheet program (``00123`` that became
+        ``123``, ``1E5`` that became ``1.00E+05``); by default they are left out, each with a warning.
+    :raises WorkbookError: the file cannot be read. :raises ValueError: ``delete_missing`` without a snapshot.
+    """
+    start = client.requests_made
+    if resource is None and isinstance(source, str | Path):
+        resource = workbook_table(source)  # an export names its table, maybe one only the server describes
+    if isinstance(resource, str):  # any table the server has: hand-written, else built from its OpenAPI document
+        resource = resource_for(client, resource)
+    sh = _load(source, resource, sheet)
+    res = sh.resource
+    if delete_missing and sh.base is None:
+        raise ValueError(f"{sh.file}: delete_missing needs the export snapshot, which says which rows the sheet "
+                         "covered, and this sheet has none; mark the rows to delete with _action = delete instead")
+    if lookups is None:
+        lookups = fetch_lookups(client, res, [str(c) for c in sh.frame.columns if c in res])
+    report = validate(sh, lookups)
+    return make_plan(client, sh, lookups, report, delete_missing=delete_missing, skip_invalid=skip_invalid,
+                     requests_before=start, accept_reformatted=accept_reformatted)
+
+
+def make_plan(client: Client, sh: Sheet, lookups: Mapping[str, Lookup], report: ValidationReport, *,
+              delete_missing: bool = False, skip_invalid: bool = False, requests_before: int | None = None,
+              accept_reformatted: bool = False) -> Plan:
+    """The plan of an already read and validated sheet (`plan` is the usual entry point)."""
+    start = client.requests_made if requests_before is None else requests_before
+    job = _Job.of(sh, lookups)
+    issues = [*report.issues, *_deletes_without_id(job)]
+    server = fetch_server_rows(client, sh, job.wanted, job.select)
+    issues += _names_taken(client, job, server)
+    issues += unknown_key_issues(sh, job.keys, server.rows, job.base)  # an id of the export gone: a conflict
+    issues += _emptied_required(job)
+    report = sorted_report(issues)
+    bad_rows = {i.row for i in report.errors if i.row is not None}
+    compared, unchanged, reformatted = _compare(job, server.rows, bad_rows, accept_reformatted)
+    if reformatted:
+        report = sorted_report([*issues, *reformatted])
+    rows = _in_sheet_order(compared, _not_compared(job, server.rows, bad_rows, report))
+    missing, gone = _missing_rows(job, server.rows) if delete_missing else ([], [])
+    rows, report = without_control_characters(sh, rows + missing, report)
+    return Plan(
+        resource=sh.resource, source=sh.file, sheet=sh.sheet, rows=tuple(rows), unchanged=unchanged + gone,
+        three_way=sh.base is not None, delete_missing=delete_missing, skip_invalid=skip_invalid, issues=report,
+        warnings=tuple(sh.warnings), server_hash=state_hash(sh.resource, list(server.rows.values())),
+        fetched=tuple(sorted(server.rows)), created_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        host=urlsplit(client.base_url).netloc, requests=client.requests_made - start, select=tuple(job.select),
+        scope=server.scope)
+
+
+@dataclass(frozen=True)
+class _Job:
+    """What every phase of `make_plan` reads: the sheet, its rows' ids and actions, the columns compared and the
+    columns fetched."""
+
+    sh: Sheet
+    reader: CellReader
+    compared: list[str]
+    select: list[str]
+    keys: list[str | None]
+    """Each row's id (None: a new row)."""
+    actions: list[str | None]
+    """Each row's ``_action``, lower case (None: blank)."""
+    base: Mapping[str, Mapping[str, Any]]
+    """The export snapshot (empty without one)."""
+
+    @classmethod
+    def of(cls, sh: Sheet, lookups: Mapping[str, Lookup]) -> _Job:
+        compared = compared_columns(sh)
+        n = len(sh.frame)
+        keys = [None if empty else str(v).strip() for v, empty in _cells(sh.frame, sh.resource.key, n)]
+        actions = [None if empty else str(v).strip().lower() for v, empty in _cells(sh.frame, ACTION_COLUMN, n)]
+        return cls(sh, CellReader(sh.resource, lookups), compared, select_columns(sh.resource, compared), keys,
+                   actions, sh.base or {})
+
+    @property
+    def wanted(self) -> set[str]:
+        """The ids whose server rows the plan needs: the sheet's and the export's."""
+        return {k for k in self.keys if k} | set(self.base)
+
+
+def _cells(frame: pd.DataFrame, name: str, size: int) -> zip[tuple[Any, bool]]:
+    """(cell, whether it is empty) for each row of column `name` (all empty when the sheet lacks it)."""
+    if name not in frame:
+        return zip([None] * size, [True] * size, strict=True)
+    cells = frame[name].to_numpy(dtype=object)
+    return zip(cells.tolist(), empty_mask(cells).tolist(), strict=True)
+
+
+def _issue(sh: Sheet, position: int, column: str | None, value: Any, code: IssueCode, message: str,
+           severity: str = "error") -> Issue:
+    """An issue at the row at `position` of the sheet's frame."""
+    return Issue(sh.file, sh.sheet, sh.rows[position], column_letter(sh.frame, column), column, value, code, message,
+                 severity)
+
+
+def _deletes_without_id(job: _Job) -> list[Issue]:
+    """Rows marked for deletion that have no id: nothing on the server to delete."""
+    return [_issue(job.sh, position, ACTION_COLUMN, DELETE, IssueCode.BAD_ACTION,
+                   "_action is delete but the row has no id: there is nothing on the server to delete")
+            for position, (key, action) in enumerate(zip(job.keys, job.actions, strict=True))
+            if action == DELETE and key is None]
+
+
+def _names_taken(client: Client, job: _Job, server: ServerRows) -> list[Issue]:
+    """New rows whose natural key the server already has (known without asking when the whole table was read)."""
+    issues: list[Issue] = []
+    for natural in job.sh.resource.natural_key:
+        new = new_row_names(job.sh.frame, natural, job.keys)
+        if not new:
+            continue
+        if server.whole_table is not None and natural in job.select:
+            taken = {str(row[natural]) for row in server.whole_table if row.get(natural) is not None}
+        else:
+            taken = present_on_server(client, job.sh.resource, natural, new.values())
+        issues += taken_name_issues(job.sh, natural, new, taken)
+    return issues
+
+
+def _emptied_required(job: _Job) -> list[Issue]:
+    """An existing row cannot empty a NOT NULL column (new rows take the column's default; the required ones
+    validation reports already)."""
+    sh, res = job.sh, job.sh.resource
+    existing = np.array([bool(k) and a != DELETE for k, a in zip(job.keys, job.actions, strict=True)], dtype=bool)
+    issues = []
+    for name in job.compared:
+        column = None if split_custom(name, res) else res.column(name)
+        if column is None or column.nullable or column.required:
+            continue
+        emptied = np.flatnonzero(existing & empty_mask(sh.frame[name].to_numpy(dtype=object)))
+        issues += [_issue(sh, int(position), name, None, IssueCode.REQUIRED, f"{name} cannot be emptied: the "
+                          "server requires a value (it was only optional for new rows)") for position in emptied]
+    return issues
+
+
+def _compare(job: _Job, server_rows: Mapping[str, dict[str, Any]], bad_rows: set[int], accept_reformatted: bool
+             ) -> tuple[list[RowPlan], Unchanged, list[Issue]]:
+    """The vectorised compare of the valid rows with an id the server has (`diff_rows`), and a warning for each
+    cell left out as reformatted by a spreadsheet program (unless `accept_reformatted`)."""
+    sh, keys, actions = job.sh, job.keys, job.actions
+    present = [p for p, key in enumerate(keys) if key and key in server_rows and sh.rows[p] not in bad_rows
+               and actions[p] != DELETE]
+    left_out: list[Reformatted] | None = None if accept_reformatted else []
+    rows, unchanged = diff_rows(sh, job.reader, job.compared, [keys[p] for p in present], present, server_rows,
+                                sh.base, reformatted=left_out)
+    warnings = [_issue(sh, cell.position, cell.column, cell.cell, IssueCode.REFORMATTED,
+                       f"{cell.value!r} looks changed by a spreadsheet program to {cell.cell!r} ("
+                       + ("it saved the number with fewer digits" if isinstance(cell.value, int | float) else
+                          "it read the text as a number or a date")
+                       + "): left as it is. Open the CSV with its columns as Text, or use the XLSX export; "
+                       "accept_reformatted (--accept-reformatted) writes such cells", "warning")
+                for cell in left_out or ()]
+    return rows, unchanged, warnings
+
+
+def _not_compared(job: _Job, server_rows: Mapping[str, dict[str, Any]], bad_rows: set[int],
+                  report: ValidationReport) -> list[RowPlan]:
+    """The sheet rows the compare does not see, in sheet order: skipped (invalid), conflicts (deleted on the
+    server since the export), deletes and creates."""
+    sh, res, keys, actions = job.sh, job.sh.resource, job.keys, job.actions
+    gone = {p for p, key in enumerate(keys) if key and key not in server_rows and key in job.base}
+    cells = {name: sh.frame[name].to_numpy(dtype=object) for name in job.compared}
+    rows = []
+    for position, key in enumerate(keys):
+        excel_row = sh.rows[position]
+        if not (excel_row in bad_rows or position in gone or actions[position] == DELETE or key is None):
+            continue  # compared
+        label = row_label(sh.frame, res, position)
+        if excel_row in bad_rows:
+            first = next(i for i in report.errors if i.row == excel_row)
+            rows.append(RowPlan(Kind.SKIPPED, key, excel_row, label, reason=first.message))
+        elif position in gone:
+            rows.append(RowPlan(Kind.CONFLICT, key, excel_row, label, reason="deleted on the server since the export"))
+        elif actions[position] == DELETE:
+            rows.append(delete_row(res, key, excel_row, label, server_rows[key], job.base.get(key), job.compared,
+                                   job.reader))
+        else:
+            rows.append(create_row(sh, job.reader, position, job.compared, cells))
+    return rows
+
+
+def _in_sheet_order(compared: list[RowPlan], others: list[RowPlan]) -> list[RowPlan]:
+    """Both lists' rows by Excel row (each list is in sheet order already; the compared first at a tie)."""
+    return sorted([*compared, *others], key=lambda r: r.row or 0)
+
+
+def _missing_rows(job: _Job, server_rows: Mapping[str, dict[str, Any]]
+                  ) -> tuple[list[RowPlan], list[tuple[str, int]]]:
+    """``delete_missing``: the export's rows the sheet no longer holds are deleted; those already gone from the
+    server are listed as unchanged (key, Excel row 0)."""
+    res, base = job.sh.resource, job.base
+    natural = res.natural_key[0] if res.natural_key else None
+    deletes, gone = [], []
+    for key in sorted(set(base) - {k for k in job.keys if k}):
+        label = str(base[key][natural]) if natural and base[key].get(natural) is not None else None
+        if key not in server_rows:
+            gone.append((key, 0))  # already gone: nothing to do
+            continue
+        deletes.append(delete_row(res, key, None, label, server_rows[key], base.get(key), job.compared, job.reader))
+    return deletes, gone
+
+
+# ------------------------------------------------------------------------------------------------ reading the sheet
+def _without_results(sh: Sheet) -> Sheet:
+    """A results workbook imports like any sheet: its outcome columns are dropped, and so are the rows it deleted
+    (they are gone; nothing is left to import)."""
+    if "_status" not in sh.frame.columns:
+        return sh
+    keep = [i for i, status in enumerate(sh.frame["_status"]) if str(status).strip() != "deleted"]
+    frame = sh.frame.iloc[keep].drop(columns=[c for c in RESULT_COLUMNS if c in sh.frame.columns])
+    return Sheet(sh.file, sh.sheet, sh.resource, frame.reset_index(drop=True), [sh.rows[i] for i in keep], sh.meta,
+                 sh.base, sh.warnings)  # columns dropped: the reader's cell kinds no longer line up
+
+
+def _load(source: str | Path | Sheet | pd.DataFrame, resource: Resource | None, sheet: str | None) -> Sheet:
+    """The sheet to plan: a workbook or CSV read, a `Sheet` as it is, a DataFrame as a sheet without a snapshot."""
+    if isinstance(source, Sheet):
+        return _without_results(source)
+    if isinstance(source, pd.DataFrame):
+        if resource is None:
+            raise ValueError("plan(DataFrame) needs resource=, e.g. resource='customer'")
+        frame = source.reset_index(drop=True).astype(object)
+        frame = frame.where(frame.notna(), None)
+        rows = list(range(2, len(frame) + 2))
+        note = "a DataFrame carries no export snapshot: the plan compares it with the server only (two-way)"
+        return Sheet("DataFrame", None, get_resource(resource), frame, rows, None, None, [note])
+    return _without_results(read_sheet(source, resource, sheet=sheet))
