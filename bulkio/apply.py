@@ -2,7 +2,7 @@
 
 - Few requests (design decision 6): creates are POSTed as arrays (``columns=``, ``missing=default``, the new ids and
   readableIds come back); updates sharing one patch body go out as one PATCH whose filter carries every row's id
-  and guard (`bulkio.plan.guarded_filters`); deletes as one DELETE with ``id=in.(...)``; filters are cut under the
+  and guard (`bulkio.filters.guarded_filters`); deletes as one DELETE with ``id=in.(...)``; filters are cut under the
   URL budget; batches run with bounded concurrency and the client's rate limiter paces them.
 - Guarded (decision 5): an update's filter carries the server values of its changed columns as the plan saw them,
   and only the rows the server returns were updated: the others changed meanwhile and become conflicts, never
@@ -26,11 +26,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .catalog import resource_for
 from .errors import ApiError, ApplyError, PlanConflict, TransportError
-from .filters import encoded_length, in_
+from .filters import encoded_length, guarded_filters, in_
 from .journal import Journal, find_run
-from .plan import Batch, Kind, Plan, RowPlan, guarded_filters
-from .resources import RESOURCES, Resource, resource_for
+from .plan import Batch, Kind, Plan, RowPlan
+from .resources import RESOURCES, Resource
 from .results import Results, RowResult, Status
 from .values import normalize
 

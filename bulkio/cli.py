@@ -20,7 +20,8 @@ import typer
 from rich.console import Console
 
 from ._version import __version__
-from .errors import BulkioError, ConfigError
+from .errors import ApplyError, BulkioError, ConfigError, UnknownResource
+from .layout import RESULT_COLUMNS
 
 if TYPE_CHECKING:  # annotations only: the commands import the library themselves, when they run
     from .client import Client
@@ -154,8 +155,8 @@ def export_command(
     base_url: BaseUrl = None,
 ) -> None:
     """Export every row of a table to XLSX (formatted, with dropdowns and a hidden snapshot), CSV or Parquet."""
+    from .catalog import resource_for
     from .report import facts_table, row_progress
-    from .resources import resource_for
     from .stream import stream_export
 
     suffix = output.suffix.lower()
@@ -182,11 +183,11 @@ def validate(
     base_url: BaseUrl = None,
 ) -> None:
     """Check every cell of an edited sheet; on errors, write an error workbook and exit 1."""
+    from .catalog import resource_for
     from .errorbook import write_error_workbook
     from .lookups import fetch_lookups
     from .read import read_sheet, workbook_table
     from .report import issues_table
-    from .resources import resource_for
     from .validate import validate as run_validation
 
     with _errors():
@@ -218,8 +219,9 @@ def template(
     base_url: BaseUrl = None,
 ) -> None:
     """Write a blank import workbook: headers with each column's type and rules, dropdowns, an example row."""
+    from .catalog import resource_for
     from .lookups import fetch_lookups
-    from .resources import UnknownResource, get_resource, resource_for
+    from .resources import get_resource
     from .workbook import template_columns, write_csv, write_template
 
     with _errors():
@@ -363,7 +365,8 @@ def _finish(results: Results, sheet_file: Path | None, output: Path | None) -> N
         target = output or sheet_file.with_name(f"{sheet_file.stem}.results.xlsx")
         sheet = read_sheet(sheet_file, results.resource, sheet=results.sheet)
         write_results_workbook(results, sheet.frame, sheet.rows, target, base=sheet.base, meta=sheet.meta)
-        console.print(f"wrote {target}: your rows with _status, _id, _readableId and _error", highlight=False)
+        console.print(f"wrote {target}: your rows with {', '.join(RESULT_COLUMNS[:-1])} and {RESULT_COLUMNS[-1]}",
+                      highlight=False)
     console.print(f"undo with: bulkio undo {results.run_id}", highlight=False)
     if any(r.status.value in ("failed", "conflict") for r in results.rows):
         raise typer.Exit(EXIT_CONFLICTS)
@@ -394,7 +397,6 @@ def apply_command(
     run (resume it with --resume).
     """
     from .apply import apply, resume
-    from .errors import ApplyError
     from .report import kind_progress
 
     with _errors(), _client(base_url) as client:
@@ -479,7 +481,8 @@ def resources(
     """List the tables your key can see (from the server's OpenAPI document), or one table's columns."""
     from rich.table import Table
 
-    from .resources import RESOURCES, resource_for, server_differences, server_tables
+    from .catalog import resource_for, server_differences, server_tables
+    from .resources import RESOURCES
 
     with _errors(), _client(base_url) as client:
         if table is None:

@@ -649,7 +649,7 @@ def _read_csv(path: Path, resource: Resource | None, max_bytes: int) -> Sheet:
 def workbook_table(path: str | Path) -> str | None:
     """The table an exported workbook names in its hidden ``_bulkio`` sheet; None when it names none or cannot be
     opened (`read_sheet` then says why). Read before the sheet, so that a table only the server describes can be
-    resolved through a client (`bulkio.resources.resource_for`) first."""
+    resolved through a client (`bulkio.catalog.resource_for`) first."""
     path = Path(path)
     if path.suffix.lower() not in (".xlsx", ".xlsm") or not path.exists():
         return None

@@ -21,9 +21,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .apply import Progress, apply, fetch_rows_by, row_holds
+from .catalog import resource_for
 from .journal import Journal, find_run
 from .plan import FieldChange, Kind, Plan, RowPlan
-from .resources import Resource, resource_for
+from .resources import Resource
 from .results import Results, Status
 from .validate import ValidationReport
 
