@@ -18,7 +18,7 @@ import numpy as np
 from ..flatten import split_custom
 from ..precision import Reformatted, leave_reformatted, reformattable, restorable, restore_cells
 from ..read import Sheet
-from ..resources import ColumnType, Resource
+from ..resources import Column, ColumnType, Resource
 from ..snapshot import snapshot_columns
 from ..values import to_cell, to_custom_cell
 from .build import update_row
@@ -212,7 +212,7 @@ def _column(job: _Compared, name: str) -> tuple[ColumnDiff, np.ndarray]:
     return diff, sheet_values
 
 
-def _restored(job: _Compared, name: str, column: Any, plain: bool, sheet_values: np.ndarray,
+def _restored(job: _Compared, name: str, column: Column | None, plain: bool, sheet_values: np.ndarray,
               server_values: np.ndarray, where: np.ndarray) -> np.ndarray:
     """Two-way: a cell a spreadsheet program re-wrote at its precision (a CSV's 15 digits, TRUE) is the server's
     value, as an untouched exported cell is the snapshot's (`precision`); reformatted cells are left out and
