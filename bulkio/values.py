@@ -560,6 +560,8 @@ def normalize(column: Column | None, value: Any) -> Any:
             parsed: Any = _exact(value)
         else:
             parsed = from_custom_cell(value) if not isinstance(value, (dict, list)) else value
+            if isinstance(parsed, float) and math.isfinite(parsed):  # "1000000000000000.0" text is the number 10**15
+                parsed = _exact(parsed)
         return None if parsed is None else json.dumps(parsed, sort_keys=True, ensure_ascii=False)
     kind = column.type
     if kind is ColumnType.TEXT_ARRAY:
