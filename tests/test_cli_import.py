@@ -3,6 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
+import pty
+import select
+import subprocess
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -131,10 +137,6 @@ def test_every_import_command_has_help() -> None:
 
 def _until(fd: int, text: str, seen: list[str], timeout: float = 60.0, count: int = 1) -> str:
     """Read the terminal until `text` has shown up `count` times; returns everything read so far."""
-    import os
-    import select
-    import time
-
     deadline = time.monotonic() + timeout
     while "".join(seen).count(text) < count:
         if time.monotonic() > deadline:
@@ -150,11 +152,6 @@ def _until(fd: int, text: str, seen: list[str], timeout: float = 60.0, count: in
 
 def test_on_a_terminal_apply_asks_and_shows_a_new_plan_when_the_server_moved(sandbox: Sandbox,
                                                                              tmp_path: Path) -> None:
-    import os
-    import pty
-    import subprocess
-    import sys
-
     path = _exported(sandbox, tmp_path / "c.xlsx", {(2, "logo"): "asked.png"})
     other = cell(path, 9, "id")
     main, secondary = pty.openpty()

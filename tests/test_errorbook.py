@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import openpyxl
+from msoffcrypto.format.ooxml import OOXMLFile
 from typer.testing import CliRunner
 
 from bulkio.cli import app
@@ -71,8 +72,6 @@ def test_a_csv_needs_its_table_named(sandbox: Sandbox, tmp_path: Path) -> None:
 
 
 def test_an_encrypted_workbook_is_one_line_and_exit_1(sandbox: Sandbox, tmp_path: Path) -> None:
-    from msoffcrypto.format.ooxml import OOXMLFile
-
     plain = _export(sandbox, tmp_path / "plain.xlsx")
     locked = tmp_path / "locked.xlsx"
     with plain.open("rb") as source, locked.open("wb") as target:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import re
 import zipfile
 from pathlib import Path
@@ -131,9 +132,22 @@ def test_unknown_sheet_and_blank_rows(exported: Export, tmp_path: Path) -> None:
     assert len(sheet.frame) == len(exported.frame) and sheet.rows[2] == 6
 
 
+def _no_noncharacter(customer: dict[str, Any]) -> bool:
+    """U+FFFE and U+FFFF do not survive XLSX yet (`test_noncharacters_do_not_yet_survive_xlsx`)."""
+    text = json.dumps(customer, ensure_ascii=False)
+    return "\ufffe" not in text and "\uffff" not in text
+
+
+@pytest.mark.xfail(strict=True, reason="a known gap: XML cannot hold U+FFFE/U+FFFF, so the writer stores them as "
+                   "_xFFFE_/_xFFFF_ (as xlsxwriter does), and calamine does not turn those back")
+def test_noncharacters_do_not_yet_survive_xlsx(tmp_path: Path) -> None:
+    path = write_workbook(pd.DataFrame({"name": ["x\ufffey", "\uffff"]}), tmp_path / "c.xlsx")
+    assert read_sheet(path, "customer").frame["name"].tolist() == ["x\ufffey", "\uffff"]
+
+
 @settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture],
           phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.target])
-@given(customers=st.lists(CUSTOMERS, min_size=1, max_size=4, unique_by=lambda c: c["name"]))
+@given(customers=st.lists(CUSTOMERS.filter(_no_noncharacter), min_size=1, max_size=4, unique_by=lambda c: c["name"]))
 def test_any_customers_survive_server_export_xlsx_and_read(sandbox_server: Sandbox, tmp_path_factory: Any,
                                                            customers: list[dict[str, Any]]) -> None:
     sandbox_server.reset()

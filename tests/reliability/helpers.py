@@ -12,6 +12,7 @@ from typing import Any
 import openpyxl
 
 from bulkio.sandbox import Sandbox
+from bulkio.sandbox.schema import TABLES
 
 VOLATILE = ("updatedAt",)
 """Columns a run sets on every row it writes (undo too): left out of state comparisons."""
@@ -69,8 +70,6 @@ def mine(sandbox: Sandbox) -> dict[str, dict[str, Any]]:
 
 def everything(sandbox: Sandbox) -> dict[str, list[dict[str, Any]]]:
     """Every row of every table the sandbox serves (all companies): a snapshot for "nothing was written"."""
-    from bulkio.sandbox.schema import TABLES
-
     return {table: sandbox.rows(table) for table in TABLES}
 
 

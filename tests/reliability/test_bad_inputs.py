@@ -8,9 +8,11 @@ after. Files are made as people make them: an export edited with openpyxl, a CSV
 from __future__ import annotations
 
 import codecs
+import csv
 import io
 import os
 import re
+import resource
 import subprocess
 import sys
 import zipfile
@@ -21,6 +23,7 @@ from typing import Any
 
 import openpyxl
 import pytest
+from msoffcrypto.format.ooxml import OOXMLFile
 from typer.testing import CliRunner
 from xlsxwriter.utility import xl_col_to_name
 
@@ -69,8 +72,6 @@ class Ctx:
 
     def csv_cell(self, row: int, column: str, value: str) -> Path:
         """The exported CSV with one cell replaced (`row` as Excel numbers it: the header is row 1)."""
-        import csv
-
         rows = list(csv.reader(io.StringIO(self.csv_text())))
         rows[row - 1][rows[0].index(column)] = value
         out = io.StringIO()
@@ -218,8 +219,6 @@ def _ole2(c: Ctx) -> Path:
 
 
 def _encrypted(c: Ctx) -> Path:
-    from msoffcrypto.format.ooxml import OOXMLFile
-
     target = c.folder / "customers.xlsx"
     with open(c.xlsx, "rb") as plain, open(target, "wb") as out:
         OOXMLFile(plain).encrypt("secret", out)
@@ -484,8 +483,6 @@ def _env(sandbox: Sandbox) -> dict[str, str]:
 
 
 def _limit_memory() -> None:  # in the child, before exec: the input may ask for more memory than the machine has
-    import resource
-
     resource.setrlimit(resource.RLIMIT_AS, (3 << 30, 3 << 30))
 
 

@@ -15,8 +15,10 @@ from pathlib import Path
 
 import httpx
 import pytest
+from typer.testing import CliRunner
 
 from bulkio.apply import apply
+from bulkio.cli import app
 from bulkio.client import Client
 from bulkio.config import Settings
 from bulkio.errorbook import write_error_workbook
@@ -302,10 +304,6 @@ def test_exports_never_hold_live_formulas_from_data(sandbox: Sandbox, tmp_path: 
         xlsx = write_workbook(export, tmp_path / "c.xlsx")
         csv_path = write_csv(export, tmp_path / "c.csv")
     cli = tmp_path / "cli.csv"
-    from typer.testing import CliRunner
-
-    from bulkio.cli import app
-
     result = CliRunner().invoke(app, ["export", "customer", "-o", str(cli)],
                                 env={"BULKIO_BASE_URL": sandbox.url, "BULKIO_API_KEY": sandbox.api_key,
                                      "BULKIO_CONFIG": ""})
