@@ -3,7 +3,8 @@
 The results workbook is the user's sheet with four more columns: ``_status`` (created / updated / deleted /
 unchanged / conflict / failed / skipped / pending), ``_id`` and ``_readableId`` (filled for new rows, whose ``id``
 cell is filled too, so importing the file again updates them instead of creating them twice) and ``_error``.
-The reader ignores these four columns, so a fixed results workbook imports like any other sheet.
+Validation and the plan ignore these four columns (`bulkio.layout.RESULT_COLUMNS`), so a fixed results workbook
+imports like any other sheet.
 """
 
 from __future__ import annotations
@@ -22,8 +23,7 @@ from .resources import Resource
 from .values import is_empty, to_cell, to_custom_cell
 from .workbook import write_workbook
 
-__all__ = ["RESULT_COLUMNS", "Results", "RowResult", "Status", "write_results_workbook"]
-
+__all__ = ["Results", "RowResult", "Status", "write_results_workbook"]
 
 
 class Status(StrEnum):

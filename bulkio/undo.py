@@ -15,6 +15,7 @@ has a hand-written definition of (`bulkio.apply.cascades`: an OpenAPI document d
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -125,7 +126,7 @@ def plan_undo(client: Client, run: str | Path, *, root: str | Path | None = None
                  requests=client.requests_made - start, select=tuple(select))
 
 
-def _natural_label(resource: Any, row: dict[str, Any] | None) -> str | None:
+def _natural_label(resource: Resource, row: Mapping[str, Any] | None) -> str | None:
     """The row's natural key value (a customer's name) as text: how a reversal's rows are named to the user."""
     if not row or not resource.natural_key:
         return None

@@ -32,35 +32,12 @@ from . import sheetrows
 from ._version import __version__
 from .errors import WorkbookError
 from .export import Export, ExportInfo, display_frame, flat_columns
-from .layout import (  # re-exported: the writer's old names for the format, still imported from here
-    ACTION_COLUMN,
-    ACTIONS,
-    BASE_SHEET,
-    DELETE,
-    EXAMPLE_SHEET,
-    LOOKUP_SHEET,
-    META_SHEET,
-    escape_formula,
-    unescape_formula,
-)
+from .layout import ACTION_COLUMN, ACTIONS, BASE_SHEET, DELETE, EXAMPLE_SHEET, LOOKUP_SHEET, META_SHEET, escape_formula
 from .lookups import Lookup
 from .resources import Column, ColumnType, Resource
 from .values import to_cell, to_cells
 
-__all__ = [
-    "ACTION_COLUMN",
-    "BASE_SHEET",
-    "LOOKUP_SHEET",
-    "META_SHEET",
-    "PagedWorkbook",
-    "csv_rows",
-    "escape_formula",
-    "template_columns",
-    "unescape_formula",
-    "write_csv",
-    "write_template",
-    "write_workbook",
-]
+__all__ = ["PagedWorkbook", "csv_rows", "template_columns", "write_csv", "write_template", "write_workbook"]
 
 _ACTION_COMMENT = f"Leave blank to create or update the row; write '{DELETE}' to delete it (only when applied)."
 
