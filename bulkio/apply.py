@@ -426,17 +426,7 @@ def _execute(client: Client, journal: Journal, concurrency: int | None, progress
         if number in sent:  # sent, outcome never recorded: ask the server what happened
             settled, rows = _reconcile(client, resource, kind, rows, batch["body"])
             if settled:
-                journal.append({"event": "reconciled", "batch": number, "results": [r.to_dict() for r in settled]})
-                if kind is Kind.CREATE:
-                    bodies = {r.row: r.body for r in [_Row(**x) for x in batch["rows"]]}
-                    journal.undo({"kind": "created", "rows": [{"id": r.id, "body": bodies.get(r.row, {})}
-                                                              for r in settled if r.status is Status.CREATED]})
-                elif kind is Kind.UPDATE:  # applied before the answer was lost: undo needs what they held
-                    sent_rows = {r.key: r for r in [_Row(**x) for x in batch["rows"]]}
-                    done = [sent_rows[r.key] for r in settled if r.status is Status.UPDATED and r.key in sent_rows]
-                    if done:
-                        journal.undo({"kind": "updated", "rows": [{"key": r.key, "before": r.before,
-                                                                   "after": dict(batch["body"])} for r in done]})
+                _record_settled(journal, kind, batch, settled)
                 finished[number] = settled
             if not rows:
                 journal.append({"event": "done", "batch": number, "results": [r.to_dict() for r in settled]})
@@ -445,6 +435,35 @@ def _execute(client: Client, journal: Journal, concurrency: int | None, progress
     outcomes = runner.run(todo)
     for number, results in outcomes.items():
         finished[number] = [*finished.get(number, []), *results]
+    results = Results(journal.run_id, journal.folder, resource, _row_outcomes(header, finished),
+                      client.requests_made - start, client.retries - retries, runner.stopped, header.get("source"),
+                      header.get("sheet"))
+    if runner.stopped:
+        raise ApplyError(f"the run stopped: {runner.stopped}. Nothing is lost: finish it with "
+                         f"`{results.resume_hint()}`", results=results)
+    return results
+
+
+def _record_settled(journal: Journal, kind: Kind, batch: Mapping[str, Any], settled: list[RowResult]) -> None:
+    """Journal the rows of an in-doubt batch that the server shows done, with what undoing them needs: they
+    happened before the answer was lost, so the run must be able to revert them like any other."""
+    journal.append({"event": "reconciled", "batch": batch["n"], "results": [r.to_dict() for r in settled]})
+    if kind is Kind.CREATE:
+        bodies = {r.row: r.body for r in [_Row(**x) for x in batch["rows"]]}
+        journal.undo({"kind": "created", "rows": [{"id": r.id, "body": bodies.get(r.row, {})}
+                                                  for r in settled if r.status is Status.CREATED]})
+    elif kind is Kind.UPDATE:  # applied before the answer was lost: undo needs what they held
+        sent_rows = {r.key: r for r in [_Row(**x) for x in batch["rows"]]}
+        done = [sent_rows[r.key] for r in settled if r.status is Status.UPDATED and r.key in sent_rows]
+        if done:
+            journal.undo({"kind": "updated", "rows": [{"key": r.key, "before": r.before,
+                                                       "after": dict(batch["body"])} for r in done]})
+
+
+def _row_outcomes(header: Mapping[str, Any], finished: Mapping[int, list[RowResult]]) -> list[RowResult]:
+    """Every row of the run in sheet order: the outcome recorded for it, or pending where its batch has none (the
+    run stopped before it), and the rows no batch carried. A created row is matched by its sheet row and label
+    (it has no id until the server answers), any other by its row and key."""
     rows: list[RowResult] = []
     for batch in header["batches"]:
         create = batch["kind"] == Kind.CREATE.value
@@ -457,12 +476,7 @@ def _execute(client: Client, journal: Journal, concurrency: int | None, progress
                                                                  r["key"]))
     rows += [RowResult.from_dict(r) for r in header["other"]]
     rows.sort(key=lambda r: (r.row is None, r.row or 0))
-    results = Results(journal.run_id, journal.folder, resource, rows, client.requests_made - start,
-                      client.retries - retries, runner.stopped, header.get("source"), header.get("sheet"))
-    if runner.stopped:
-        raise ApplyError(f"the run stopped: {runner.stopped}. Nothing is lost: finish it with "
-                         f"`{results.resume_hint()}`", results=results)
-    return results
+    return rows
 
 
 def _reconcile(client: Client, resource: Resource, kind: Kind, rows: list[_Row], body: Mapping[str, Any]

@@ -372,6 +372,25 @@ def _finish(results: Results, sheet_file: Path | None, output: Path | None) -> N
         raise typer.Exit(EXIT_CONFLICTS)
 
 
+def _resume(client: Client, run: str, file: Path | None, results: Path | None, concurrency: int | None) -> None:
+    """``bulkio apply --resume RUN``: finish the run, then write its results workbook beside the sheet it came
+    from (the one the run recorded, unless `file` names another)."""
+    from .apply import resume
+    from .journal import Journal, find_run
+    from .report import kind_progress
+
+    header = Journal(find_run(run)).header()
+    with kind_progress(err_console, client) as progress:
+        try:
+            done = resume(client, run, concurrency=concurrency, progress=progress)
+        except ApplyError as exc:
+            if exc.results is not None:
+                _finish(exc.results, None, None)
+            raise
+    source = Path(header["source"]) if header.get("source") else None
+    _finish(done, file or source, results)
+
+
 @app.command("apply")
 def apply_command(
     file: Annotated[Path | None, typer.Argument(help="The edited workbook (.xlsx) or CSV file.")] = None,
@@ -396,23 +415,12 @@ def apply_command(
     Exit code: 0 all applied, 4 some rows conflicted or failed (see the results workbook), 1 errors or a stopped
     run (resume it with --resume).
     """
-    from .apply import apply, resume
+    from .apply import apply
     from .report import kind_progress
 
     with _errors(), _client(base_url) as client:
         if resume_run is not None:
-            from .journal import Journal, find_run
-
-            header = Journal(find_run(resume_run)).header()
-            with kind_progress(err_console, client) as progress:
-                try:
-                    done = resume(client, resume_run, concurrency=concurrency, progress=progress)
-                except ApplyError as exc:
-                    if exc.results is not None:
-                        _finish(exc.results, None, None)
-                    raise
-            source = Path(header["source"]) if header.get("source") else None
-            _finish(done, file or source, results)
+            _resume(client, resume_run, file, results, concurrency)
             return
         if file is None:
             raise typer.BadParameter("give the file to apply (or --resume RUN)")
