@@ -28,7 +28,7 @@ KEY = "bench-key-not-secret"
 
 _STREAM = """
 import sys, bulkio
-from bulkio.stream import stream_export
+from bulkio.export.stream import stream_export
 with bulkio.Client() as client:
     stream_export(client, "customer", sys.argv[1])
 """
@@ -46,7 +46,7 @@ print(client.requests_made)
 """
 _PIPELINE_BULKIO_STREAM = """
 import sys, bulkio
-from bulkio.stream import stream_export
+from bulkio.export.stream import stream_export
 with bulkio.Client() as client:   # the workbook's rows rendered page by page while later pages are fetched
     stream_export(client, "customer", sys.argv[1])
 print(client.requests_made)

@@ -19,15 +19,15 @@ from typing import Any
 
 import pandas as pd
 
-from bulkio.apply import apply
-from bulkio.client import Client
-from bulkio.export import export_table
-from bulkio.filters import eq
+from bulkio.api.client import Client
+from bulkio.api.query import eq
+from bulkio.export.table import export_table
 from bulkio.plan import Kind, Plan, plan
-from bulkio.read import Sheet, read_sheet
-from bulkio.results import Status
+from bulkio.run.apply import apply
+from bulkio.run.results import Status
 from bulkio.sandbox import Sandbox
-from bulkio.workbook import write_workbook
+from bulkio.sheets.read import Sheet, read_sheet
+from bulkio.sheets.write import write_workbook
 
 __all__ = ["measure_apply"]
 

@@ -15,15 +15,15 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bulkio.client import Client
-from bulkio.export import export_table
-from bulkio.flatten import split_custom
-from bulkio.lookups import fetch_lookups
+from bulkio.api.client import Client
+from bulkio.api.lookups import fetch_lookups
+from bulkio.export.table import export_table
 from bulkio.plan import CellReader, columns, compared_columns, diff_rows
 from bulkio.plan.fetch import select_columns
-from bulkio.read import read_sheet
-from bulkio.validate import validate
-from bulkio.workbook import write_workbook
+from bulkio.sheets.flatten import split_custom
+from bulkio.sheets.read import read_sheet
+from bulkio.sheets.write import write_workbook
+from bulkio.validate.rules import validate
 
 __all__ = ["measure_plan"]
 

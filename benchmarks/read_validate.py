@@ -41,9 +41,9 @@ book.save(sys.argv[1])
 _BULKIO = """
 import sys, time, bulkio
 import pandera.pandas  # both sides import pandera before the clock starts (the baseline needs it for its except)
-from bulkio.lookups import fetch_lookups
-from bulkio.read import read_sheet
-from bulkio.validate import validate
+from bulkio.api.lookups import fetch_lookups
+from bulkio.sheets.read import read_sheet
+from bulkio.validate.rules import validate
 with bulkio.Client() as client:
     lookups = fetch_lookups(client, "customer")
 started = time.perf_counter()
@@ -55,9 +55,9 @@ _OPENPYXL = """
 import sys, time, bulkio, pandas as pd
 import pandera.pandas
 from pandera.errors import SchemaErrors
-from bulkio.lookups import fetch_lookups
+from bulkio.api.lookups import fetch_lookups
 from bulkio.resources import CUSTOMER
-from bulkio.validate import build_schema
+from bulkio.validate.rules import build_schema
 with bulkio.Client() as client:
     lookups = fetch_lookups(client, "customer")
 started = time.perf_counter()
@@ -74,7 +74,7 @@ print(time.perf_counter() - started, failures)
 _BIG_CSV = """
 import sys, bulkio
 from pathlib import Path
-from bulkio.stream import stream_export
+from bulkio.export.stream import stream_export
 path = Path(sys.argv[1])
 with bulkio.Client() as client:
     stream_export(client, "customer", str(path))
@@ -86,7 +86,7 @@ with path.open("ab") as handle:
 
 _CSV_READ = """
 import sys, time
-from bulkio.read import read_sheet
+from bulkio.sheets.read import read_sheet
 started = time.perf_counter()
 sheet = read_sheet(sys.argv[1], "customer")
 print(time.perf_counter() - started, len(sheet.frame))

@@ -8,9 +8,9 @@ purpose. Every exception bulkio raises is here (`bulkio.errors` has the tree), s
 """
 
 from ._version import __version__
-from .apply import apply, resume
-from .catalog import resource_for
-from .client import Client
+from .api.catalog import resource_for
+from .api.client import Client
+from .api.lookups import fetch_lookups
 from .config import Settings
 from .errors import (
     ApiError,
@@ -25,15 +25,15 @@ from .errors import (
     ValidationFailed,
     WorkbookError,
 )
-from .export import export, export_table
-from .lookups import fetch_lookups
+from .export.table import export, export_table
 from .plan import Kind, Plan, plan
-from .read import Sheet, read_sheet
 from .resources import CUSTOMER, Column, ColumnType, Reference, Resource, get_resource
-from .results import Results, Status
-from .undo import undo
-from .validate import ValidationReport, validate
-from .workbook import write_csv, write_workbook
+from .run.apply import apply, resume
+from .run.results import Results, Status
+from .run.undo import undo
+from .sheets.read import Sheet, read_sheet
+from .sheets.write import write_csv, write_workbook
+from .validate.rules import ValidationReport, validate
 
 read_workbook = read_sheet
 """The design's name for `read_sheet`."""

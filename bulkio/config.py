@@ -17,7 +17,6 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from .errors import ConfigError
-from .filters import DEFAULT_URL_BUDGET
 
 __all__ = [
     "DEFAULT_BASE_URL",
@@ -38,6 +37,8 @@ DEFAULT_BATCH_SIZE = 500
 DEFAULT_CONCURRENCY = 4
 DEFAULT_MAX_RETRIES = 5
 DEFAULT_PAGE_SIZE = 1000
+DEFAULT_URL_BUDGET = 6000
+"""Bytes a request URL may take: PostgREST accepts ~50 KiB, proxies in front of it often stop at 8 KiB."""
 DEFAULT_CONFIG_FILE = Path("~/.config/bulkio/config.toml")
 _AUTH_MODES = ("bearer", "carbon-key")
 

@@ -14,7 +14,7 @@
 
 `CellError` and `LabelError` are raised about one value and caught by validation and planning, which turn them
 into issues with a place (sheet, row, column); they reach a caller only from the value-level functions
-(`bulkio.values.from_cell`, `Lookup.id_for`). They stay `ValueError`s, and `UnknownResource` a `KeyError`, so the
+(`bulkio.sheets.values.from_cell`, `Lookup.id_for`). They stay `ValueError`s, and `UnknownResource` a `KeyError`, so the
 ``except ValueError`` / ``except KeyError`` written before they joined this tree still catches them.
 
 No message in this module ever contains the API key: the client builds `ApiError` from the response body and the
@@ -207,5 +207,5 @@ class ApplyError(BulkioError):
     def __init__(self, message: str, *, batch: Any = None, results: Any = None) -> None:
         self.batch = batch
         self.results = results
-        """What the run did before it stopped (`bulkio.results.Results`), when it got that far."""
+        """What the run did before it stopped (`bulkio.run.results.Results`), when it got that far."""
         super().__init__(message)

@@ -29,17 +29,17 @@ from typing import Any
 
 import openpyxl
 
-from bulkio.apply import apply
-from bulkio.client import Client
-from bulkio.errorbook import write_error_workbook
-from bulkio.export import export_table
-from bulkio.lookups import fetch_lookups
+from bulkio.api.client import Client
+from bulkio.api.lookups import fetch_lookups
+from bulkio.export.table import export_table
 from bulkio.plan import Plan, plan
-from bulkio.read import read_sheet
-from bulkio.results import write_results_workbook
+from bulkio.run.apply import apply
+from bulkio.run.results import write_results_workbook
 from bulkio.sandbox import Sandbox
-from bulkio.validate import ValidationReport, validate
-from bulkio.workbook import write_workbook
+from bulkio.sheets.read import read_sheet
+from bulkio.sheets.write import write_workbook
+from bulkio.validate.errorbook import write_error_workbook
+from bulkio.validate.rules import ValidationReport, validate
 
 __all__ = ["EDITS", "INVALID_EDITS", "ROWS", "SEED", "SERVER_EDITS", "Samples", "make_samples"]
 

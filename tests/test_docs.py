@@ -8,7 +8,7 @@ from pathlib import Path
 
 import typer.main
 
-from bulkio.cli import app
+from bulkio.cli.app import app
 
 README = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
 COMMAND = typer.main.get_command(app)  # a click-style group: .commands maps names to commands

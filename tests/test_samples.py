@@ -11,11 +11,11 @@ from typing import Any
 
 import openpyxl
 
-from bulkio.client import Client
-from bulkio.lookups import fetch_lookups
-from bulkio.read import read_sheet
+from bulkio.api.client import Client
+from bulkio.api.lookups import fetch_lookups
 from bulkio.sandbox import Sandbox
-from bulkio.validate import IssueCode, validate
+from bulkio.sheets.read import read_sheet
+from bulkio.validate.rules import IssueCode, validate
 
 SAMPLES = Path(__file__).resolve().parents[1] / "samples"
 FILES = ("customers.xlsx", "customers-invalid.xlsx", "customers-invalid.errors.xlsx",

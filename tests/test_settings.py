@@ -21,10 +21,10 @@ import pytest
 from click.testing import Result
 from typer.testing import CliRunner
 
-from bulkio.cli import app
-from bulkio.client import Client
+from bulkio.api.client import Client
+from bulkio.cli.app import app
 from bulkio.config import DEFAULT_PAGE_SIZE, Settings
-from bulkio.export import export_table
+from bulkio.export.table import export_table
 from bulkio.sandbox import Sandbox
 
 runner = CliRunner()

@@ -8,10 +8,10 @@ from typing import Any
 import openpyxl
 from typer.testing import CliRunner
 
-from bulkio.cli import app
+from bulkio.cli.app import app
 from bulkio.resources import CUSTOMER
 from bulkio.sandbox import Sandbox
-from bulkio.workbook import template_columns, write_template
+from bulkio.sheets.write import template_columns, write_template
 
 TEMPLATES = Path(__file__).parents[1] / "templates"
 

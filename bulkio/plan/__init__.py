@@ -22,7 +22,6 @@ values and canonical forms), `diff` and `compare` (the vectorised three-way comp
 guards), `make` (`plan` and `make_plan`: the phases) and `report` (HTML, Markdown, JSON, XLSX).
 """
 
-from ..filters import guard_filters, guarded_filters
 from .compare import Columns, columns, compared_columns, diff_rows
 from .make import make_plan, plan
 from .model import Plan
@@ -30,4 +29,4 @@ from .reader import CellReader, server_value
 from .rows import Batch, FieldChange, Kind, RowPlan, Unchanged
 
 __all__ = ["Batch", "CellReader", "Columns", "FieldChange", "Kind", "Plan", "RowPlan", "Unchanged", "columns",
-           "compared_columns", "diff_rows", "guard_filters", "guarded_filters", "make_plan", "plan", "server_value"]
+           "compared_columns", "diff_rows", "make_plan", "plan", "server_value"]

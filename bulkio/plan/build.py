@@ -16,12 +16,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..filters import GUARD_LIMIT, guard_size
-from ..flatten import split_custom
-from ..read import Sheet
+from ..api.query import GUARD_LIMIT, guard_size
 from ..resources import Column, Resource
-from ..validate import Issue, IssueCode, ValidationReport, column_letter, control_character, sorted_report
-from ..values import is_empty
+from ..sheets.flatten import split_custom
+from ..sheets.read import Sheet
+from ..sheets.values import is_empty
+from ..validate.rules import Issue, IssueCode, ValidationReport, column_letter, control_character, sorted_report
 from .reader import CellReader, server_value
 from .rows import FieldChange, Kind, RowPlan
 

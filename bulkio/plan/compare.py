@@ -15,12 +15,12 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from ..flatten import split_custom
-from ..precision import Reformatted, leave_reformatted, reformattable, restorable, restore_cells
-from ..read import Sheet
 from ..resources import Column, ColumnType, Resource
-from ..snapshot import snapshot_columns
-from ..values import to_cell, to_custom_cell
+from ..sheets.flatten import split_custom
+from ..sheets.precision import Reformatted, leave_reformatted, reformattable, restorable, restore_cells
+from ..sheets.read import Sheet
+from ..sheets.snapshot import snapshot_columns
+from ..sheets.values import to_cell, to_custom_cell
 from .build import update_row
 from .diff import (
     ColumnDiff,

@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..values import CellError
+from ..errors import CellError
 
 __all__ = ["INVALID", "Canon", "ColumnDiff", "array_cells", "by_distinct", "canonical_codes", "columns_of", "compare",
            "custom_differ", "differ", "fields_of", "objects"]

@@ -18,12 +18,12 @@ from dataclasses import dataclass
 from itertools import islice
 from typing import TYPE_CHECKING, Any
 
-from ..flatten import split_custom
-from ..read import Sheet
 from ..resources import Resource
+from ..sheets.flatten import split_custom
+from ..sheets.read import Sheet
 
 if TYPE_CHECKING:
-    from ..client import Client
+    from ..api.client import Client
 
 __all__ = ["ServerRows", "fetch_server_rows", "key_requests", "reread", "select_columns", "state_hash"]
 

@@ -17,13 +17,15 @@ from urllib.parse import urlsplit
 import numpy as np
 import pandas as pd
 
-from ..flatten import split_custom
-from ..layout import ACTION_COLUMN, DELETE, RESULT_COLUMNS
-from ..lookups import Lookup, fetch_lookups
-from ..precision import Reformatted
-from ..read import Sheet, read_sheet, workbook_table
-from ..resources import Resource, get_resource, resource_for
-from ..validate import (
+from ..api.catalog import resource_for
+from ..api.lookups import Lookup, fetch_lookups
+from ..resources import Resource, get_resource
+from ..sheets.flatten import split_custom
+from ..sheets.layout import ACTION_COLUMN, DELETE, RESULT_COLUMNS
+from ..sheets.precision import Reformatted
+from ..sheets.read import Sheet, read_sheet, workbook_table
+from ..sheets.values import empty_mask
+from ..validate.rules import (
     Issue,
     IssueCode,
     ValidationReport,
@@ -35,7 +37,6 @@ from ..validate import (
     unknown_key_issues,
     validate,
 )
-from ..values import empty_mask
 from .build import create_row, delete_row, row_label, without_control_characters
 from .compare import compared_columns, diff_rows
 from .fetch import ServerRows, fetch_server_rows, select_columns, state_hash
@@ -44,7 +45,7 @@ from .reader import CellReader
 from .rows import Kind, RowPlan, Unchanged
 
 if TYPE_CHECKING:
-    from ..client import Client
+    from ..api.client import Client
 
 __all__ = ["make_plan", "plan"]
 

@@ -13,13 +13,13 @@ import pandas as pd
 
 from ..errors import ValidationFailed
 from ..resources import Resource
-from ..validate import Issue, ValidationReport
+from ..validate.rules import Issue, ValidationReport
 from . import report
 from .fetch import reread, state_hash
 from .rows import Batch, Kind, RowPlan
 
 if TYPE_CHECKING:
-    from ..client import Client
+    from ..api.client import Client
 
 __all__ = ["Plan"]
 

@@ -14,10 +14,11 @@ from typing import Any
 
 import numpy as np
 
-from ..flatten import split_custom
-from ..lookups import LabelError, Lookup
+from ..api.lookups import Lookup
+from ..errors import CellError, LabelError
 from ..resources import ColumnType, Resource
-from ..values import CellError, from_cell, from_custom_cell, is_empty, normalize, to_custom_cell
+from ..sheets.flatten import split_custom
+from ..sheets.values import from_cell, from_custom_cell, is_empty, normalize, to_custom_cell
 from .diff import Canon, by_distinct
 
 __all__ = ["CellReader", "server_value"]

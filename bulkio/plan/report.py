@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 import xlsxwriter
 
-from ..values import is_empty
+from ..sheets.values import is_empty
 from .rows import Kind, RowPlan
 
 if TYPE_CHECKING:

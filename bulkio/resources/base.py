@@ -84,7 +84,7 @@ class Column:
 
     @property
     def is_array(self) -> bool:
-        """A text array: one cell in a sheet, its items joined (`bulkio.values`)."""
+        """A text array: one cell in a sheet, its items joined (`bulkio.sheets.values`)."""
         return self.type is ColumnType.TEXT_ARRAY
 
     @property

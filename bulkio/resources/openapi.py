@@ -12,7 +12,7 @@ when bulkio has one and builds the others from the document. `differences` tells
 and the server disagree.
 
 Everything here is a function of a document already in hand: no request, no client. Fetching the document (once
-per client) is `Client.openapi`'s job, and `bulkio.catalog` puts the two together (``resource_for(client, name)``),
+per client) is `Client.openapi`'s job, and `bulkio.api.catalog` puts the two together (``resource_for(client, name)``),
 so tables stay data and this module can be tested with a dict.
 
 Example::

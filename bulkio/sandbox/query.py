@@ -1,6 +1,6 @@
 """Parsing PostgREST's query grammar: `select`, `order`, column filters and `or=(...)` / `and=(...)` logic trees.
 
-Written from PostgREST's documented grammar, independently of bulkio's own query builder (`bulkio/filters.py`), so
+Written from PostgREST's documented grammar, independently of bulkio's own query builder (`bulkio/api/query.py`), so
 tests that send the client's quoting through this parser are an honest check of both.
 """
 

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from bulkio.client import Client
-from bulkio.export import export_table
+from bulkio.api.client import Client
+from bulkio.export.table import export_table
 from bulkio.sandbox import Sandbox
-from bulkio.workbook import write_workbook
+from bulkio.sheets.write import write_workbook
 
 MATRIX: dict[tuple[str, str], str] = {}
 """(fault, operation) -> outcome, filled by tests/reliability/test_faults.py and test_sigkill.py."""

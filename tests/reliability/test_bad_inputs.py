@@ -27,12 +27,12 @@ from msoffcrypto.format.ooxml import OOXMLFile
 from typer.testing import CliRunner
 from xlsxwriter.utility import xl_col_to_name
 
-from bulkio.cli import app
-from bulkio.client import Client
-from bulkio.export import export_table
-from bulkio.read import sheet_xml_member
+from bulkio.api.client import Client
+from bulkio.cli.app import app
+from bulkio.export.table import export_table
 from bulkio.sandbox import Sandbox
-from bulkio.workbook import write_csv
+from bulkio.sheets.read import sheet_xml_member
+from bulkio.sheets.write import write_csv
 
 from .helpers import copy_export, edit_workbook, everything, sheet_rows
 

@@ -21,13 +21,13 @@ from pathlib import Path
 import httpx
 import pytest
 
-from bulkio.apply import apply, resume
-from bulkio.client import Client
+from bulkio.api.client import Client
 from bulkio.errors import ApplyError
 from bulkio.plan import Kind, plan
-from bulkio.results import Results, Status
+from bulkio.run.apply import apply, resume
+from bulkio.run.results import Results, Status
+from bulkio.run.undo import undo
 from bulkio.sandbox import Sandbox
-from bulkio.undo import undo
 
 from .helpers import Intent, check_state, copy_export, edit_workbook, mine, sheet_rows
 

@@ -4,7 +4,7 @@ through the client:
 - export -> read -> plan is empty (XLSX three-way and CSV two-way);
 - apply(plan) leaves nothing to do: the results workbook (the user's rows with the new ids) plans to no change;
 - apply then undo restores the server, except ``updatedAt`` (set to the time of the undo on rows set back, as
-  `bulkio.undo` documents).
+  `bulkio.run.undo` documents).
 """
 
 from __future__ import annotations
@@ -16,15 +16,15 @@ from typing import Any
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from bulkio.apply import apply
-from bulkio.client import Client
-from bulkio.export import export_table
+from bulkio.api.client import Client
+from bulkio.export.table import export_table
 from bulkio.plan import Kind, plan
-from bulkio.read import read_sheet
-from bulkio.results import Status, write_results_workbook
+from bulkio.run.apply import apply
+from bulkio.run.results import Status, write_results_workbook
+from bulkio.run.undo import undo
 from bulkio.sandbox import Sandbox
-from bulkio.undo import undo
-from bulkio.workbook import write_csv, write_workbook
+from bulkio.sheets.read import read_sheet
+from bulkio.sheets.write import write_csv, write_workbook
 
 from .helpers import edit_workbook, mine, sheet_rows
 

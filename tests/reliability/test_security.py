@@ -17,20 +17,20 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
-from bulkio.apply import apply
-from bulkio.cli import app
-from bulkio.client import Client
+from bulkio.api.client import Client
+from bulkio.api.query import eq
+from bulkio.cli.app import app
 from bulkio.config import Settings
-from bulkio.errorbook import write_error_workbook
 from bulkio.errors import ApiError, ApplyError, BulkioError, ConfigError, TransportError
-from bulkio.export import export_table
-from bulkio.filters import eq
+from bulkio.export.table import export_table
 from bulkio.plan import Kind, plan
-from bulkio.read import read_sheet
-from bulkio.results import write_results_workbook
+from bulkio.run.apply import apply
+from bulkio.run.results import write_results_workbook
+from bulkio.run.undo import undo
 from bulkio.sandbox import Sandbox
-from bulkio.undo import undo
-from bulkio.workbook import write_csv, write_workbook
+from bulkio.sheets.read import read_sheet
+from bulkio.sheets.write import write_csv, write_workbook
+from bulkio.validate.errorbook import write_error_workbook
 
 from .helpers import edit_workbook, everything, sheet_rows
 
@@ -40,7 +40,7 @@ FRAGMENTS = (KEY, KEY[8:24], "SECRET-c0ffee")  # the whole key, and pieces of it
 DRIVER = """
 import contextlib, json, logging, os, re, sys, traceback
 logging.basicConfig(level=logging.DEBUG, filename="debug.log", format="%(name)s %(levelname)s %(message)s")
-from bulkio.cli import main
+from bulkio.cli.app import main
 codes, run = [], None
 for n, step in enumerate(json.loads(sys.argv[1])):
     os.environ.update(step.get("env", {}))

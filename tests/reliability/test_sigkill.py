@@ -20,8 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from bulkio.apply import resume
-from bulkio.client import Client
+from bulkio.api.client import Client
+from bulkio.run.apply import resume
 from bulkio.sandbox import Sandbox
 
 from .helpers import Intent, check_state, copy_export, edit_workbook, mine, sheet_rows

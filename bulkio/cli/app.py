@@ -1,0 +1,577 @@
+"""The `bulkio` command: parse options, call one library function, render the result with rich.
+
+Each command delegates to the library: this module sends no request and builds no table of its own (pandas and
+httpx work happens in the library), and every `BulkioError` becomes a one-line message and exit code 1 (2 for
+usage errors, as click does). The library's modules are imported inside the commands that use them: loading
+this module loads the `bulkio` package (and with it pandas and httpx) but not pandera or the sandbox's web server
+(uvicorn, starlette), so ``bulkio --help`` never loads them and each command loads only what it uses.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.console import Console
+
+from .._version import __version__
+from ..errors import ApplyError, BulkioError, ConfigError, UnknownResource
+from ..sheets.layout import RESULT_COLUMNS
+
+if TYPE_CHECKING:  # annotations only: the commands import the library themselves, when they run
+    from ..api.client import Client
+    from ..plan import Plan
+    from ..run.results import Results
+
+__all__ = ["app", "main"]
+
+console = Console()
+err_console = Console(stderr=True)
+
+app = typer.Typer(
+    name="bulkio",
+    help="Move Carbon ERP records between the API and spreadsheets: export, edit, validate, plan, apply.",
+    no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode="rich",
+)
+
+SANDBOX_DEMO_KEY = "sandbox-demo-key"
+"""The sandbox's default admin key: a public, fake key that only the local sandbox accepts."""
+
+
+@contextmanager
+def _errors() -> Iterator[None]:
+    """Turn bulkio's own errors into one red line and exit code 1 (tracebacks are for bugs, not for bad input)."""
+    try:
+        yield
+    except BulkioError as exc:
+        err_console.print(f"[bold red]error:[/] {exc}", highlight=False, markup=True)
+        raise typer.Exit(1) from exc
+
+
+def _version(value: bool) -> None:
+    if value:
+        console.print(f"bulkio {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                          help="Print the version and exit.")] = False,
+) -> None:
+    """Move Carbon ERP records between the API and spreadsheets: export, edit, validate, plan, apply."""
+
+
+@app.command()
+def sandbox(
+    port: Annotated[int, typer.Option(help="Port to listen on (0 picks a free one).")] = 8765,
+    host: Annotated[str, typer.Option(help="Interface to bind; keep it on loopback.")] = "127.0.0.1",
+    rows: Annotated[int, typer.Option(help="Customers to seed for the main company.")] = 500,
+    seed: Annotated[int, typer.Option(help="Random seed: the same seed gives the same rows and ids.")] = 7,
+    max_rows: Annotated[int, typer.Option(help="db-max-rows: the silent cap on every response.")] = 1000,
+    allow_tx_override: Annotated[bool, typer.Option(help="Honour 'Prefer: tx=rollback' (off, like the real server).")
+                                 ] = False,
+    latency: Annotated[float, typer.Option(help="Seconds added to every response.")] = 0.0,
+    rate_limit: Annotated[int | None, typer.Option(help="Requests per minute per key (429 beyond, as Carbon's proxy)."
+                                                   )] = None,
+    fail_503: Annotated[int, typer.Option("--fail-503", help="Answer the next N requests with 503.")] = 0,
+    drop: Annotated[int, typer.Option(help="Drop the connection of N requests...")] = 0,
+    drop_skip: Annotated[int, typer.Option(help="...after letting this many through.")] = 0,
+    drop_after_commit: Annotated[bool, typer.Option(help="Drop after the write committed (outcome unknown).")
+                                 ] = False,
+    edit: Annotated[list[str] | None, typer.Option(
+        help="Concurrent editor: 'N:ID:column=value' changes row ID after N more requests (repeatable).")] = None,
+) -> None:
+    """Serve a seeded Carbon stand-in (PostgREST dialect) on loopback, for the demo and for trying bulkio safely.
+
+    The admin key is $BULKIO_API_KEY if set, else the public demo key 'sandbox-demo-key'.
+    """
+    from ..sandbox import Sandbox, Switches
+    from ..sandbox.switches import Edit
+
+    switches = Switches(latency=latency, rate_limit=rate_limit, fail_503=fail_503, drop=drop, drop_skip=drop_skip,
+                        drop_after_commit=drop_after_commit, max_rows=max_rows, allow_tx_override=allow_tx_override)
+    for spec in edit or []:
+        try:
+            after, key, assignment = spec.split(":", 2)
+            column, value = assignment.split("=", 1)
+            switches.edits.append(Edit(int(after), "customer", key, {column: value}))
+        except ValueError:
+            raise typer.BadParameter(f"--edit expects N:ID:column=value, got {spec!r}") from None
+    api_key = os.environ.get("BULKIO_API_KEY") or SANDBOX_DEMO_KEY
+    server = Sandbox(rows=rows, seed=seed, api_key=api_key, host=host, port=port, switches=switches,
+                     log_level="warning")
+    key_note = "$BULKIO_API_KEY" if os.environ.get("BULKIO_API_KEY") else f"the demo key '{SANDBOX_DEMO_KEY}'"
+    console.print(f"[bold]bulkio sandbox[/] serving {rows} customers at [cyan]http://{host}:{port}[/]; "
+                  f"it accepts {key_note}. Ctrl-C stops it.", highlight=False)
+    server.serve_forever()
+
+
+BaseUrl = Annotated[str | None, typer.Option("--base-url", envvar="BULKIO_BASE_URL", show_envvar=True,
+                                           help="The API's base URL (default https://rest.carbon.ms). "
+                                                "The key comes from $BULKIO_API_KEY or the config file.")]
+
+
+def _client(base_url: str | None) -> Client:
+    from ..api.client import Client
+
+    return Client(base_url=base_url)
+
+
+@app.command()
+def ping(
+    base_url: BaseUrl = None,
+    resource: Annotated[str, typer.Option(help="Table whose rows to count.")] = "customer",
+) -> None:
+    """Check the connection: server, auth, company and row count (never prints the key)."""
+    from ..api.status import check
+    from .render import facts_table
+
+    with _errors(), _client(base_url) as client:
+        status = check(client, resource)
+    console.print(facts_table("bulkio ping", status.facts()))
+
+
+@app.command("export")
+def export_command(
+    resource: Annotated[str, typer.Argument(help="Table to export, e.g. customer (any table: bulkio resources).")
+                        ] = "customer",
+    output: Annotated[Path, typer.Option("--output", "-o", help="File to write: .xlsx, .csv or .parquet.")] = Path(
+        "customers.xlsx"),
+    select: Annotated[str | None, typer.Option(help="Comma-separated columns (default: all but embedding).")] = None,
+    where: Annotated[list[str] | None, typer.Option(help="PostgREST filter, e.g. 'name=ilike.*acme*' (repeatable).")
+                     ] = None,
+    order: Annotated[str | None, typer.Option(help="PostgREST order, e.g. 'name.asc' (the key breaks ties).")] = None,
+    limit: Annotated[int | None, typer.Option(help="At most this many rows.")] = None,
+    raw_ids: Annotated[bool, typer.Option(help="Keep reference ids instead of labels.")] = False,
+    no_escape: Annotated[bool, typer.Option(help="CSV: do not escape formula-looking cells.")] = False,
+    base_url: BaseUrl = None,
+) -> None:
+    """Export every row of a table to XLSX (formatted, with dropdowns and a hidden snapshot), CSV or Parquet."""
+    from ..api.catalog import resource_for
+    from ..export.stream import stream_export
+    from .render import facts_table, row_progress
+
+    suffix = output.suffix.lower()
+    if suffix not in (".xlsx", ".csv", ".parquet"):
+        raise typer.BadParameter(f"{output}: the file name must end in .xlsx, .csv or .parquet")
+    columns = [c.strip() for c in select.split(",") if c.strip()] if select else None
+    with _errors(), _client(base_url) as client, row_progress(err_console, f"export {resource}") as progress:
+        res = resource_for(client, resource)  # any table the server has: hand-written, else from its OpenAPI
+        # page by page: CSV and Parquet in constant memory; XLSX rows written while the next pages are fetched
+        info = stream_export(client, res, output, select=columns, where=where, order=order, limit=limit,
+                             raw_ids=raw_ids, escape=not no_escape, progress=progress)
+    console.print(facts_table(f"exported {info.rows} {resource} rows", {
+        "file": output.resolve(), "host": info.host, "order": info.order,
+        "filters": ", ".join(info.filters) or "none"}))
+
+
+@app.command()
+def validate(
+    file: Annotated[Path, typer.Argument(help="The edited workbook (.xlsx) or CSV file.")],
+    resource: Annotated[str | None, typer.Option(help="Table (default: from the workbook; needed for CSV).")
+                        ] = None,
+    errors: Annotated[Path | None, typer.Option(help="Error workbook to write (default: <file>.errors.xlsx).")
+                      ] = None,
+    base_url: BaseUrl = None,
+) -> None:
+    """Check every cell of an edited sheet; on errors, write an error workbook and exit 1."""
+    from ..api.catalog import resource_for
+    from ..api.lookups import fetch_lookups
+    from ..sheets.read import read_sheet, workbook_table
+    from ..validate.errorbook import write_error_workbook
+    from ..validate.rules import validate as run_validation
+    from .render import issues_table
+
+    with _errors():
+        with _client(base_url) as client:
+            table = resource or workbook_table(file)
+            sheet = read_sheet(file, resource_for(client, table) if table else None)
+            lookups = fetch_lookups(client, sheet.resource)
+            report = run_validation(sheet, lookups, client=client)
+        for warning in sheet.warnings:
+            err_console.print(f"[yellow]warning:[/] {warning}", highlight=False)
+        if report.issues:
+            console.print(issues_table(report))
+        if report.has_errors():
+            written = write_error_workbook(sheet, report, errors)
+            console.print(f"[bold red]{len(report.errors)} error(s)[/], {len(report.warnings)} warning(s); "
+                          f"wrote {written} with each bad cell highlighted", highlight=False)
+            raise typer.Exit(1)
+    console.print(f"[green]no errors[/] in {len(sheet.frame)} rows ({len(report.warnings)} warning(s))",
+                  highlight=False)
+
+
+@app.command()
+def template(
+    resource: Annotated[str, typer.Argument(help="Table, e.g. customer (not hand-written: asks the server).")
+                        ] = "customer",
+    output: Annotated[Path, typer.Option("--output", "-o", help="File to write: .xlsx or .csv (header only).")
+                      ] = Path("customer.template.xlsx"),
+    from_server: Annotated[bool, typer.Option(help="Fetch the valid labels from the server for dropdowns.")] = False,
+    base_url: BaseUrl = None,
+) -> None:
+    """Write a blank import workbook: headers with each column's type and rules, dropdowns, an example row."""
+    from ..api.catalog import resource_for
+    from ..api.lookups import fetch_lookups
+    from ..resources import get_resource
+    from ..sheets.write import template_columns, write_csv, write_template
+
+    with _errors():
+        try:
+            res = get_resource(resource)
+        except UnknownResource as offline:  # not hand-written: the server's OpenAPI document describes it
+            try:
+                client = _client(base_url)
+            except ConfigError:
+                raise offline from None  # no server to ask: say which tables bulkio knows offline
+            with client:
+                res = resource_for(client, resource)
+        if output.suffix.lower() == ".csv":
+            write_csv([], output, resource=res, columns=template_columns(res))  # no rows: the header alone
+        elif output.suffix.lower() == ".xlsx":
+            lookups = {}
+            if from_server:
+                with _client(base_url) as client:
+                    lookups = fetch_lookups(client, res, template_columns(res))
+            write_template(res, output, lookups=lookups, example=dict(res.example))
+        else:
+            raise typer.BadParameter(f"{output}: the file name must end in .xlsx or .csv")
+    console.print(f"wrote the {res.name} template to {output}", highlight=False)
+
+
+# ------------------------------------------------------------------------------------------------ plan / apply / undo
+EXIT_CHANGES = 3
+"""`bulkio plan` exit code: there are changes to apply (0: nothing to do; 1: errors)."""
+EXIT_CONFLICTS = 4
+"""`bulkio plan` / `apply` exit code: some rows conflict (or, for apply, failed); nothing was overwritten."""
+
+DeleteMissing = Annotated[bool, typer.Option(help="Delete exported rows the sheet no longer holds (needs the "
+                                                  "export snapshot of an exported workbook).")]
+SkipInvalid = Annotated[bool, typer.Option(help="Plan and apply the valid rows; rows with errors are skipped.")]
+AcceptReformatted = Annotated[bool, typer.Option(
+    help="Write cells a spreadsheet program reformatted in a CSV (00123 -> 123, 1E5 -> 1.00E+05); by default they "
+         "are left as they are, each with a warning.")]
+
+
+def _make_plan(client: Client, file: Path, resource: str | None, delete_missing: bool, skip_invalid: bool,
+               accept_reformatted: bool = False) -> Plan:
+    from ..plan import plan as make
+
+    return make(client, file, resource=resource, delete_missing=delete_missing, skip_invalid=skip_invalid,
+                accept_reformatted=accept_reformatted)
+
+
+def _show_plan(result: Plan) -> None:
+    from .render import issues_table, plan_tables
+
+    for warning in result.warnings:
+        err_console.print(f"[yellow]warning:[/] {warning}", highlight=False)
+    if result.issues.issues:
+        console.print(issues_table(result.issues))
+    for table in plan_tables(result):
+        console.print(table)
+
+
+def _write_report(result: Plan, report: Path) -> None:
+    suffix = report.suffix.lower()
+    if suffix == ".xlsx":
+        result.to_excel(report)
+    elif suffix == ".md":
+        result.to_markdown(report)
+    elif suffix == ".json":
+        result.to_json(report)
+    else:
+        raise typer.BadParameter(f"{report}: the report must end in .xlsx, .md or .json")
+    console.print(f"wrote the plan report to {report}", highlight=False)
+
+
+@app.command("plan")
+def plan_command(
+    file: Annotated[Path, typer.Argument(help="The edited workbook (.xlsx) or CSV file.")],
+    resource: Annotated[str | None, typer.Option(help="Table (default: from the workbook; needed for CSV).")
+                        ] = None,
+    delete_missing: DeleteMissing = False,
+    skip_invalid: SkipInvalid = False,
+    accept_reformatted: AcceptReformatted = False,
+    report: Annotated[Path | None, typer.Option(help="Also write the plan to plan.xlsx, plan.md or plan.json.")
+                      ] = None,
+    server_check: Annotated[bool, typer.Option(help="Where the server honours Prefer: tx=rollback, send the real "
+                                                    "batches in rolled-back transactions to check constraints.")
+                            ] = False,
+    base_url: BaseUrl = None,
+) -> None:
+    """Dry run: what importing the sheet would create, update, delete; conflicts and errors. Writes nothing.
+
+    Exit code: 0 nothing to do, 3 changes to apply, 4 conflicts, 1 errors.
+    """
+    with _errors(), _client(base_url) as client:
+        result = _make_plan(client, file, resource, delete_missing, skip_invalid, accept_reformatted)
+        _show_plan(result)
+        if report is not None:
+            _write_report(result, report)
+        if server_check:
+            from ..run.apply import server_check as check
+
+            ran, refused = check(client, result, batch_size=_batch_size(client, None))
+            if not ran:
+                err_console.print("[yellow]server check:[/] this server does not honour Prefer: tx=rollback, so "
+                                  "nothing was sent (it would have been written)", highlight=False)
+            elif refused:
+                for row in refused:
+                    err_console.print(f"[red]server check:[/] row {row.row} ({row.label}): {row.error}",
+                                      highlight=False)
+                raise typer.Exit(1)
+            else:
+                console.print("[green]server check:[/] the database accepted every batch (rolled back)")
+    if result.blocked:
+        raise typer.Exit(1)
+    if result.has_conflicts:
+        raise typer.Exit(EXIT_CONFLICTS)
+    raise typer.Exit(EXIT_CHANGES if result.has_changes else 0)
+
+
+def _batch_size(client: Client, given: int | None) -> int:
+    """Rows per write: the option, else the settings (config file). `apply` and `server_check` fall back to the
+    table's own default, never to the settings, so without this the config file's ``batch_size`` never arrived."""
+    return client.settings.batch_size if given is None else given
+
+
+def _confirm(yes: bool, question: str) -> bool:
+    if yes:
+        return True
+    if not sys.stdin.isatty():
+        err_console.print("[bold red]error:[/] not on a terminal: add --yes to apply without asking", highlight=False)
+        raise typer.Exit(1)
+    return typer.confirm(question, default=False)
+
+
+def _finish(results: Results, sheet_file: Path | None, output: Path | None) -> None:
+    from .render import results_table
+
+    for table in results_table(results):
+        console.print(table)
+    if sheet_file is not None and sheet_file.exists():
+        from ..run.results import write_results_workbook
+        from ..sheets.read import read_sheet
+
+        target = output or sheet_file.with_name(f"{sheet_file.stem}.results.xlsx")
+        sheet = read_sheet(sheet_file, results.resource, sheet=results.sheet)
+        write_results_workbook(results, sheet.frame, sheet.rows, target, base=sheet.base, meta=sheet.meta)
+        console.print(f"wrote {target}: your rows with {', '.join(RESULT_COLUMNS[:-1])} and {RESULT_COLUMNS[-1]}",
+                      highlight=False)
+    console.print(f"undo with: bulkio undo {results.run_id}", highlight=False)
+    if any(r.status.value in ("failed", "conflict") for r in results.rows):
+        raise typer.Exit(EXIT_CONFLICTS)
+
+
+def _resume(client: Client, run: str, file: Path | None, results: Path | None, concurrency: int | None) -> None:
+    """``bulkio apply --resume RUN``: finish the run, then write its results workbook beside the sheet it came
+    from (the one the run recorded, unless `file` names another)."""
+    from ..run.apply import resume
+    from ..run.journal import Journal, find_run
+    from .render import kind_progress
+
+    header = Journal(find_run(run)).header()
+    with kind_progress(err_console, client) as progress:
+        try:
+            done = resume(client, run, concurrency=concurrency, progress=progress)
+        except ApplyError as exc:
+            if exc.results is not None:
+                _finish(exc.results, None, None)
+            raise
+    source = Path(header["source"]) if header.get("source") else None
+    _finish(done, file or source, results)
+
+
+@app.command("apply")
+def apply_command(
+    file: Annotated[Path | None, typer.Argument(help="The edited workbook (.xlsx) or CSV file.")] = None,
+    resource: Annotated[str | None, typer.Option(help="Table (default: from the workbook; needed for CSV).")
+                        ] = None,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Apply without asking.")] = False,
+    delete_missing: DeleteMissing = False,
+    skip_invalid: SkipInvalid = False,
+    accept_reformatted: AcceptReformatted = False,
+    batch_size: Annotated[int | None, typer.Option(
+        help="Rows per request (default: batch_size in the config file, else 500).")] = None,
+    concurrency: Annotated[int | None, typer.Option(
+        help="Requests in flight at once (default: concurrency in the config file, else 4).")] = None,
+    resume_run: Annotated[str | None, typer.Option("--resume", help="Finish a stopped run (its id, or folder).")
+                          ] = None,
+    results: Annotated[Path | None, typer.Option("--results", help="Results workbook to write "
+                                                                   "(default: <file>.results.xlsx).")] = None,
+    base_url: BaseUrl = None,
+) -> None:
+    """Apply an edited sheet: plan, show, confirm, then write in guarded batches with a journal.
+
+    Exit code: 0 all applied, 4 some rows conflicted or failed (see the results workbook), 1 errors or a stopped
+    run (resume it with --resume).
+    """
+    from ..run.apply import apply
+    from .render import kind_progress
+
+    with _errors(), _client(base_url) as client:
+        if resume_run is not None:
+            _resume(client, resume_run, file, results, concurrency)
+            return
+        if file is None:
+            raise typer.BadParameter("give the file to apply (or --resume RUN)")
+        result = _make_plan(client, file, resource, delete_missing, skip_invalid, accept_reformatted)
+        _show_plan(result)
+        result.check_applicable()
+        if not result.has_changes:
+            console.print("nothing to apply", highlight=False)
+            if result.has_conflicts:
+                raise typer.Exit(EXIT_CONFLICTS)
+            return
+        for _ in range(3):
+            if not _confirm(yes, "apply these changes?"):
+                console.print("nothing was written", highlight=False)
+                raise typer.Exit(1)
+            if yes or not result.is_stale(client):
+                break
+            err_console.print("[yellow]the server changed since this plan: here is the new one[/]")
+            result = _make_plan(client, file, resource, delete_missing, skip_invalid, accept_reformatted)
+            _show_plan(result)
+        with kind_progress(err_console, client) as progress:
+            try:
+                done = apply(client, result, batch_size=_batch_size(client, batch_size), concurrency=concurrency,
+                             progress=progress)
+            except ApplyError as exc:
+                if exc.results is not None:
+                    _finish(exc.results, file, results)
+                raise
+        _finish(done, file, results)
+
+
+@app.command()
+def undo(
+    run: Annotated[str, typer.Argument(help="The run to revert (its id, printed by apply, or its folder).")],
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Undo without asking.")] = False,
+    base_url: BaseUrl = None,
+) -> None:
+    """Revert an apply run: delete what it created, set back what it updated, re-insert what it deleted.
+
+    Guarded like any import: a row changed since the run is a conflict, not overwritten.
+    """
+    from ..run.undo import plan_undo
+    from ..run.undo import undo as revert
+    from .render import kind_progress
+
+    with _errors(), _client(base_url) as client:
+        reversal = plan_undo(client, run)
+        _show_plan(reversal)
+        if not reversal.has_changes:
+            console.print("nothing to undo", highlight=False)
+            return
+        if not _confirm(yes, "undo these changes?"):
+            console.print("nothing was written", highlight=False)
+            raise typer.Exit(1)
+        with kind_progress(err_console, client) as progress:
+            done = revert(client, run, progress=progress, reversal=reversal)
+        _finish(done, None, None)
+
+
+@app.command()
+def resources(
+    table: Annotated[str | None, typer.Argument(help="Show this table's columns (default: list the tables).")
+                     ] = None,
+    base_url: BaseUrl = None,
+) -> None:
+    """List the tables your key can see (from the server's OpenAPI document), or one table's columns."""
+    from rich.table import Table
+
+    from ..api.catalog import resource_for, server_differences, server_tables
+    from ..resources import RESOURCES
+
+    with _errors(), _client(base_url) as client:
+        if table is None:
+            tables = server_tables(client)
+        else:
+            res = resource_for(client, table)
+            drift = server_differences(client, res)
+    if table is None:
+        listing = Table(title=f"{len(tables)} tables this key can see", title_justify="left")
+        for title in ("table", "columns", "definition", "writes", "description"):
+            listing.add_column(title, overflow="fold")
+        for info in tables:
+            kind = "hand-written" if info.hand_written else ("from OpenAPI" if info.usable else
+                                                               f"[red]unusable[/]: {info.problem}")
+            listing.add_row(info.name, str(info.columns), kind, "yes" if info.writable else "read-only",
+                            info.description)
+        console.print(listing)
+        return
+    kind = "hand-written definition" if table in RESOURCES else "built from the server's OpenAPI document"
+    detail = Table(title=f"{res.name}: {len(res.columns)} columns, key {res.key} ({kind})", title_justify="left")
+    for title in ("column", "type", "required", "key", "reference", "notes"):
+        detail.add_column(title, overflow="fold")
+    for column in res.columns:
+        ref = column.reference
+        shown = "" if ref is None else f"{ref.table}.{ref.column}" + (f" (shows {ref.label})" if ref.label else "")
+        notes = ", ".join(n for n in ("read-only" if column.read_only else "",
+                                      "not exported" if not column.exported else "",
+                                      "natural key" if column.name in res.natural_key else "",
+                                      column.description) if n)
+        detail.add_row(column.name, column.type.value, "yes" if column.required else "",
+                       "key" if column.name == res.key else "", shown, notes)
+    console.print(detail)
+    for line in drift:
+        err_console.print(f"[yellow]differs from the server:[/] {line}", highlight=False)
+
+
+@app.command()
+def demo(
+    output: Annotated[Path, typer.Option("--output", "-o", help="Workbook to write.")] = Path("customers.xlsx"),
+    rows: Annotated[int, typer.Option(help="Customers in the sandbox.")] = 500,
+    seed: Annotated[int, typer.Option(help="The sandbox's seed (bulkio sandbox uses the same default).")] = 7,
+) -> None:
+    """Start a sandbox Carbon, export its customers to a workbook, and say what to do next."""
+    from ..api.client import Client
+    from ..export.table import export_table
+    from ..sandbox import Sandbox
+    from ..sheets.write import write_workbook
+    from .render import row_progress
+
+    with _errors(), Sandbox(rows=rows, seed=seed, api_key=SANDBOX_DEMO_KEY) as server:
+        console.print(f"[bold]1.[/] started a sandbox Carbon with {rows} customers at {server.url}",
+                      highlight=False)
+        with Client(base_url=server.url, api_key=server.api_key) as client:
+            with row_progress(console, "2. exporting customers") as progress:
+                result = export_table(client, "customer", progress=progress)
+            requests = client.requests_made
+        console.print(f"[bold]2.[/] exported {result.info.rows} customers in {requests} requests "
+                      "(a count, the pages, one per lookup table)", highlight=False)
+        path = write_workbook(result, output).resolve()
+    console.print(f"[bold]3.[/] wrote [green]{path}[/] ({result.info.rows} customers, "
+                  f"{len(result.frame.columns)} columns)", highlight=False)
+    console.print(
+        "\n[bold]Next:[/]\n"
+        f"  - open {output} in Excel or LibreOffice: references show as names with dropdowns,\n"
+        "    grey columns are read-only, hidden sheets remember what was exported.\n"
+        "  - keep a sandbox running (same seed, same rows): [cyan]make sandbox[/]\n"
+        "  - then, in another terminal:\n"
+        "      [cyan]export BULKIO_BASE_URL=http://127.0.0.1:8765 BULKIO_API_KEY=sandbox-demo-key[/]\n"
+        "      [cyan].venv/bin/bulkio ping[/]\n"
+        "      [cyan].venv/bin/bulkio export customer -o eu.csv --where 'currencyCode=eq.EUR'[/]\n"
+        f"  - edit {output} (change a cell, write delete in _action, add a row), save, then:\n"
+        f"      [cyan].venv/bin/bulkio plan {output}[/]      the dry run: what would change, field by field\n"
+        f"      [cyan].venv/bin/bulkio apply {output}[/]     asks, writes in guarded batches, prints the run id\n"
+        "      [cyan].venv/bin/bulkio undo RUN-ID[/]          puts everything back",
+        highlight=False, soft_wrap=True)
+
+
+def main() -> None:
+    """The ``bulkio`` console script (pyproject's ``[project.scripts]``)."""
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,582 @@
+"""Carrying out a plan: batched, guarded, journaled writes that can be resumed and undone.
+
+- Few requests (design decision 6): creates are POSTed as arrays (``columns=``, ``missing=default``, the new ids and
+  readableIds come back); updates sharing one patch body go out as one PATCH whose filter carries every row's id
+  and guard (`bulkio.api.query.guarded_filters`); deletes as one DELETE with ``id=in.(...)``; filters are cut under the
+  URL budget; batches run with bounded concurrency and the client's rate limiter paces them.
+- Guarded (decision 5): an update's filter carries the server values of its changed columns as the plan saw them,
+  and only the rows the server returns were updated: the others changed meanwhile and become conflicts, never
+  overwritten. ``updatedAt`` is set where the resource has it. Deletes send ``max-affected`` with
+  ``handling=strict``.
+- Failure isolation (decision 7): a batch refused for its data (4xx) is split in halves until the bad rows are found;
+  the good rows are applied and each bad row gets the server's error in words. Transport failures and 5xx are retried
+  by the client; when retries run out the run stops, says how to resume, and loses nothing.
+- Journal (decision 8): each batch's intent is on disk before it is sent and its outcome after (`bulkio.run.journal`).
+  `resume` finishes a stopped or killed run: a batch whose outcome is unknown is checked against the server first
+  (creates by natural key, so a crash never creates a customer twice).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..api.catalog import resource_for
+from ..api.query import encoded_length, guarded_filters, in_
+from ..errors import ApiError, ApplyError, PlanConflict, TransportError
+from ..plan import Batch, Kind, Plan, RowPlan
+from ..resources import RESOURCES, Resource
+from ..sheets.values import normalize
+from .journal import Journal, find_run
+from .results import Results, RowResult, Status
+
+if TYPE_CHECKING:
+    from ..api.client import Client
+
+__all__ = ["Progress", "apply", "cascades", "fetch_rows_by", "resume", "row_holds", "server_check"]
+
+Progress = Callable[[str, int, int], None]
+"""Called as rows are done: (kind, rows done of that kind, rows of that kind in all)."""
+
+_FATAL_STATUSES = (401, 403, 404)  # the key or the table, not the rows: stop, do not bisect
+
+
+class _Stop(Exception):
+    """Stop the run (the journal knows how far it got)."""
+
+
+@dataclass(frozen=True)
+class _Row:
+    """A row as the journal stores it."""
+
+    row: int | None
+    key: str | None
+    label: str | None
+    body: dict[str, Any]
+    guard: dict[str, Any]
+    before: dict[str, Any]
+
+    @classmethod
+    def of(cls, r: RowPlan) -> _Row:
+        return cls(r.row, r.key, r.label, dict(r.body), dict(r.guard), {c.column: c.before for c in r.changes})
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"row": self.row, "key": self.key, "label": self.label, "body": self.body, "guard": self.guard,
+                "before": self.before}
+
+
+def cascades(resource: Resource) -> list[tuple[Resource, str]]:
+    """(table, column) of the hand-written tables whose rows the database deletes along with a row of `resource`
+    (a foreign key to it with ON DELETE CASCADE). OpenAPI documents do not say; only hand-written ones can."""
+    return [(table, column.name) for table in RESOURCES.values() for column in table.columns
+            if column.reference is not None and column.reference.table == resource.name
+            and column.reference.on_delete == "cascade"]
+
+
+def _is_data_error(exc: ApiError) -> bool:
+    """A refusal of the rows themselves (a 4xx other than 401/403/404, the key or the table, and 429, the rate
+    limit): worth splitting the batch to find the bad rows."""
+    return 400 <= exc.status < 500 and exc.status not in (*_FATAL_STATUSES, 429)
+
+
+class _Runner:
+    """Executes batches for one run and records everything in its journal."""
+
+    def __init__(self, client: Client, resource: Resource, journal: Journal, *, concurrency: int,
+                 progress: Progress | None) -> None:
+        self.client = client
+        self.resource = resource
+        self.journal = journal
+        self.concurrency = max(1, concurrency)
+        self.progress = progress
+        self.lock = threading.Lock()
+        self.done: dict[str, int] = {}
+        self.totals: dict[str, int] = {}
+        self.stopped: str | None = None
+
+    # ------------------------------------------------------------------ bookkeeping
+    def _tick(self, kind: str, n: int) -> None:
+        """Count `n` more rows of `kind` done and tell `progress` (batches finish on several threads)."""
+        with self.lock:
+            self.done[kind] = self.done.get(kind, 0) + n
+            done, total = self.done[kind], self.totals.get(kind, 0)
+        if self.progress is not None:
+            self.progress(kind, done, total)
+
+    # ------------------------------------------------------------------ one request each
+    def _create(self, rows: list[_Row], tx_rollback: bool = False) -> list[RowResult]:
+        """POST the rows as one array (the company filled in where the table has one); record the new ids for
+        undo."""
+        res = self.resource
+        records = []
+        tenant = res.tenant_column
+        for r in rows:
+            record = dict(r.body)
+            if tenant and tenant in res and tenant not in record:
+                record[tenant] = self.client.company_id()
+            records.append(record)
+        names: dict[str, None] = {}
+        for record in records:
+            names.update(dict.fromkeys(record))
+        defaults = [c.name for c in res.columns if c.has_default and not c.read_only and c.name != res.key]
+        select = [c for c in (res.key, "readableId", *res.natural_key, *defaults) if c in res]
+        result = self.client.insert(res, records, columns=list(names), select=select, tx_rollback=tx_rollback)
+        if tx_rollback:
+            return [RowResult(r.row, None, Status.CREATED, r.label) for r in rows]
+        out = []
+        for r, created in zip(rows, result.rows, strict=False):
+            key = str(created.get(res.key))
+            filled = {c: created.get(c) for c in defaults if c not in r.body and created.get(c) is not None}
+            out.append(RowResult(r.row, key, Status.CREATED, r.label, key, created.get("readableId"),
+                                 filled=filled or None))
+        if len(out) != len(rows):  # the server returned fewer rows than it was sent: never guess which
+            raise _Stop(f"the server returned {len(result.rows)} rows for {len(rows)} created")
+        self.journal.undo({"kind": "created", "rows": [{"id": o.id, "body": r.body} for o, r in zip(out, rows,
+                                                                                                   strict=True)]})
+        return out
+
+    def _update(self, rows: list[_Row], body: Mapping[str, Any], tx_rollback: bool = False) -> list[RowResult]:
+        """One guarded PATCH for rows sharing `body`: the rows the server returns were updated, the others changed
+        since the plan and are conflicts."""
+        res = self.resource
+        patch = dict(body)
+        if "updatedAt" in res and "updatedAt" not in patch:
+            patch["updatedAt"] = datetime.now(UTC).isoformat(timespec="milliseconds")
+        keys = [r.key for r in rows if r.key]
+        filters = guarded_filters(res.key, [(r.key, r.guard) for r in rows if r.key])
+        result = self.client.update(res, filters, patch, select=[res.key], max_affected=len(keys),
+                                    tx_rollback=tx_rollback)
+        if tx_rollback:
+            return [RowResult(r.row, r.key, Status.UPDATED, r.label, r.key) for r in rows]
+        changed = {str(row[res.key]) for row in result.rows}
+        out = []
+        for r in rows:
+            if r.key in changed:
+                out.append(RowResult(r.row, r.key, Status.UPDATED, r.label, r.key))
+            else:
+                out.append(RowResult(r.row, r.key, Status.CONFLICT, r.label, r.key,
+                                     error="changed on the server since the plan: not overwritten; plan again"))
+        updated = [r for r in rows if r.key in changed]
+        if updated:
+            self.journal.undo({"kind": "updated", "rows": [{"key": r.key, "before": r.before,
+                                                            "after": dict(body)} for r in updated]})
+        return out
+
+    def _delete(self, rows: list[_Row], tx_rollback: bool = False) -> list[RowResult]:
+        """Delete rows that are still as the plan saw them (their `guard`).
+
+        The rows are read first (undo needs them whole, with the rows the database deletes along with them, ON
+        DELETE CASCADE): a row changed since the plan is left alone, a conflict. The DELETE returns what it
+        deleted; a row changed in the moment between that read and the DELETE is put back at once, with its
+        dependents, and reported as a conflict: never lost.
+        """
+        res = self.resource
+        keys = [r.key for r in rows if r.key]
+        if tx_rollback:
+            self.client.delete(res, [(res.key, in_(keys))], returning=False, max_affected=len(keys),
+                               tx_rollback=True)
+            return [RowResult(r.row, r.key, Status.DELETED, r.label, r.key) for r in rows]
+        current = {str(row[res.key]): row for row in self.client.rows_in(res, res.key, keys)}
+        out: dict[str | None, RowResult] = {}
+        doomed = []
+        for r in rows:
+            now = current.get(str(r.key))
+            if now is None:
+                out[r.key] = RowResult(r.row, r.key, Status.UNCHANGED, r.label, r.key,
+                                       error="already deleted on the server")
+            elif not row_holds(res, now, r.guard):
+                out[r.key] = RowResult(r.row, r.key, Status.CONFLICT, r.label, r.key,
+                                       error="changed on the server since the plan: not deleted; plan again")
+            else:
+                doomed.append(r)
+        if doomed:
+            doomed_keys = [str(r.key) for r in doomed]
+            self.journal.undo({"kind": "deleted", "rows": [current[k] for k in doomed_keys]})
+            dependents = self._dependents(doomed_keys)
+            for table, found in dependents.items():
+                self.journal.undo({"kind": "cascaded", "table": table.name, "rows": found})
+            result = self.client.delete(res, [(res.key, in_(doomed_keys))], returning=True,
+                                        max_affected=len(doomed_keys))
+            deleted = {str(row[res.key]): row for row in result.rows}
+            moved = [deleted[str(r.key)] for r in doomed if str(r.key) in deleted
+                     and not row_holds(res, deleted[str(r.key)], current[str(r.key)])]
+            if moved:
+                self._put_back(moved, dependents)
+            moved_keys = {str(row[res.key]) for row in moved}
+            for r in doomed:
+                if r.key in moved_keys:
+                    out[r.key] = RowResult(r.row, r.key, Status.CONFLICT, r.label, r.key, error=(
+                        "changed on the server as it was being deleted: put back at once, nothing lost; plan again"))
+                elif r.key in deleted:
+                    out[r.key] = RowResult(r.row, r.key, Status.DELETED, r.label, r.key)
+                else:
+                    out[r.key] = RowResult(r.row, r.key, Status.UNCHANGED, r.label, r.key,
+                                           error="already deleted on the server")
+        return [out[r.key] for r in rows]
+
+    def _dependents(self, keys: list[str]) -> dict[Resource, list[dict[str, Any]]]:
+        """The rows of other tables the database deletes along with these (ON DELETE CASCADE)."""
+        found: dict[Resource, list[dict[str, Any]]] = {}
+        for table, column in cascades(self.resource):
+            rows = self.client.rows_in(table, column, keys)
+            if rows:
+                found[table] = rows
+        return found
+
+    def _put_back(self, rows: list[dict[str, Any]], dependents: dict[Resource, list[dict[str, Any]]]) -> None:
+        """Insert deleted rows again as they were, with their cascaded dependents, then their links to those."""
+        res = self.resource
+        keys = {str(row[res.key]) for row in rows}
+        mine = {table: [d for d in found if any(str(d.get(c.name)) in keys for c in table.columns
+                                                  if c.reference is not None and c.reference.table == res.name)]
+                for table, found in dependents.items()}
+        links: dict[str, dict[str, Any]] = {}
+        bare = []
+        for row in rows:
+            record = {c: v for c, v in row.items() if c in res}
+            for column in res.columns:
+                ref = column.reference
+                targets = next((found for table, found in mine.items() if ref and table.name == ref.table), None)
+                if targets and record.get(column.name) is not None and any(
+                        str(t.get(ref.column)) == str(record[column.name]) for t in targets):
+                    links.setdefault(str(row[res.key]), {})[column.name] = record[column.name]
+                    record[column.name] = None
+            bare.append(record)
+        self.client.insert(res, bare, returning=False)
+        for table, found in mine.items():
+            if found:
+                self.client.insert(table, [{c: v for c, v in d.items() if c in table} for d in found],
+                                   returning=False)
+        for ident, values in links.items():
+            self.client.update(res, [(res.key, f"eq.{ident}")], values, returning=False)
+        self.journal.undo({"kind": "restored", "ids": sorted(keys)})
+
+    def send(self, kind: Kind, rows: list[_Row], body: Mapping[str, Any], tx_rollback: bool = False
+             ) -> list[RowResult]:
+        """One batch; a data error splits it until the bad rows are found (each gets its error in words)."""
+        try:
+            if kind is Kind.CREATE:
+                return self._create(rows, tx_rollback)
+            if kind is Kind.UPDATE:
+                return self._update(rows, body, tx_rollback)
+            return self._delete(rows, tx_rollback)
+        except ApiError as exc:
+            if not _is_data_error(exc):
+                raise
+            if len(rows) == 1:
+                r = rows[0]
+                return [RowResult(r.row, r.key, Status.FAILED, r.label, r.key, error=exc.sentence or str(exc))]
+            half = len(rows) // 2
+            return [*self.send(kind, rows[:half], body, tx_rollback),
+                    *self.send(kind, rows[half:], body, tx_rollback)]
+
+    # ------------------------------------------------------------------ batches
+    def run_batch(self, number: int, kind: Kind, rows: list[_Row], body: Mapping[str, Any]) -> list[RowResult]:
+        """Send one batch between its ``sent`` and ``done`` events; a failure that is not the rows' stops the run."""
+        if self.stopped:
+            return []
+        self.journal.append({"event": "sent", "batch": number})
+        try:
+            results = self.send(kind, rows, body)
+        except (TransportError, ApiError, _Stop) as exc:
+            with self.lock:
+                self.stopped = self.stopped or f"batch {number} ({kind.value}): {exc}"
+            self.journal.append({"event": "stopped", "batch": number, "error": str(exc)})
+            return []
+        self.journal.append({"event": "done", "batch": number, "results": [r.to_dict() for r in results]})
+        self._tick(kind.value, len(rows))
+        return results
+
+    def run(self, batches: Sequence[tuple[int, Kind, list[_Row], dict[str, Any]]]) -> dict[int, list[RowResult]]:
+        """Creates, then updates, then deletes; the batches of one kind run concurrently."""
+        out: dict[int, list[RowResult]] = {}
+        for kind in (Kind.CREATE, Kind.UPDATE, Kind.DELETE):
+            mine = [b for b in batches if b[1] is kind]
+            self.totals[kind.value] = self.totals.get(kind.value, 0) + sum(len(b[2]) for b in mine)
+            if self.concurrency == 1 or len(mine) < 2:
+                for number, k, rows, body in mine:
+                    out[number] = self.run_batch(number, k, rows, body)
+            else:
+                with ThreadPoolExecutor(self.concurrency, thread_name_prefix="bulkio-apply") as pool:
+                    futures = {b[0]: pool.submit(self.run_batch, *b) for b in mine}
+                    for number, future in futures.items():
+                        out[number] = future.result()
+            if self.stopped:
+                break
+        return out
+
+
+# ------------------------------------------------------------------------------------------------ planning batches
+def _split(client: Client, resource: Resource, batch: Batch) -> list[list[RowPlan]]:
+    """Updates and deletes: requests whose URL (ids, guards) keeps under the URL budget."""
+    if batch.kind is Kind.CREATE:
+        return [list(batch.rows)]
+    if batch.kind is Kind.DELETE:
+        by_key = {r.key: r for r in batch.rows}
+        params = [("select", resource.key)]
+        return [[by_key[k] for k in chunk] for chunk in client.split_in(resource, resource.key, batch.keys, params)]
+    room = client.settings.url_budget - len(client.base_url) - len(resource.path) - 1 - \
+        encoded_length([("select", resource.key)]) - 1
+
+    def fits(rows: list[RowPlan]) -> bool:
+        return encoded_length(guarded_filters(resource.key, [(r.key or "", r.guard) for r in rows])) <= room
+
+    out: list[list[RowPlan]] = []
+    pending = list(batch.rows)
+    while pending:  # grow a request while it fits (doubling, then halving back), rows with one guard adjoining
+        size, best = 1, 0
+        while size <= len(pending) and fits(pending[:size]):
+            best, size = size, size * 2
+        low, high = best, min(size, len(pending) + 1)
+        while high - low > 1:
+            middle = (low + high) // 2
+            low, high = (middle, high) if fits(pending[:middle]) else (low, middle)
+        if low == 0:
+            raise ApplyError(f"row {pending[0].row}: its guard is too long for one request URL")
+        out.append(pending[:low])
+        pending = pending[low:]
+    return out
+
+
+def _journal_batches(client: Client, plan: Plan, batch_size: int | None) -> list[dict[str, Any]]:
+    """The plan's batches as they will be sent (each cut under the URL budget), numbered for the journal: fixed
+    before the first request, so that resume knows every batch and its rows, whatever happened to them."""
+    out = []
+    for batch in plan.batches(batch_size):
+        for chunk in _split(client, plan.resource, batch):
+            out.append({"n": len(out), "kind": batch.kind.value, "body": dict(batch.body),
+                        "rows": [_Row.of(r).to_dict() for r in chunk]})
+    return out
+
+
+def _unwritten(plan: Plan) -> list[dict[str, Any]]:
+    """The plan's rows no batch carries, with the status they end with."""
+    status = {Kind.CONFLICT: Status.CONFLICT, Kind.SKIPPED: Status.SKIPPED, Kind.UNCHANGED: Status.UNCHANGED}
+    return [RowResult(r.row, r.key, status[r.kind], r.label, r.key, error=r.reason or None).to_dict()
+            for r in plan.rows if r.kind in status]
+
+
+# ------------------------------------------------------------------------------------------------ entry points
+def apply(client: Client, plan: Plan, *, batch_size: int | None = None, concurrency: int | None = None,
+          check_stale: bool = False, root: str | Path | None = None, progress: Progress | None = None) -> Results:
+    """Carry out `plan`; return every row's outcome. The run's journal goes to ``<root>/.bulkio/runs/<run-id>/``.
+
+    :param batch_size: rows per request (default: the resource's, 500).
+    :param concurrency: batches in flight at once (default: settings, 4).
+    :param check_stale: first re-read the rows the plan saw (as many requests as the plan's own fetch) and refuse if
+        the server changed them since; without it, guards still turn such rows into conflicts.
+    :raises ValidationFailed: the plan has errors and was not made with ``skip_invalid``.
+    :raises PlanConflict: with `check_stale`, when the server changed since the plan.
+    :raises ApplyError: the run stopped (retries ran out, the key was refused): ``.results`` holds what was done and
+        ``bulkio apply --resume <run>`` (or `resume`) finishes it.
+    """
+    plan.check_applicable()
+    if check_stale and plan.is_stale(client):
+        raise PlanConflict("the server's rows changed since the plan was made: plan again")
+    start, retries = client.requests_made, client.retries
+    header = {
+        "kind": "apply", "resource": plan.resource.name, "source": plan.source, "sheet": plan.sheet,
+        "host": plan.host, "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "plan": {"created_at": plan.created_at, "server_hash": plan.server_hash, "three_way": plan.three_way,
+                 "counts": {k.value: n for k, n in plan.counts().items()}},
+        "batches": _journal_batches(client, plan, batch_size), "other": _unwritten(plan),
+    }
+    journal = Journal.create(root, header)
+    return _execute(client, journal, concurrency, progress, start, retries)
+
+
+def resume(client: Client, run: str | Path, *, root: str | Path | None = None, concurrency: int | None = None,
+           progress: Progress | None = None) -> Results:
+    """Finish a stopped or killed run without repeating what it did.
+
+    A batch sent without a recorded outcome is checked first: creates by natural key (rows the server has are
+    recorded as created, with their ids), updates by comparing the rows with what was sent and with their guard,
+    deletes by whether the rows still exist. Only what did not happen is sent again.
+    """
+    journal = Journal(find_run(run, root))
+    return _execute(client, journal, concurrency, progress, client.requests_made, client.retries)
+
+
+def _execute(client: Client, journal: Journal, concurrency: int | None, progress: Progress | None,
+             start: int, retries: int) -> Results:
+    """Run what the journal says is left (first asking the server about batches sent without an outcome), then
+    gather every row's outcome: the one path of `apply` and `resume`."""
+    header = journal.header()
+    resource = resource_for(client, header["resource"])
+    runner = _Runner(client, resource, journal, concurrency=concurrency or client.settings.concurrency,
+                     progress=progress)
+    finished: dict[int, list[RowResult]] = {}
+    sent: set[int] = set()
+    for event in journal.events():
+        if event["event"] == "sent":
+            sent.add(event["batch"])
+        elif event["event"] == "done":
+            finished[event["batch"]] = [RowResult.from_dict(r) for r in event["results"]]
+    todo = []
+    for batch in header["batches"]:
+        number, kind = batch["n"], Kind(batch["kind"])
+        if number in finished:
+            continue
+        rows = [_Row(**r) for r in batch["rows"]]
+        if number in sent:  # sent, outcome never recorded: ask the server what happened
+            settled, rows = _reconcile(client, resource, kind, rows, batch["body"])
+            if settled:
+                _record_settled(journal, kind, batch, settled)
+                finished[number] = settled
+            if not rows:
+                journal.append({"event": "done", "batch": number, "results": [r.to_dict() for r in settled]})
+                continue
+        todo.append((number, kind, rows, batch["body"]))
+    outcomes = runner.run(todo)
+    for number, results in outcomes.items():
+        finished[number] = [*finished.get(number, []), *results]
+    results = Results(journal.run_id, journal.folder, resource, _row_outcomes(header, finished),
+                      client.requests_made - start, client.retries - retries, runner.stopped, header.get("source"),
+                      header.get("sheet"))
+    if runner.stopped:
+        raise ApplyError(f"the run stopped: {runner.stopped}. Nothing is lost: finish it with "
+                         f"`{results.resume_hint()}`", results=results)
+    return results
+
+
+def _record_settled(journal: Journal, kind: Kind, batch: Mapping[str, Any], settled: list[RowResult]) -> None:
+    """Journal the rows of an in-doubt batch that the server shows done, with what undoing them needs: they
+    happened before the answer was lost, so the run must be able to revert them like any other."""
+    journal.append({"event": "reconciled", "batch": batch["n"], "results": [r.to_dict() for r in settled]})
+    if kind is Kind.CREATE:
+        bodies = {r.row: r.body for r in [_Row(**x) for x in batch["rows"]]}
+        journal.undo({"kind": "created", "rows": [{"id": r.id, "body": bodies.get(r.row, {})}
+                                                  for r in settled if r.status is Status.CREATED]})
+    elif kind is Kind.UPDATE:  # applied before the answer was lost: undo needs what they held
+        sent_rows = {r.key: r for r in [_Row(**x) for x in batch["rows"]]}
+        done = [sent_rows[r.key] for r in settled if r.status is Status.UPDATED and r.key in sent_rows]
+        if done:
+            journal.undo({"kind": "updated", "rows": [{"key": r.key, "before": r.before,
+                                                       "after": dict(batch["body"])} for r in done]})
+
+
+def _row_outcomes(header: Mapping[str, Any], finished: Mapping[int, list[RowResult]]) -> list[RowResult]:
+    """Every row of the run in sheet order: the outcome recorded for it, or pending where its batch has none (the
+    run stopped before it), and the rows no batch carried. A created row is matched by its sheet row and label
+    (it has no id until the server answers), any other by its row and key."""
+    rows: list[RowResult] = []
+    for batch in header["batches"]:
+        create = batch["kind"] == Kind.CREATE.value
+        got: dict[tuple[Any, Any], list[RowResult]] = {}
+        for r in finished.get(batch["n"], []):
+            got.setdefault((r.row, r.label if create else r.key), []).append(r)
+        for r in batch["rows"]:
+            matches = got.get((r["row"], r["label"] if create else r["key"]))
+            rows.append(matches.pop(0) if matches else RowResult(r["row"], r["key"], Status.PENDING, r["label"],
+                                                                 r["key"]))
+    rows += [RowResult.from_dict(r) for r in header["other"]]
+    rows.sort(key=lambda r: (r.row is None, r.row or 0))
+    return rows
+
+
+def _reconcile(client: Client, resource: Resource, kind: Kind, rows: list[_Row], body: Mapping[str, Any]
+               ) -> tuple[list[RowResult], list[_Row]]:
+    """(rows whose outcome the server shows, rows still to send) for a batch whose outcome is unknown."""
+    res = resource
+    if kind is Kind.CREATE:
+        natural = res.natural_key[0] if res.natural_key else None
+        if natural is None:
+            raise ApplyError(f"{res.name} has no natural key: cannot tell whether an interrupted create happened")
+        names = [str(r.body.get(natural)) for r in rows]
+        select = [c for c in (res.key, "readableId", natural) if c in res]
+        found = fetch_rows_by(client, res, natural, names, select)
+        done, left = [], []
+        for r in rows:
+            hit = found.get(str(r.body.get(natural)))
+            if hit is None:
+                left.append(r)
+            else:
+                done.append(RowResult(r.row, str(hit[res.key]), Status.CREATED, r.label, str(hit[res.key]),
+                                      hit.get("readableId")))
+        return done, left
+    keys = [r.key for r in rows if r.key]
+    columns = sorted({*body, *(c for r in rows for c in r.guard)} - {"updatedAt"}) if kind is Kind.UPDATE else []
+    current = fetch_rows_by(client, res, res.key, keys, [res.key, *columns])
+    done, left = [], []
+    for r in rows:
+        now = current.get(r.key)
+        if kind is Kind.DELETE:
+            if now is None:
+                done.append(RowResult(r.row, r.key, Status.DELETED, r.label, r.key))
+            else:
+                left.append(r)
+            continue
+        if now is None:
+            done.append(RowResult(r.row, r.key, Status.CONFLICT, r.label, r.key, error="deleted on the server"))
+        elif row_holds(res, now, body):
+            done.append(RowResult(r.row, r.key, Status.UPDATED, r.label, r.key))
+        elif row_holds(res, now, r.guard):
+            left.append(r)
+        else:
+            done.append(RowResult(r.row, r.key, Status.CONFLICT, r.label, r.key,
+                                  error="changed on the server since the plan: not overwritten; plan again"))
+    return done, left
+
+
+def row_holds(resource: Resource, row: Mapping[str, Any], values: Mapping[str, Any]) -> bool:
+    """Whether the server's `row` holds `values` (a guard, a body sent), each compared as the API would store it
+    (`values.normalize`: ``1`` and ``1.0``, two spellings of one timestamp are the same). ``updatedAt`` and names
+    that are not columns of `resource` are left out: a write sets ``updatedAt`` itself, so it never matches.
+
+    The one comparison behind every "changed since?" question of a run: whether a row may still be deleted,
+    whether an interrupted update happened (resume), whether a row may be reverted (undo)."""
+    for name, value in values.items():
+        if name == "updatedAt" or name not in resource:
+            continue
+        column = resource.column(name)
+        if normalize(column, row.get(name)) != normalize(column, value):
+            return False
+    return True
+
+
+def fetch_rows_by(client: Client, resource: Resource, column: str, values: Iterable[str], select: list[str]
+                  ) -> dict[str, dict[str, Any]]:
+    """The rows whose `column` is one of `values`, keyed by that column's value as text (as many requests as the
+    URL budget needs: `Client.rows_in`). How a run learns what the server holds now: resume (by natural key for
+    creates, by id otherwise) and undo (by id)."""
+    return {str(row[column]): row for row in client.rows_in(resource, column, values, select)}
+
+
+# ------------------------------------------------------------------------------------------------ server check
+def server_check(client: Client, plan: Plan, *, batch_size: int | None = None) -> tuple[bool, list[RowResult]]:
+    """Send the plan's batches in rolled-back transactions, so the database's own constraints (unique names,
+    foreign keys, checks) are checked too; nothing is written.
+
+    Only when the server says it honoured ``Prefer: tx=rollback`` (probed first with a write that matches no row):
+    a server that ignores the preference would commit, so then nothing is sent.
+
+    :returns: (whether the check ran, the rows the database refused, each with its error in words).
+    """
+    if not client.probe_tx_rollback(plan.resource):
+        return False, []
+    runner = _Runner(client, plan.resource, _NullJournal(), concurrency=1, progress=None)
+    failed: list[RowResult] = []
+    for batch in plan.batches(batch_size):
+        for chunk in _split(client, plan.resource, batch):
+            rows = [_Row.of(r) for r in chunk]
+            results = runner.send(batch.kind, rows, batch.body, tx_rollback=True)
+            failed += [r for r in results if r.status is Status.FAILED]
+    return True, failed
+
+
+class _NullJournal(Journal):
+    """A server check writes nothing: no journal."""
+
+    def __init__(self) -> None:
+        super().__init__(Path("."))
+
+    def append(self, record: dict[str, Any]) -> None:
+        return None
+
+    def undo(self, record: dict[str, Any]) -> None:
+        return None
