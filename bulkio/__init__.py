@@ -33,7 +33,8 @@ from .run.results import Results, Status
 from .run.undo import undo
 from .sheets.read import Sheet, read_sheet
 from .sheets.write import write_csv, write_workbook
-from .validate.rules import ValidationReport, validate
+from .validate.report import ValidationReport
+from .validate.rules import validate
 
 read_workbook = read_sheet
 """The design's name for `read_sheet`."""

@@ -24,7 +24,10 @@ request URL only, and `Client` masks the key in its `repr`.
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .validate.report import ValidationReport
 
 __all__ = [
     "ApiError",
@@ -191,10 +194,9 @@ class LabelError(BulkioError, ValueError):
 class ValidationFailed(BulkioError):
     """The sheet has invalid cells; `issues` holds every one of them (validation is lazy by default)."""
 
-    def __init__(self, issues: Any, message: str | None = None) -> None:
+    def __init__(self, issues: ValidationReport, message: str | None = None) -> None:
         self.issues = issues
-        count = len(issues) if hasattr(issues, "__len__") else "some"
-        super().__init__(message or f"{count} validation issue(s) found")
+        super().__init__(message or f"{len(issues)} validation issue(s) found")
 
 
 class PlanConflict(BulkioError):

@@ -39,7 +39,8 @@ from bulkio.sandbox import Sandbox
 from bulkio.sheets.read import read_sheet
 from bulkio.sheets.write import write_workbook
 from bulkio.validate.errorbook import write_error_workbook
-from bulkio.validate.rules import ValidationReport, validate
+from bulkio.validate.report import ValidationReport
+from bulkio.validate.rules import validate
 
 __all__ = ["EDITS", "INVALID_EDITS", "ROWS", "SEED", "SERVER_EDITS", "Samples", "make_samples"]
 

@@ -15,7 +15,8 @@ from bulkio.api.client import Client
 from bulkio.api.lookups import fetch_lookups
 from bulkio.sandbox import Sandbox
 from bulkio.sheets.read import read_sheet
-from bulkio.validate.rules import IssueCode, validate
+from bulkio.validate.report import IssueCode
+from bulkio.validate.rules import validate
 
 SAMPLES = Path(__file__).resolve().parents[1] / "samples"
 FILES = ("customers.xlsx", "customers-invalid.xlsx", "customers-invalid.errors.xlsx",

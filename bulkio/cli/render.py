@@ -15,7 +15,7 @@ if TYPE_CHECKING:  # annotations only: rendering reads what the library returns,
     from ..api.client import Client
     from ..plan import Plan
     from ..run.results import Results
-    from ..validate.rules import ValidationReport
+    from ..validate.report import ValidationReport
 
 __all__ = ["facts_table", "issues_table", "kind_progress", "plan_tables", "results_table", "row_progress"]
 

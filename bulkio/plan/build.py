@@ -21,7 +21,8 @@ from ..resources import Column, Resource
 from ..sheets.flatten import split_custom
 from ..sheets.read import Sheet
 from ..sheets.values import is_empty
-from ..validate.rules import Issue, IssueCode, ValidationReport, column_letter, control_character, sorted_report
+from ..validate.report import Issue, IssueCode, ValidationReport, column_letter, sorted_report
+from ..validate.rules import control_character
 from .reader import CellReader, server_value
 from .rows import FieldChange, Kind, RowPlan
 

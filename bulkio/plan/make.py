@@ -25,18 +25,9 @@ from ..sheets.layout import ACTION_COLUMN, DELETE, RESULT_COLUMNS
 from ..sheets.precision import Reformatted
 from ..sheets.read import Sheet, read_sheet, workbook_table
 from ..sheets.values import empty_mask
-from ..validate.rules import (
-    Issue,
-    IssueCode,
-    ValidationReport,
-    column_letter,
-    new_row_names,
-    present_on_server,
-    sorted_report,
-    taken_name_issues,
-    unknown_key_issues,
-    validate,
-)
+from ..validate.report import Issue, IssueCode, ValidationReport, column_letter, sorted_report
+from ..validate.rules import validate
+from ..validate.server import new_row_names, present_on_server, taken_name_issues, unknown_key_issues
 from .build import create_row, delete_row, row_label, without_control_characters
 from .compare import compared_columns, diff_rows
 from .fetch import ServerRows, fetch_server_rows, select_columns, state_hash

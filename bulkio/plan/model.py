@@ -13,7 +13,7 @@ import pandas as pd
 
 from ..errors import ValidationFailed
 from ..resources import Resource
-from ..validate.rules import Issue, ValidationReport
+from ..validate.report import Issue, ValidationReport
 from . import report
 from .fetch import reread, state_hash
 from .rows import Batch, Kind, RowPlan

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 from ..api.catalog import resource_for
 from ..plan import FieldChange, Kind, Plan, RowPlan
 from ..resources import Resource
-from ..validate.rules import ValidationReport
+from ..validate.report import ValidationReport
 from .apply import Progress, apply, fetch_rows_by, row_holds
 from .journal import Journal, find_run
 from .results import Results, Status

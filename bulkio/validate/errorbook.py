@@ -12,7 +12,7 @@ import xlsxwriter
 from ..errors import WorkbookError
 from ..sheets.layout import ERRORS_SHEET
 from ..sheets.read import Sheet
-from .rules import ValidationReport
+from .report import ValidationReport
 
 __all__ = ["error_workbook_path", "write_error_workbook"]
 

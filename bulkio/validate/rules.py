@@ -11,17 +11,15 @@ from __future__ import annotations
 
 import operator
 import re
-from collections.abc import Callable, Container, Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
-from enum import StrEnum
 from functools import cached_property
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-from xlsxwriter.utility import xl_col_to_name
 
 from ..api.lookups import Lookup
 from ..errors import CellError, LabelError, ValidationFailed
@@ -30,112 +28,19 @@ from ..sheets.flatten import split_custom
 from ..sheets.layout import ACTION_COLUMN, ACTIONS, RESULT_COLUMNS
 from ..sheets.read import Sheet
 from ..sheets.snapshot import Snapshot, snapshot_columns
-from ..sheets.values import empty_mask, from_cell, from_custom_cell, is_empty, millis, normalize
+from ..sheets.values import empty_mask, from_cell, from_custom_cell, millis, normalize
+from .report import Issue, IssueCode, ValidationReport, column_letter, sorted_report
+from .server import server_checks
 
 if TYPE_CHECKING:
     import pandera.pandas as pa
 
     from ..api.client import Client
 
-__all__ = [
-    "EXCEL_CELL_LIMIT",
-    "Issue",
-    "IssueCode",
-    "ValidationReport",
-    "build_schema",
-    "column_letter",
-    "control_character",
-    "new_row_names",
-    "present_on_server",
-    "sorted_report",
-    "taken_name_issues",
-    "unknown_key_issues",
-    "validate",
-]
+__all__ = ["EXCEL_CELL_LIMIT", "build_schema", "control_character", "validate"]
 
 _EMAIL = re.compile(r"^[^@\s,;]+@[^@\s,;]+\.[^@\s,;]+$")
 _EMAIL_LIST = re.compile(r"^(?:\s*[^@\s,;\[]+@[^@\s,;]+\.[^@\s,;]+\s*(?:,|$))+\s*$")
-
-
-class IssueCode(StrEnum):
-    """What is wrong (machine-readable; the message says it for people)."""
-
-    BAD_VALUE = "bad_value"
-    REQUIRED = "required"
-    OUT_OF_RANGE = "out_of_range"
-    TOO_LONG = "too_long"
-    BAD_EMAIL = "bad_email"
-    UNKNOWN_LABEL = "unknown_label"
-    AMBIGUOUS_LABEL = "ambiguous_label"
-    DUPLICATE_KEY = "duplicate_key"
-    UNKNOWN_KEY = "unknown_key"
-    EXISTS_ON_SERVER = "exists_on_server"
-    DUPLICATE_NAME = "duplicate_name"
-    UNKNOWN_COLUMN = "unknown_column"
-    MISSING_COLUMN = "missing_column"
-    BAD_ACTION = "bad_action"
-    READ_ONLY_EDITED = "read_only_edited"
-    REFORMATTED = "reformatted"
-
-
-@dataclass(frozen=True)
-class Issue:
-    """One problem, at one place. `row` is the Excel row number (None for a whole-column problem)."""
-
-    file: str
-    sheet: str | None
-    row: int | None
-    letter: str | None
-    column: str | None
-    value: Any
-    code: IssueCode
-    message: str
-    severity: str = "error"
-
-    def __str__(self) -> str:
-        place = ", ".join(p for p in (self.file, self.sheet and f"sheet {self.sheet!r}",
-                                      self.row is not None and f"row {self.row}",
-                                      self.letter and f"column {self.letter} ({self.column})") if p)
-        return f"{place}: {self.message}"
-
-
-@dataclass(frozen=True)
-class ValidationReport:
-    """Every issue found (lazy validation reports them all at once)."""
-
-    issues: tuple[Issue, ...]
-
-    def __len__(self) -> int:
-        return len(self.issues)
-
-    @property
-    def errors(self) -> list[Issue]:
-        return [i for i in self.issues if i.severity == "error"]
-
-    @property
-    def warnings(self) -> list[Issue]:
-        return [i for i in self.issues if i.severity == "warning"]
-
-    def has_errors(self) -> bool:
-        return bool(self.errors)
-
-    def to_frame(self) -> pd.DataFrame:
-        """One row per issue: file, sheet, row, letter, column, value, code, message, severity."""
-        columns = ["file", "sheet", "row", "letter", "column", "value", "code", "message", "severity"]
-        return pd.DataFrame([asdict(i) for i in self.issues], columns=columns)
-
-    def _repr_html_(self) -> str:
-        if not self.issues:
-            return "<p><b>No issues.</b></p>"
-        frame = self.to_frame().drop(columns=["file"])
-        return (f"<p><b>{len(self.errors)} error(s), {len(self.warnings)} warning(s)</b></p>"
-                + frame.to_html(index=False, na_rep=""))
-
-
-def sorted_report(issues: Iterable[Issue]) -> ValidationReport:
-    """A report of `issues` in the order people read them: errors first, then by row and column letter (issues at
-    the same place keep the order they were found in)."""
-    return ValidationReport(tuple(sorted(issues, key=lambda i: (i.severity != "error", i.row or 0, i.letter or ""))))
 
 
 def _pandera() -> ModuleType:
@@ -475,13 +380,6 @@ def _schema(resource: Resource, columns: list[str], lookups: Mapping[str, Lookup
 
 
 # ------------------------------------------------------------------------------------------------ running it
-def column_letter(frame: pd.DataFrame, column: str | None) -> str | None:
-    """The Excel column letter of `column` in the sheet (None for a column the sheet lacks)."""
-    if column is None or column not in frame.columns:
-        return None
-    return xl_col_to_name(list(frame.columns).index(column))
-
-
 def validate(sheet: Sheet, lookups: Mapping[str, Lookup] | None = None, *, client: Client | None = None,
              lazy: bool = True) -> ValidationReport:
     """Check every cell of `sheet`; return every issue at once (or raise at the first error if not `lazy`).
@@ -532,7 +430,7 @@ def validate(sheet: Sheet, lookups: Mapping[str, Lookup] | None = None, *, clien
                 add(index, column, value, IssueCode.BAD_VALUE, check)
     issues.extend(_read_only_edits(sheet, frame, known))
     if client is not None:
-        issues.extend(_server_checks(client, sheet, frame))
+        issues.extend(server_checks(client, sheet, frame))
     report = sorted_report(issues)
     if not lazy and report.has_errors():
         raise ValidationFailed(report, str(report.errors[0]))
@@ -643,68 +541,3 @@ def _read_only_edits(sheet: Sheet, frame: pd.DataFrame, known: Mapping[str, _Kno
     return out
 
 
-def present_on_server(client: Client, resource: Resource, column: str, values: Iterable[str]) -> set[str]:
-    """Which of `values` the server holds in `column` (``column=in.(...)``, split under the URL budget)."""
-    return {str(row[column]) for row in client.rows_in(resource, column, values, [column])}
-
-
-def new_row_names(frame: pd.DataFrame, natural: str, keys: Sequence[str | None] | None) -> dict[int, str]:
-    """The natural key (``name``) of each row without an id, by the row's place in `frame` (empty ones left out):
-    the rows a create would refuse as a duplicate if the server already holds that name.
-
-    :param keys: the rows' ids (None: the sheet has no id column, so every row is new).
-    """
-    if natural not in frame:
-        return {}
-    names = frame[natural].to_numpy(dtype=object)
-    return {p: str(names[p]).strip() for p in range(len(frame))
-            if (keys is None or not keys[p]) and not is_empty(names[p])}
-
-
-def unknown_key_issues(sheet: Sheet, keys: Sequence[str | None], present: Container[str],
-                       expected: Container[str] = ()) -> list[Issue]:
-    """An error for each id the server does not have (a typo, another company's row, a row deleted meanwhile).
-
-    One copy for `validate` (with a client) and the plan, so both say the same thing.
-
-    :param keys: the rows' ids, in frame order (None or "" for a new row).
-    :param present: the ids the server holds.
-    :param expected: ids whose absence is not an error here (the plan: rows of the export deleted on the server
-        since, which are conflicts).
-    """
-    key = sheet.resource.key
-    letter = column_letter(sheet.frame, key)
-    return [Issue(sheet.file, sheet.sheet, sheet.rows[position], letter, key, value, IssueCode.UNKNOWN_KEY,
-                  f"no {sheet.resource.name} has id {value!r} on the server (deleted since the export, mistyped, "
-                  "or another company's): clear it to create a new row")
-            for position, value in enumerate(keys) if value and value not in present and value not in expected]
-
-
-def taken_name_issues(sheet: Sheet, natural: str, names: Mapping[int, str], taken: Container[str]) -> list[Issue]:
-    """An error for each new row whose natural key the server already holds (the create would be refused as a
-    duplicate). One copy for `validate` and the plan.
-
-    :param names: `new_row_names`; :param taken: the names the server holds.
-    """
-    letter = column_letter(sheet.frame, natural)
-    return [Issue(sheet.file, sheet.sheet, sheet.rows[position], letter, natural, value, IssueCode.EXISTS_ON_SERVER,
-                  f"a {sheet.resource.name} with {natural} {value!r} already exists on the server: give this row its "
-                  "id to update it, or rename it")
-            for position, value in names.items() if value in taken]
-
-
-def _server_checks(client: Client, sheet: Sheet, frame: pd.DataFrame) -> list[Issue]:
-    """Ids the server does not have and new rows whose natural key already exists there, each asked of the server
-    in as few requests as the URL budget allows."""
-    resource = sheet.resource
-    key = resource.key
-    keys = [None if is_empty(v) else str(v).strip() for v in frame[key]] if key in frame else None
-    out: list[Issue] = []
-    if keys is not None:
-        wanted = sorted({k for k in keys if k})
-        out += unknown_key_issues(sheet, keys, present_on_server(client, resource, key, wanted) if wanted else set())
-    for natural in resource.natural_key:
-        names = new_row_names(frame, natural, keys)
-        taken = present_on_server(client, resource, natural, sorted(set(names.values()))) if names else set()
-        out += taken_name_issues(sheet, natural, names, taken)
-    return out

@@ -20,7 +20,7 @@ from bulkio.plan.fetch import key_requests
 from bulkio.resources import CUSTOMER
 from bulkio.sandbox import Sandbox
 from bulkio.sheets.write import write_csv, write_workbook
-from bulkio.validate.rules import IssueCode
+from bulkio.validate.report import IssueCode
 
 from ..workbooks import cell, edit_sheet, header
 

@@ -36,7 +36,8 @@ from bulkio.sandbox import Sandbox
 from bulkio.sheets.read import read_sheet
 from bulkio.sheets.values import from_cell
 from bulkio.sheets.write import write_workbook
-from bulkio.validate.rules import IssueCode, validate
+from bulkio.validate.report import IssueCode
+from bulkio.validate.rules import validate
 
 runner = CliRunner()
 

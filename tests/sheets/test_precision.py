@@ -26,7 +26,7 @@ from bulkio.sandbox.schema import SUPPLIER
 from bulkio.sheets.read import read_sheet
 from bulkio.sheets.values import from_cell, from_custom_cell, normalize, shown_alike, to_cell, to_custom_cell
 from bulkio.sheets.write import write_csv, write_workbook
-from bulkio.validate.rules import IssueCode
+from bulkio.validate.report import IssueCode
 
 from ..workbooks import cell, edit_sheet, header
 

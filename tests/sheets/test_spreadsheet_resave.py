@@ -24,7 +24,7 @@ from bulkio.plan import Kind, Plan, plan
 from bulkio.sandbox import Sandbox
 from bulkio.sheets.read import read_sheet
 from bulkio.sheets.write import write_csv, write_workbook
-from bulkio.validate.rules import IssueCode
+from bulkio.validate.report import IssueCode
 
 from ..spreadsheet_programs import CSV_IMPORT_SPECIAL, REQUIRE_ENV, resave, soffice
 from ..workbooks import edit_sheet, header

@@ -16,7 +16,8 @@ from bulkio.sandbox import Sandbox
 from bulkio.sheets.exported import Export
 from bulkio.sheets.read import read_sheet
 from bulkio.sheets.write import write_csv, write_template, write_workbook
-from bulkio.validate.rules import IssueCode, validate
+from bulkio.validate.report import IssueCode
+from bulkio.validate.rules import validate
 
 
 @pytest.fixture
