@@ -127,6 +127,22 @@ class Plan:
         rows = reread(client, self.resource, self.fetched, self.scope, self.select)
         return state_hash(self.resource, rows) != self.server_hash
 
+    # ------------------------------------------------------------------ saved plans (`saved`)
+    def save(self, path: str | Path) -> Path:
+        """Save the plan to apply later exactly as reviewed, without planning again (`saved.save`: JSON with the
+        sheet's SHA-256; save right after planning)."""
+        from .saved import save
+
+        return save(self, path)
+
+    @classmethod
+    def load(cls, path: str | Path, client: Client, *, require_sheet: bool = True) -> Plan:
+        """A saved plan, to apply with `client`: refused if made against another host, if its sheet was edited
+        since, or if the sheet is gone unless `require_sheet` is False (`saved.load_saved`)."""
+        from .saved import load
+
+        return load(path, client, require_sheet=require_sheet)
+
     # ------------------------------------------------------------------ renderings (`report`)
     def to_frame(self) -> pd.DataFrame:
         """One row per changed field (`report.to_frame`)."""
