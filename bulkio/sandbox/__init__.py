@@ -12,7 +12,8 @@ Python API (tests use it through the fixtures in ``tests/conftest.py``)::
         sb.url                                  # "http://127.0.0.1:<port>"
         sb.api_key                              # full-scope key of the main company
         sb.keys["readonly"]                     # other keys: "admin" (= api_key), "readonly" (view only),
-                                                # "nodelete" (view/create/update), "other" (another company)
+                                                # "nodelete" (view/create/update), "nocreate"
+                                                # (view/update/delete: no upsert), "other" (another company)
         sb.company_id                           # the main company's id
         sb.switches.latency = 0.05              # mutable fault switches, see `Switches`
         sb.concurrent_edit("customer", row_id, {"phone": "+1 555 0100"})   # change a row behind the user's back

@@ -33,6 +33,7 @@ __all__ = ["SandboxState", "build_app"]
 
 _RESERVED = frozenset({"select", "order", "limit", "offset", "columns", "on_conflict"})
 _OBJECT_MEDIA = "application/vnd.pgrst.object+json"
+_RESOLUTIONS = ("merge-duplicates", "ignore-duplicates")
 
 
 @dataclass
@@ -127,11 +128,28 @@ def _range(request: Request, params: dict[str, str]) -> tuple[int, int | None]:
 
 
 def _applied(prefs: dict[str, str], *, tx_rollback: bool) -> dict[str, str]:
-    applied = [f"{name}={prefs[name]}" for name in ("return", "count", "missing", "handling", "max-affected")
-               if name in prefs]
+    applied = [f"{name}={prefs[name]}" for name in ("resolution", "return", "count", "missing", "handling",
+                                                    "max-affected")
+               if name in prefs and (name != "resolution" or prefs[name] in _RESOLUTIONS)]
     if tx_rollback:
         applied.append("tx=rollback")
     return {"Preference-Applied": ", ".join(applied)} if applied else {}
+
+
+def _post(store: Store, table: str, principal: Principal, payload: list[dict[str, Any]],
+          columns: list[str] | None, params: dict[str, str], prefs: dict[str, str]) -> tuple[list[dict[str, Any]], int]:
+    """INSERT, or upsert under ``Prefer: resolution=merge-duplicates`` / ``ignore-duplicates`` (on the primary key,
+    or the UNIQUE columns ``on_conflict`` names; without the preference ``on_conflict`` is ignored, as PostgREST
+    does). (rows written, status): a merge that inserted nothing answers 200, as PostgREST 12 does."""
+    missing_default = prefs.get("missing") == "default"
+    resolution = prefs.get("resolution")
+    if resolution not in _RESOLUTIONS:
+        return store.insert(table, principal, payload, columns=columns, missing_default=missing_default), 201
+    target = [c.strip() for c in params["on_conflict"].split(",")] if params.get("on_conflict") else None
+    written, inserted = store.upsert(table, principal, payload, columns=columns, missing_default=missing_default,
+                                     on_conflict=target, merge=resolution == "merge-duplicates")
+    merged_only = resolution == "merge-duplicates" and not inserted  # ignore-duplicates always answers 201
+    return written, 200 if merged_only else 201
 
 
 def _as_object(rows: list[dict[str, Any]]) -> dict[str, Any]:
@@ -194,9 +212,7 @@ def _handle(state: SandboxState, request: Request, table: str, body: bytes) -> R
             if not isinstance(payload, list) or not all(isinstance(r, dict) for r in payload):
                 raise PgError(400, "PGRST102", "Empty or invalid json")
             columns = [c.strip() for c in params["columns"].split(",")] if "columns" in params else None
-            written = store.insert(table, principal, payload, columns=columns,
-                                   missing_default=prefs.get("missing") == "default")
-            status = 201
+            written, status = _post(store, table, principal, payload, columns, params, prefs)
         elif method == "PATCH":
             if not isinstance(payload, dict):
                 raise PgError(400, "PGRST102", "Empty or invalid json")
@@ -216,7 +232,7 @@ def _handle(state: SandboxState, request: Request, table: str, body: bytes) -> R
 
     headers = {"Content-Range": f"*/{len(written) if count else '*'}", **_applied(prefs, tx_rollback=rollback)}
     if not representation:
-        return Response(status_code=201 if method == "POST" else 204, headers=headers)
+        return Response(status_code=status if method == "POST" else 204, headers=headers)
     return _json(shaped_object if want_object else shaped, status, headers)
 
 

@@ -208,12 +208,14 @@ def seed_database(store: Store, *, rows: int = 500, seed: int = 7, other_rows: i
         "admin": admin_key or f"sbx_admin_{token}",
         "readonly": f"sbx_readonly_{token}",
         "nodelete": f"sbx_nodelete_{token}",
+        "nocreate": f"sbx_nocreate_{token}",
         "other": f"sbx_other_{token}",
     }
     principals = {
         keys["admin"]: Principal(main, users[main][0], ALL_SCOPES),
         keys["readonly"]: Principal(main, users[main][1], frozenset({"view"})),
         keys["nodelete"]: Principal(main, users[main][2], frozenset({"view", "create", "update"})),
+        keys["nocreate"]: Principal(main, users[main][2], frozenset({"view", "update", "delete"})),
         keys["other"]: Principal(other, users[other][0], ALL_SCOPES),
     }
     return SeedResult(main, other, keys, principals)

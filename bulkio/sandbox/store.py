@@ -394,12 +394,8 @@ class Store:
     def unknown_column(self, spec: TableSpec, name: str) -> PgError:
         return PgError(400, "PGRST204", f"Could not find the '{name}' column of '{spec.name}' in the schema cache")
 
-    def insert(self, table: str, principal: Principal, payload: list[dict[str, Any]], *,
-               columns: Sequence[str] | None, missing_default: bool) -> list[dict[str, Any]]:
-        """INSERT one statement's rows; all or none (the caller's transaction rolls back on error)."""
-        spec = TABLES[table]
-        resource = spec.resource
-        self._require(spec, principal, "create")
+    def _listed(self, spec: TableSpec, payload: list[dict[str, Any]], columns: Sequence[str] | None) -> list[str]:
+        """The columns an INSERT names: ``columns=``, else the first row's keys (every row must have the same)."""
         if columns is None:
             keys = list(payload[0]) if payload else []
             first = set(keys)
@@ -408,33 +404,122 @@ class Store:
         else:
             keys = list(columns)
         for name in keys:
-            if name not in resource:
+            if name not in spec.resource:
                 raise self.unknown_column(spec, name)
-        defaults = spec.defaults()
+        return keys
+
+    def _insert_record(self, spec: TableSpec, principal: Principal, record: dict[str, Any],
+                       fk_cache: dict[tuple[str, Any], bool]) -> dict[str, Any]:
+        """Insert one proposed row (the readable id filled as Carbon's trigger does), checked as Postgres would."""
+        resource = spec.resource
         names = [c.name for c in resource.columns]
-        sql = (f'INSERT INTO "{table}" ({", ".join(_q(n) for n in names)}, "_ctid") '
+        if spec.readable_prefix and record.get("readableId") is None and record.get("companyId"):
+            record["readableId"] = self._next_readable(spec, record["companyId"])
+        self._check_row(spec, principal, record, names, fk_cache)
+        sql = (f'INSERT INTO "{spec.name}" ({", ".join(_q(n) for n in names)}, "_ctid") '
                f'VALUES ({", ".join("?" for _ in names)}, ?)')
+        try:
+            self._conn.execute(sql, [*self._encode_row(spec, record), next(self._ctid)])
+        except sqlite3.IntegrityError as exc:
+            raise self._unique_error(spec, exc, record) from None
+        return {k: decode_value(resource.column(k), encode_value(resource.column(k), v)) for k, v in record.items()}
+
+    def insert(self, table: str, principal: Principal, payload: list[dict[str, Any]], *,
+               columns: Sequence[str] | None, missing_default: bool) -> list[dict[str, Any]]:
+        """INSERT one statement's rows; all or none (the caller's transaction rolls back on error)."""
+        spec = TABLES[table]
+        self._require(spec, principal, "create")
+        keys = self._listed(spec, payload, columns)
+        defaults = spec.defaults()
         fk_cache: dict[tuple[str, Any], bool] = {}
-        written = []
+        return [self._insert_record(spec, principal, self._proposed(spec, row, keys, missing_default, defaults),
+                                    fk_cache) for row in payload]
+
+    def _proposed(self, spec: TableSpec, row: dict[str, Any], keys: Sequence[str], missing_default: bool,
+                  defaults: dict[str, Any]) -> dict[str, Any]:
+        """The row an INSERT proposes: the listed columns from the body (NULL where a row lacks one, unless
+        ``missing=default``), the defaults for the others."""
+        record: dict[str, Any] = {}
+        for column in spec.resource.columns:
+            if column.name in keys and column.name in row:
+                record[column.name] = coerce(column, row[column.name])
+            elif column.name in defaults and (column.name not in keys or missing_default):
+                record[column.name] = defaults[column.name]()
+            else:
+                record[column.name] = None
+        return record
+
+    def _conflict_target(self, spec: TableSpec, on_conflict: Sequence[str] | None) -> tuple[str, ...]:
+        """The arbiter of ``ON CONFLICT``: the primary key, or the UNIQUE constraint `on_conflict` names."""
+        resource = spec.resource
+        target = tuple(on_conflict or (resource.key,))
+        for name in target:
+            self._column(spec, name)
+        if set(target) != {resource.key} and not any(set(target) == set(u) for u in resource.unique):
+            raise PgError(400, "42P10", "there is no unique or exclusion constraint matching the ON CONFLICT "
+                          "specification")
+        return target
+
+    def upsert(self, table: str, principal: Principal, payload: list[dict[str, Any]], *,
+               columns: Sequence[str] | None, missing_default: bool, on_conflict: Sequence[str] | None,
+               merge: bool) -> tuple[list[dict[str, Any]], bool]:
+        """``INSERT ... ON CONFLICT (target) DO UPDATE SET <every listed column> = EXCLUDED.<column>`` (`merge`)
+        or ``DO NOTHING``, as PostgREST sends for ``Prefer: resolution=merge-duplicates / ignore-duplicates``.
+
+        As Postgres: the INSERT privilege is needed whatever happens (and UPDATE to merge); the INSERT policy's
+        row-level security check, NOT NULL and CHECK apply to every *proposed* row, conflicting or not; a row
+        missing from the table is inserted (a row deleted meanwhile comes back); a conflicting row of another
+        company is refused, not skipped. Returns (rows written, whether any was inserted): PostgREST answers 201
+        when one was, 200 when every row merged.
+        """
+        spec = TABLES[table]
+        resource = spec.resource
+        self._require(spec, principal, "create")
+        if merge:
+            self._require(spec, principal, "update")
+        keys = self._listed(spec, payload, columns)
+        target = self._conflict_target(spec, on_conflict)
+        defaults = spec.defaults()
+        fk_cache: dict[tuple[str, Any], bool] = {}
+        written: list[dict[str, Any]] = []
+        seen: set[tuple[Any, ...]] = set()
+        inserted = False
         for row in payload:
-            record: dict[str, Any] = {}
-            for column in resource.columns:
-                if column.name in keys and column.name in row:
-                    record[column.name] = coerce(column, row[column.name])
-                elif column.name in defaults and (column.name not in keys or missing_default):
-                    record[column.name] = defaults[column.name]()
-                else:
-                    record[column.name] = None
-            if spec.readable_prefix and record.get("readableId") is None and record.get("companyId"):
-                record["readableId"] = self._next_readable(spec, record["companyId"])
-            self._check_row(spec, principal, record, names, fk_cache)
-            try:
-                self._conn.execute(sql, [*self._encode_row(spec, record), next(self._ctid)])
-            except sqlite3.IntegrityError as exc:
-                raise self._unique_error(spec, exc, record) from None
-            written.append({k: decode_value(resource.column(k), encode_value(resource.column(k), v))
-                            for k, v in record.items()})
-        return written
+            record = self._proposed(spec, row, keys, missing_default, defaults)
+            filled_later = spec.readable_prefix and record.get("readableId") is None  # the insert trigger fills it
+            self._check_row(spec, principal, {**record, **({"readableId": "?"} if filled_later else {})}, (),
+                            fk_cache)
+            arbiter = tuple(record.get(c) for c in target)
+            if arbiter in seen and merge:
+                raise PgError(500, "21000", "ON CONFLICT DO UPDATE command cannot affect row a second time",
+                              hint="Ensure that no rows proposed for insertion within the same command have "
+                                   "duplicate constrained values.")
+            seen.add(arbiter)
+            where = " AND ".join(f"{_q(c)} = ?" for c in target)
+            params = [encode_value(resource.column(c), v) for c, v in zip(target, arbiter, strict=True)]
+            existing = self._fetch(spec, f'SELECT * FROM "{table}" WHERE {where}', params)
+            if not existing:
+                written.append(self._insert_record(spec, principal, record, fk_cache))
+                inserted = True
+            elif merge:
+                written.append(self._merge_record(spec, principal, existing[0], record, keys, fk_cache))
+        return written, inserted
+
+    def _merge_record(self, spec: TableSpec, principal: Principal, current: dict[str, Any], record: dict[str, Any],
+                      keys: Sequence[str], fk_cache: dict[tuple[str, Any], bool]) -> dict[str, Any]:
+        """The DO UPDATE branch: every listed column takes the proposed value, NULL included."""
+        resource = spec.resource
+        if spec.rls == "company" and current.get("companyId") != principal.company_id:
+            raise PgError(403, "42501", f'new row violates row-level security policy (USING expression) for table '
+                          f'"{spec.name}"')
+        changes = {name: record[name] for name in keys}
+        merged = {**current, **changes}
+        self._check_row(spec, principal, merged, list(keys), fk_cache)
+        try:
+            self._update_rows(spec, [current[resource.key]], changes)
+        except sqlite3.IntegrityError as exc:
+            raise self._unique_error(spec, exc, merged) from None
+        return merged
 
     def _update_rows(self, spec: TableSpec, keys: Sequence[Any], changes: dict[str, Any]) -> int:
         if not keys or not changes:
