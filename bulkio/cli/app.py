@@ -306,11 +306,15 @@ def plan_command(
     server_check: Annotated[bool, typer.Option(help="Where the server honours Prefer: tx=rollback, send the real "
                                                     "batches in rolled-back transactions to check constraints.")
                             ] = False,
+    save: Annotated[Path | None, typer.Option(
+        "--save", help="Also save the plan (e.g. review.bulkio-plan.json): 'bulkio apply FILE' then writes exactly "
+                       "what you reviewed, without planning again.")] = None,
     base_url: BaseUrl = None,
 ) -> None:
     """Dry run: what importing the sheet would create, update, delete; conflicts and errors. Writes nothing.
 
-    Exit code: 0 nothing to do, 3 changes to apply, 4 conflicts, 1 errors.
+    With --save, the plan is saved to apply later exactly as shown. Exit code: 0 nothing to do, 3 changes to apply,
+    4 conflicts, 1 errors.
     """
     with _errors(), _client(base_url) as client:
         result = _make_plan(client, file, resource, delete_missing, skip_invalid, accept_reformatted)
@@ -331,11 +335,23 @@ def plan_command(
                 raise typer.Exit(1)
             else:
                 console.print("[green]server check:[/] the database accepted every batch (rolled back)")
+        if save is not None:
+            _save_plan(result, save)
     if result.blocked:
         raise typer.Exit(1)
     if result.has_conflicts:
         raise typer.Exit(EXIT_CONFLICTS)
     raise typer.Exit(EXIT_CHANGES if result.has_changes else 0)
+
+
+def _save_plan(result: Plan, path: Path) -> None:
+    """``bulkio plan --save``: write the plan and say how to apply exactly it."""
+    written = result.save(path)
+    console.print(f"saved the plan to {written}: [cyan]bulkio apply {written}[/] writes exactly this, without "
+                  "planning again (a sheet edited since is refused)", highlight=False)
+    if result.blocked:
+        err_console.print("[yellow]warning:[/] this plan has errors: apply refuses it until the sheet is fixed "
+                          "and planned again", highlight=False)
 
 
 def _batch_size(client: Client, given: int | None) -> int:
@@ -391,9 +407,74 @@ def _resume(client: Client, run: str, file: Path | None, results: Path | None, c
     _finish(done, file or source, results)
 
 
+def _nothing_to_apply(result: Plan) -> bool:
+    """Whether `result` writes nothing (said so, and exit 4 when rows conflict); refuses a plan with errors first."""
+    result.check_applicable()
+    if result.has_changes:
+        return False
+    console.print("nothing to apply", highlight=False)
+    if result.has_conflicts:
+        raise typer.Exit(EXIT_CONFLICTS)
+    return True
+
+
+def _write(client: Client, result: Plan, sheet_file: Path | None, results: Path | None, batch_size: int | None,
+           concurrency: int | None) -> None:
+    """Apply `result` with progress bars, then show the outcome and write the results workbook beside `sheet_file`
+    (also when the run stops): the one write of both ways into `bulkio apply`, so an option of the run is passed
+    in one place."""
+    from ..run.apply import apply
+    from .render import kind_progress
+
+    with kind_progress(err_console, client) as progress:
+        try:
+            done = apply(client, result, batch_size=_batch_size(client, batch_size), concurrency=concurrency,
+                         progress=progress)
+        except ApplyError as exc:
+            if exc.results is not None:
+                _finish(exc.results, sheet_file, results)
+            raise
+    _finish(done, sheet_file, results)
+
+
+def _plan_options_refused(resource: str | None, delete_missing: bool, skip_invalid: bool,
+                          accept_reformatted: bool) -> None:
+    """A saved plan was made with its own options: one given again could only disagree with what was reviewed."""
+    given = [name for name, on in (("--resource", resource is not None), ("--delete-missing", delete_missing),
+                                   ("--skip-invalid", skip_invalid), ("--accept-reformatted", accept_reformatted))
+             if on]
+    if given:
+        raise typer.BadParameter(f"{', '.join(given)}: a saved plan keeps the options it was planned with; plan "
+                                 "again to change them")
+
+
+def _apply_saved(client: Client, file: Path, yes: bool, without_sheet: bool, batch_size: int | None,
+                 concurrency: int | None, results: Path | None) -> None:
+    """``bulkio apply PLAN``: write exactly the saved plan, without a second plan (no lookups, no second read of
+    the rows it compared). Its sheet must be unchanged, its host the client's. The stale check re-reads the rows
+    it writes; if the server changed, it warns and goes on rather than plans again, since a new plan is not what
+    was reviewed: the guards make each row the server changed a conflict, never an overwrite."""
+    from ..plan.saved import load_saved
+    from .render import saved_plan_table
+
+    saved = load_saved(file, client, require_sheet=not without_sheet)
+    console.print(saved_plan_table(saved))
+    _show_plan(saved.plan)
+    if _nothing_to_apply(saved.plan):
+        return
+    if saved.plan.is_stale(client):
+        err_console.print("[yellow]warning:[/] the server changed since this plan was made: rows it writes that "
+                          "changed become conflicts, never overwritten (plan again to include them)", highlight=False)
+    if not _confirm(yes, "apply this saved plan?"):
+        console.print("nothing was written", highlight=False)
+        raise typer.Exit(1)
+    _write(client, saved.plan, saved.sheet, results, batch_size, concurrency)
+
+
 @app.command("apply")
 def apply_command(
-    file: Annotated[Path | None, typer.Argument(help="The edited workbook (.xlsx) or CSV file.")] = None,
+    file: Annotated[Path | None, typer.Argument(help="The edited workbook (.xlsx) or CSV file, or a plan saved by "
+                                                     "'bulkio plan --save'.")] = None,
     resource: Annotated[str | None, typer.Option(help="Table (default: from the workbook; needed for CSV).")
                         ] = None,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Apply without asking.")] = False,
@@ -408,15 +489,18 @@ def apply_command(
                           ] = None,
     results: Annotated[Path | None, typer.Option("--results", help="Results workbook to write "
                                                                    "(default: <file>.results.xlsx).")] = None,
+    without_sheet: Annotated[bool, typer.Option(
+        help="Apply a saved plan whose sheet is gone (no results workbook then); a sheet edited since the plan "
+             "is refused all the same.")] = False,
     base_url: BaseUrl = None,
 ) -> None:
-    """Apply an edited sheet: plan, show, confirm, then write in guarded batches with a journal.
+    """Apply an edited sheet: plan, show, confirm, then write in guarded batches with a journal. Given a plan saved
+    by 'bulkio plan --save', apply exactly that plan: no second plan.
 
     Exit code: 0 all applied, 4 some rows conflicted or failed (see the results workbook), 1 errors or a stopped
     run (resume it with --resume).
     """
-    from ..run.apply import apply
-    from .render import kind_progress
+    from ..plan.saved import looks_saved
 
     with _errors(), _client(base_url) as client:
         if resume_run is not None:
@@ -424,13 +508,15 @@ def apply_command(
             return
         if file is None:
             raise typer.BadParameter("give the file to apply (or --resume RUN)")
+        if looks_saved(file):
+            _plan_options_refused(resource, delete_missing, skip_invalid, accept_reformatted)
+            _apply_saved(client, file, yes, without_sheet, batch_size, concurrency, results)
+            return
+        if without_sheet:
+            raise typer.BadParameter("--without-sheet is for a saved plan (bulkio plan --save)")
         result = _make_plan(client, file, resource, delete_missing, skip_invalid, accept_reformatted)
         _show_plan(result)
-        result.check_applicable()
-        if not result.has_changes:
-            console.print("nothing to apply", highlight=False)
-            if result.has_conflicts:
-                raise typer.Exit(EXIT_CONFLICTS)
+        if _nothing_to_apply(result):
             return
         for _ in range(3):
             if not _confirm(yes, "apply these changes?"):
@@ -441,15 +527,7 @@ def apply_command(
             err_console.print("[yellow]the server changed since this plan: here is the new one[/]")
             result = _make_plan(client, file, resource, delete_missing, skip_invalid, accept_reformatted)
             _show_plan(result)
-        with kind_progress(err_console, client) as progress:
-            try:
-                done = apply(client, result, batch_size=_batch_size(client, batch_size), concurrency=concurrency,
-                             progress=progress)
-            except ApplyError as exc:
-                if exc.results is not None:
-                    _finish(exc.results, file, results)
-                raise
-        _finish(done, file, results)
+        _write(client, result, file, results, batch_size, concurrency)
 
 
 @app.command()

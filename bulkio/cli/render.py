@@ -14,10 +14,12 @@ from rich.text import Text
 if TYPE_CHECKING:  # annotations only: rendering reads what the library returns, never builds it
     from ..api.client import Client
     from ..plan import Plan
+    from ..plan.saved import SavedPlan
     from ..run.results import Results
     from ..validate.report import ValidationReport
 
-__all__ = ["facts_table", "issues_table", "kind_progress", "plan_tables", "results_table", "row_progress"]
+__all__ = ["facts_table", "issues_table", "kind_progress", "plan_tables", "results_table", "row_progress",
+           "saved_plan_table"]
 
 
 @contextmanager
@@ -43,6 +45,21 @@ def facts_table(title: str, facts: Mapping[str, Any]) -> Table:
     for name, value in facts.items():
         table.add_row(name, "" if value is None else str(value))
     return table
+
+
+def saved_plan_table(saved: SavedPlan) -> Table:
+    """Where a saved plan comes from, shown before the plan itself: people should see which review they are about
+    to apply (when, against which host, from which sheet, and that the sheet is still the one reviewed)."""
+    plan = saved.plan
+    if saved.sheet is not None:
+        sheet = f"{saved.sheet} (unchanged since: SHA-256 checked)"
+    elif saved.sheet_gone:
+        sheet = f"{plan.source}: gone (--without-sheet), so no results workbook"
+    else:
+        sheet = f"{plan.source} (no file)"
+    return facts_table(f"saved plan {saved.path}", {
+        "planned": f"{plan.created_at} against {plan.host}", "saved": f"{saved.saved_at} by bulkio "
+        f"{saved.bulkio_version}", "sheet": sheet})
 
 
 def issues_table(report: ValidationReport, limit: int = 50) -> Table:
