@@ -13,13 +13,12 @@ from typer.testing import CliRunner
 
 from bulkio.api.client import Client
 from bulkio.cli.app import EXIT_CHANGES, EXIT_CONFLICTS, app
-from bulkio.export.table import export_table
 from bulkio.plan import Plan
 from bulkio.resources import CUSTOMER
 from bulkio.sandbox import Sandbox
-from bulkio.sheets.write import write_workbook
 
 from ..workbooks import cell, edit_sheet
+from .test_cli_import import _exported
 
 runner = CliRunner()
 LOOKUPS = {f"/{c.reference.table}" for c in CUSTOMER.columns if c.reference is not None and c.reference.label}
@@ -34,13 +33,6 @@ def _in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 def _env(sandbox: Sandbox, url: str | None = None) -> dict[str, str]:
     return {"BULKIO_BASE_URL": url or sandbox.url, "BULKIO_API_KEY": sandbox.api_key, "BULKIO_CONFIG": "",
             "COLUMNS": "200"}
-
-
-def _exported(sandbox: Sandbox, path: Path, edits: dict[tuple[int, str], Any] | None = None,
-              append: list[dict[str, Any]] | None = None) -> Path:
-    with Client(sandbox.url, sandbox.api_key) as client:
-        write_workbook(export_table(client, "customer"), path)
-    return edit_sheet(path, edits, append=append or ())
 
 
 def _mine(sandbox: Sandbox) -> dict[str, dict[str, Any]]:
