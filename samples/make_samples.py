@@ -10,18 +10,24 @@
   delete by ``_action``, a new customer, unchanged rows, a conflict made by someone editing the same cell on the
   server after the export, a server-only change that is kept);
 - ``customers-edited.plan.md`` and ``customers-edited.plan.xlsx``: the dry run (``bulkio plan --report``);
+- ``customers-edited.plan.html``: the dry run as the page to review (``--report plan.html``), and
+  ``customers-edited.plan.png``, a screenshot of it in headless Chromium for the README (``apt-get install chromium
+  fonts-droid-fallback``: the fallback font draws the Japanese customer's name);
 - ``customers-edited.results.xlsx``: what ``bulkio apply customers-edited.xlsx`` writes after applying it.
 
 The same seed always gives the same rows and ids, so running this again gives the same cells: only the export
-time, the sandbox's port and bulkio's version (in the very hidden ``_bulkio`` sheet) change. tests/test_samples.py
-checks the committed files are current. One function per file: a later sample (a plan, a results workbook) adds
+time, the sandbox's port and bulkio's version (in the very hidden ``_bulkio`` sheet) change; the screenshot's pixels
+depend on the machine's fonts, so it is checked to be a picture, not compared. tests/test_samples.py checks the
+committed files are current. One function per file: a later sample (a plan, a results workbook) adds
 its own function and a line in `make_samples`.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import shutil
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,6 +47,9 @@ from bulkio.sheets.write import write_workbook
 from bulkio.validate.errorbook import write_error_workbook
 from bulkio.validate.report import ValidationReport
 from bulkio.validate.rules import validate
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script: the repository's tests/ helpers
+from tests.browser import screenshot as browser_screenshot
 
 __all__ = ["EDITS", "INVALID_EDITS", "ROWS", "SEED", "SERVER_EDITS", "Samples", "make_samples"]
 
@@ -180,6 +189,17 @@ def customers_edited_plan(samples: Samples, edited: Path) -> tuple[Path, Path, P
     return markdown, planned.to_excel(samples.out / "customers-edited.plan.xlsx"), planned
 
 
+def customers_edited_page(samples: Samples, planned: Plan, *, screenshot: bool = True) -> list[Path]:
+    """customers-edited.plan.html: the review page (``--report plan.html``), with the host and time that change from
+    run to run fixed; and customers-edited.plan.png, the README's picture of it (unless `screenshot` is False: a
+    machine without Chromium)."""
+    page = samples.out / "customers-edited.plan.html"
+    dataclasses.replace(planned, host="127.0.0.1", created_at="(plan time)").to_html(page)
+    if not screenshot:
+        return [page]
+    return [page, browser_screenshot(page, samples.out / "customers-edited.plan.png", width=1100, height=1100)]
+
+
 def customers_edited_results(samples: Samples, edited: Path, planned: Plan) -> Path:
     """customers-edited.results.xlsx: applying the plan (its journal goes to a temporary folder)."""
     import tempfile
@@ -191,8 +211,9 @@ def customers_edited_results(samples: Samples, edited: Path, planned: Plan) -> P
                                       base=sheet.base, meta=sheet.meta)
 
 
-def make_samples(out: Path = SAMPLES) -> list[Path]:
-    """Every sample, from one seeded sandbox; returns the files written."""
+def make_samples(out: Path = SAMPLES, *, screenshot: bool = True) -> list[Path]:
+    """Every sample, from one seeded sandbox; returns the files written. `screenshot`: also the page's PNG (needs
+    Chromium)."""
     out.mkdir(parents=True, exist_ok=True)
     with Sandbox(rows=ROWS, seed=SEED) as sandbox, Client(sandbox.url, sandbox.api_key) as client:
         prepare(sandbox, client)
@@ -203,8 +224,9 @@ def make_samples(out: Path = SAMPLES) -> list[Path]:
         missing = customers_missing_column(samples, exported)
         edited = customers_edited(samples, exported)
         markdown, report, planned = customers_edited_plan(samples, edited)
+        pages = customers_edited_page(samples, planned, screenshot=screenshot)
         results = customers_edited_results(samples, edited, planned)
-    return [exported, invalid, errors, missing, edited, markdown, report, results]
+    return [exported, invalid, errors, missing, edited, markdown, report, *pages, results]
 
 
 def main() -> None:

@@ -4,6 +4,7 @@ every validation error a customer sheet can have."""
 from __future__ import annotations
 
 import importlib.util
+import os
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -18,14 +19,20 @@ from bulkio.sheets.read import read_sheet
 from bulkio.validate.report import IssueCode
 from bulkio.validate.rules import validate
 
+from .browser import REQUIRE_ENV, chromium
+
 SAMPLES = Path(__file__).resolve().parents[1] / "samples"
 FILES = ("customers.xlsx", "customers-invalid.xlsx", "customers-invalid.errors.xlsx",
          "customers-missing-column.csv", "customers-edited.xlsx",
-         "customers-edited.plan.md", "customers-edited.plan.xlsx", "customers-edited.results.xlsx")
+         "customers-edited.plan.md", "customers-edited.plan.xlsx", "customers-edited.plan.html",
+         "customers-edited.plan.png", "customers-edited.results.xlsx")
+PICTURES = {"customers-edited.plan.png"}
+"""Compared as pictures, not bytes: a screenshot's pixels follow the machine's fonts and Chromium's version."""
 VOLATILE = {"host", "exported_at", "version", "run", "created_at", "source"}  # differs from run to run
 
 
-def _script() -> ModuleType:
+def load_script() -> ModuleType:
+    """samples/make_samples.py as a module (it is a script, not part of the package)."""
     spec = importlib.util.spec_from_file_location("make_samples", SAMPLES / "make_samples.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
@@ -55,7 +62,7 @@ def _masked(value: Any, new: set[str]) -> Any:
 def _cells(path: Path) -> Any:
     """Every sheet's cell values and comments (what a person sees), without the volatile metadata and with the ids
     a run drew masked."""
-    if path.suffix in (".md", ".csv"):
+    if path.suffix in (".md", ".csv", ".html"):
         return path.read_text(encoding="utf-8")
     book = openpyxl.load_workbook(path)
     new = _new_ids(book)
@@ -68,16 +75,30 @@ def _cells(path: Path) -> Any:
     return out
 
 
+def _picture(path: Path) -> tuple[int, int]:
+    """A PNG's width and height, after checking it is one."""
+    data = path.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and data[12:16] == b"IHDR", f"{path.name} is not a PNG"
+    return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+
+
 def test_the_committed_samples_are_current(tmp_path: Path) -> None:
-    written = _script().make_samples(tmp_path)
-    assert [p.name for p in written] == list(FILES)
+    script = load_script()
+    shoot = bool(chromium() or os.environ.get(REQUIRE_ENV))  # without Chromium, no screenshot to make
+    written = script.make_samples(tmp_path, screenshot=shoot)
+    assert [p.name for p in written] == [n for n in FILES if shoot or n not in PICTURES]
     for name in FILES:
+        if name in PICTURES:
+            size = _picture(SAMPLES / name)
+            assert size == (1100, 1100) and 50_000 < (SAMPLES / name).stat().st_size < 1_000_000
+            assert not shoot or _picture(tmp_path / name) == size
+            continue
         assert _cells(SAMPLES / name) == _cells(tmp_path / name), \
             f"samples/{name} is out of date: run python samples/make_samples.py"
 
 
 def test_the_invalid_sample_holds_every_error_a_customer_sheet_can_have() -> None:
-    script = _script()
+    script = load_script()
     with Sandbox(rows=script.ROWS, seed=script.SEED) as sandbox, Client(sandbox.url, sandbox.api_key) as client:
         script.prepare(sandbox, client)
         sheet = read_sheet(SAMPLES / "customers-invalid.xlsx")
@@ -98,7 +119,7 @@ def test_the_invalid_sample_holds_every_error_a_customer_sheet_can_have() -> Non
 
 
 def test_the_edited_sample_shows_every_change_kind() -> None:
-    script = _script()
+    script = load_script()
     plan_text = (SAMPLES / "customers-edited.plan.md").read_text(encoding="utf-8")
     for kind, rows in (("create", 1), ("update", 2), ("delete", 1), ("conflict", 1), ("unchanged", script.ROWS - 4)):
         assert f"| {kind} | {rows} |" in plan_text, kind

@@ -288,8 +288,10 @@ def _write_report(result: Plan, report: Path) -> None:
         result.to_markdown(report)
     elif suffix == ".json":
         result.to_json(report)
+    elif suffix in (".html", ".htm"):
+        result.to_html(report)
     else:
-        raise typer.BadParameter(f"{report}: the report must end in .xlsx, .md or .json")
+        raise typer.BadParameter(f"{report}: the report must end in .xlsx, .md, .json or .html")
     console.print(f"wrote the plan report to {report}", highlight=False)
 
 
@@ -301,8 +303,8 @@ def plan_command(
     delete_missing: DeleteMissing = False,
     skip_invalid: SkipInvalid = False,
     accept_reformatted: AcceptReformatted = False,
-    report: Annotated[Path | None, typer.Option(help="Also write the plan to plan.xlsx, plan.md or plan.json.")
-                      ] = None,
+    report: Annotated[Path | None, typer.Option(
+        help="Also write the plan to plan.html (a page to review), plan.xlsx, plan.md or plan.json.")] = None,
     server_check: Annotated[bool, typer.Option(help="Where the server honours Prefer: tx=rollback, send the real "
                                                     "batches in rolled-back transactions to check constraints.")
                             ] = False,

@@ -160,6 +160,10 @@ class Plan:
         """An Excel report with before and after side by side (`report.to_excel`)."""
         return report.to_excel(self, path)
 
+    def to_html(self, path: str | Path | None = None) -> str:
+        """The review page, one self-contained file, written to `path` too when given (`report.to_html`)."""
+        return report.to_html(self, path, page=True)
+
     def _repr_html_(self) -> str:
         return report.to_html(self)
 

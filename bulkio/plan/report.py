@@ -1,5 +1,5 @@
-"""Showing a plan where people look: a DataFrame, JSON (a stable, documented schema), Markdown, HTML for Jupyter,
-and an Excel report with before and after side by side.
+"""Showing a plan where people look: a DataFrame, JSON (a stable, documented schema), Markdown, HTML (a review page
+and the notebook view, both drawn by `html`), and an Excel report with before and after side by side.
 
 Every rendering comes from the same field-level table (`to_frame`): one row per changed field, per conflicting
 field, per field the server changed and the import keeps, plus one row per create, delete, skipped or conflicting
@@ -9,7 +9,6 @@ them.
 
 from __future__ import annotations
 
-import html
 import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -18,6 +17,7 @@ import pandas as pd
 import xlsxwriter
 
 from ..sheets.values import is_empty
+from . import html as _html
 from .rows import Kind, RowPlan
 
 if TYPE_CHECKING:
@@ -27,8 +27,6 @@ __all__ = ["JSON_SCHEMA_VERSION", "to_excel", "to_frame", "to_html", "to_json", 
 
 JSON_SCHEMA_VERSION = 1
 FRAME_COLUMNS = ["kind", "row", "key", "label", "column", "base", "before", "after", "note"]
-_COLOURS = {Kind.CREATE: "#e6f4ea", Kind.UPDATE: "#e8f0fe", Kind.DELETE: "#fce8e6", Kind.CONFLICT: "#fef7e0",
-            Kind.SKIPPED: "#f1f3f4", Kind.UNCHANGED: "#ffffff"}
 _LISTED = (Kind.CONFLICT, Kind.UPDATE, Kind.CREATE, Kind.DELETE, Kind.SKIPPED)
 """The kinds a report lists row by row, in the order people read them (unchanged rows are counted)."""
 
@@ -138,30 +136,17 @@ def to_markdown(plan: Plan, path: str | Path | None = None, *, limit: int = 50) 
     return text
 
 
-def to_html(plan: Plan, *, limit: int = 20) -> str:
-    """HTML for Jupyter: the counts, then a collapsible, coloured table per kind, capped at `limit` rows."""
-    summary = _summary(plan)
-    counts = " · ".join(f"<span style='background:{_COLOURS[k]};padding:0 4px'>{n} {k.value}</span>"
-                        for k, n in plan.counts().items() if n)
-    parts = [f"<div><b>Plan: {html.escape(summary['resource'])}</b> from {html.escape(Path(plan.source).name)} "
-             f"({summary['mode']}, {summary['requests']} requests)<br>{counts or 'nothing to do'}"]
-    for warning in summary["warnings"]:
-        parts.append(f"<div style='color:#b06000'>⚠ {html.escape(warning)}</div>")
-    if plan.issues.errors:
-        parts.append(f"<div style='color:#c5221f'>{len(plan.issues.errors)} validation error(s); first: "
-                     f"{html.escape(str(plan.issues.errors[0]))}</div>")
-    frame = to_frame(plan)
-    for kind in _LISTED:
-        part = frame[frame["kind"] == kind.value].drop(columns=["kind"])
-        if part.empty:
-            continue
-        shown = part.head(limit).to_html(index=False, na_rep="", escape=True)
-        more = f"<p>... {len(part) - limit} more</p>" if len(part) > limit else ""
-        parts.append(f"<details {'open' if kind in (Kind.CONFLICT, Kind.UPDATE) else ''}><summary "
-                     f"style='background:{_COLOURS[kind]}'><b>{kind.value}</b> ({len(part)} field rows)</summary>"
-                     f"{shown}{more}</details>")
-    parts.append("</div>")
-    return "\n".join(parts)
+def to_html(plan: Plan, path: str | Path | None = None, *, page: bool = False, limit: int | None = None) -> str:
+    """The review page (`page=True`: a self-contained file with a filter box, light, dark and print styles) or the
+    same review for Jupyter (`page=False`, the notebook's `_repr_html_`); both from `html.render`, so the notebook
+    and the file a colleague opens never disagree. Written to `path` too when given.
+
+    :param limit: rows a section lists before its "and N more" line (default: 1,000 on a page, 50 in a notebook).
+    """
+    text = _html.render(plan, page=page, limit=limit)
+    if path is not None:
+        Path(path).write_text(text, encoding="utf-8")
+    return text
 
 
 def to_excel(plan: Plan, path: str | Path) -> Path:
