@@ -601,14 +601,21 @@ class Client:
         :param select: the columns (default: all).
         """
         res = self.resource(resource)
-        params, _ = _read_params(res, select)
-        params += [("order", ",".join(_order_terms(res, None))), ("limit", str(self.settings.page_size)),
-                   (res.key, "gt." + "x" * _KEY_ROOM)]
         rows: list[Row] = []
-        for chunk in self.split_in(res, column, sorted(set(values)), params):
+        for chunk in self.in_chunks(res, column, values, select):
             for page in self.iter_pages(res, select=select, filters=[(column, in_(chunk))]):
                 rows.extend(page)
         return rows
+
+    def in_chunks(self, resource: Resource | str, column: str, values: Iterable[Any],
+                  select: Sequence[str] | None = None) -> list[list[Any]]:
+        """The chunks `rows_in` reads `values` in (sorted, each value once): one request each, unless a chunk holds
+        more rows than a page. A run cuts its batches with it when each batch must be read in one request."""
+        res = self.resource(resource)
+        params, _ = _read_params(res, select)
+        params += [("order", ",".join(_order_terms(res, None))), ("limit", str(self.settings.page_size)),
+                   (res.key, "gt." + "x" * _KEY_ROOM)]
+        return list(self.split_in(res, column, sorted(set(values)), params))
 
     # ------------------------------------------------------------------ writes
     def _write(self, method: str, res: Resource, params: list[tuple[str, str]], body: Any, prefer: list[str],
@@ -654,6 +661,35 @@ class Client:
             prefer.append("missing=default")
         if tx_rollback:
             prefer.append("tx=rollback")
+        return self._write("POST", res, params, [dict(r) for r in rows], prefer)
+
+    def upsert(self, resource: Resource | str, rows: Sequence[Mapping[str, Any]], *, columns: Sequence[str],
+               on_conflict: Sequence[str] | None = None, select: Sequence[str] | None = None,
+               ignore_duplicates: bool = False) -> WriteResult:
+        """POST `rows` with ``Prefer: resolution=merge-duplicates`` (one request, one transaction): PostgREST's only
+        way to give many rows each a value of its own (a PATCH has one body; PostgREST issue #1959).
+
+        Not an update: a row missing from the table is *inserted* (one deleted meanwhile comes back), every column in
+        `columns` is overwritten (NULL where a row lacks it), and every row must carry the NOT NULL columns. The
+        caller reads first and checks what came back (`bulkio.run.apply` does: ``bulk_updates``).
+
+        :param columns: sent as ``?columns=``: exactly what is written.
+        :param on_conflict: the UNIQUE columns that identify a row (default: the primary key).
+        :param select: the columns of the returned rows (``return=representation``: every row written comes back).
+        :param ignore_duplicates: ``resolution=ignore-duplicates``: insert the new rows, leave existing ones alone.
+        :raises ApiError: 403 42501 when the key may not insert; the data errors of `insert`.
+        :raises TransportError: ``outcome_known=False`` when the rows may or may not have been written.
+        """
+        res = self.resource(resource)
+        if not rows:
+            return WriteResult([], 0)
+        params = [("columns", ",".join(columns))]
+        if on_conflict:
+            params.append(("on_conflict", ",".join(on_conflict)))
+        if select:
+            params.append(("select", ",".join(select)))
+        resolution = "ignore-duplicates" if ignore_duplicates else "merge-duplicates"
+        prefer = [f"resolution={resolution}", "return=representation", "count=exact"]
         return self._write("POST", res, params, [dict(r) for r in rows], prefer)
 
     def update(self, resource: Resource | str, filters: Filters, body: Mapping[str, Any], *, returning: bool = True,

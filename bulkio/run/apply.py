@@ -18,19 +18,22 @@
 
 from __future__ import annotations
 
+import json
+import logging
+import math
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..api.catalog import resource_for
 from ..api.query import encoded_length, guarded_filters, in_
 from ..errors import ApiError, ApplyError, PlanConflict, TransportError
 from ..plan import Batch, Kind, Plan, RowPlan
-from ..resources import RESOURCES, Resource
+from ..resources import RESOURCES, ColumnType, Resource
 from ..sheets.values import normalize
 from .journal import Journal, find_run
 from .results import Results, RowResult, Status
@@ -38,12 +41,20 @@ from .results import Results, RowResult, Status
 if TYPE_CHECKING:
     from ..api.client import Client
 
-__all__ = ["Progress", "apply", "cascades", "fetch_rows_by", "resume", "row_holds", "server_check"]
+__all__ = ["DEFAULT_RATE", "Progress", "apply", "bulk_marker", "cascades", "fetch_rows_by", "pace_note", "resume",
+           "row_holds", "server_check", "update_requests"]
+
+log = logging.getLogger("bulkio.apply")
 
 Progress = Callable[[str, int, int], None]
 """Called as rows are done: (kind, rows done of that kind, rows of that kind in all)."""
 
 _FATAL_STATUSES = (401, 403, 404)  # the key or the table, not the rows: stop, do not bisect
+DEFAULT_RATE = 60
+"""Requests a minute a Carbon key gets when the settings name no rate (the hosted proxy's default)."""
+_CHANGED = "changed on the server since the plan: not overwritten; plan again"
+_BULK_SLOWER = 50
+"""Update requests beyond which `pace_note` says how long they take and names ``--bulk-updates``."""
 
 
 class _Stop(Exception):
@@ -68,6 +79,10 @@ class _Row:
     def to_dict(self) -> dict[str, Any]:
         return {"row": self.row, "key": self.key, "label": self.label, "body": self.body, "guard": self.guard,
                 "before": self.before}
+
+
+_Guarded = TypeVar("_Guarded", RowPlan, _Row)
+"""A plan's row or a journal's: both carry a key, a guard and an Excel row, all a guarded PATCH needs."""
 
 
 def cascades(resource: Resource) -> list[tuple[Resource, str]]:
@@ -98,6 +113,9 @@ class _Runner:
         self.done: dict[str, int] = {}
         self.totals: dict[str, int] = {}
         self.stopped: str | None = None
+        self.bulk_refused: str | None = None
+        """Why the server refused an upsert: the run's later bulk batches go straight to guarded PATCHes."""
+        self.warnings: list[str] = []
 
     # ------------------------------------------------------------------ bookkeeping
     def _tick(self, kind: str, n: int) -> None:
@@ -159,13 +177,15 @@ class _Runner:
             if r.key in changed:
                 out.append(RowResult(r.row, r.key, Status.UPDATED, r.label, r.key))
             else:
-                out.append(RowResult(r.row, r.key, Status.CONFLICT, r.label, r.key,
-                                     error="changed on the server since the plan: not overwritten; plan again"))
-        updated = [r for r in rows if r.key in changed]
-        if updated:
-            self.journal.undo({"kind": "updated", "rows": [{"key": r.key, "before": r.before,
-                                                            "after": dict(body)} for r in updated]})
+                out.append(RowResult(r.row, r.key, Status.CONFLICT, r.label, r.key, error=_CHANGED))
+        self._journal_updated([r for r in rows if r.key in changed])
         return out
+
+    def _journal_updated(self, rows: list[_Row]) -> None:
+        """What undoing these updated rows needs: the values they held, and the ones written (each row's own)."""
+        if rows:
+            self.journal.undo({"kind": "updated", "rows": [{"key": r.key, "before": r.before, "after": dict(r.body)}
+                                                           for r in rows]})
 
     def _delete(self, rows: list[_Row], tx_rollback: bool = False) -> list[RowResult]:
         """Delete rows that are still as the plan saw them (their `guard`).
@@ -276,13 +296,14 @@ class _Runner:
                     *self.send(kind, rows[half:], body, tx_rollback)]
 
     # ------------------------------------------------------------------ batches
-    def run_batch(self, number: int, kind: Kind, rows: list[_Row], body: Mapping[str, Any]) -> list[RowResult]:
+    def run_batch(self, number: int, kind: Kind, rows: list[_Row], body: Mapping[str, Any], bulk: bool = False
+                  ) -> list[RowResult]:
         """Send one batch between its ``sent`` and ``done`` events; a failure that is not the rows' stops the run."""
         if self.stopped:
             return []
         self.journal.append({"event": "sent", "batch": number})
         try:
-            results = self.send(kind, rows, body)
+            results = self._bulk_update(number, rows) if bulk else self.send(kind, rows, body)
         except (TransportError, ApiError, _Stop) as exc:
             with self.lock:
                 self.stopped = self.stopped or f"batch {number} ({kind.value}): {exc}"
@@ -292,15 +313,15 @@ class _Runner:
         self._tick(kind.value, len(rows))
         return results
 
-    def run(self, batches: Sequence[tuple[int, Kind, list[_Row], dict[str, Any]]]) -> dict[int, list[RowResult]]:
+    def run(self, batches: Sequence[tuple[int, Kind, list[_Row], dict[str, Any], bool]]) -> dict[int, list[RowResult]]:
         """Creates, then updates, then deletes; the batches of one kind run concurrently."""
         out: dict[int, list[RowResult]] = {}
         for kind in (Kind.CREATE, Kind.UPDATE, Kind.DELETE):
             mine = [b for b in batches if b[1] is kind]
             self.totals[kind.value] = self.totals.get(kind.value, 0) + sum(len(b[2]) for b in mine)
             if self.concurrency == 1 or len(mine) < 2:
-                for number, k, rows, body in mine:
-                    out[number] = self.run_batch(number, k, rows, body)
+                for batch in mine:
+                    out[batch[0]] = self.run_batch(*batch)
             else:
                 with ThreadPoolExecutor(self.concurrency, thread_name_prefix="bulkio-apply") as pool:
                     futures = {b[0]: pool.submit(self.run_batch, *b) for b in mine}
@@ -309,6 +330,170 @@ class _Runner:
             if self.stopped:
                 break
         return out
+
+    # ------------------------------------------------------------------ bulk updates (opt-in)
+    def _bulk_update(self, number: int, rows: list[_Row]) -> list[RowResult]:
+        """Updates each with a value of its own, in two requests: read the batch's rows and check each guard here
+        (a row that fails is a conflict, not written), then upsert the rest (`_upsert`).
+
+        The guard is checked just before the write, not in it: that is the trade for one request per batch instead
+        of one per distinct body. What the read saw of each row's `bulk_marker` (its ``createdAt``) is journaled
+        before the upsert goes out, so that even a resumed run can tell a row the upsert put back.
+        """
+        if self.bulk_refused:
+            return self._patch_groups(rows)
+        res = self.resource
+        marker = bulk_marker(res)
+        assert marker is not None, "apply() turns bulk updates off for a table without a marker"
+        current = fetch_rows_by(self.client, res, res.key, [str(r.key) for r in rows], _bulk_select(res, rows))
+        out: dict[str | None, RowResult] = {}
+        ready = []
+        for r in rows:
+            now = current.get(str(r.key))
+            if now is None:
+                out[r.key] = RowResult(r.row, r.key, Status.CONFLICT, r.label, r.key,
+                                       error="deleted on the server since the plan: not written")
+            elif not row_holds(res, now, r.guard):
+                out[r.key] = RowResult(r.row, r.key, Status.CONFLICT, r.label, r.key, error=_CHANGED)
+            else:
+                ready.append(r)
+        if ready:
+            self.journal.append({"event": "read", "batch": number,
+                                 "seen": {str(r.key): current[str(r.key)].get(marker) for r in ready}})
+            out.update((result.key, result) for result in self._upsert(ready, current))
+        return [out[r.key] for r in rows]
+
+    def _upsert(self, rows: list[_Row], current: Mapping[str, Mapping[str, Any]]) -> list[RowResult]:
+        """One upsert for rows whose guards held a moment ago; a server that will not upsert (a key without insert
+        rights, an older server) gets guarded PATCHes instead, said once; a data error splits the rows in halves
+        as `send` does."""
+        try:
+            return self._upsert_once(rows, current)
+        except ApiError as exc:
+            why = _upsert_refused(exc)
+            if why is not None:
+                self._refuse_bulk(why)
+                return self._patch_groups(rows)
+            if not _is_data_error(exc):
+                raise
+            if len(rows) == 1:
+                r = rows[0]
+                return [RowResult(r.row, r.key, Status.FAILED, r.label, r.key, error=exc.sentence or str(exc))]
+            half = len(rows) // 2
+            return [*self._upsert(rows[:half], current), *self._upsert(rows[half:], current)]
+
+    def _refuse_bulk(self, why: str) -> None:
+        """Bulk updates are off for the rest of the run: one clear line, in the results and on stderr."""
+        with self.lock:
+            if self.bulk_refused:
+                return
+            self.bulk_refused = why
+            line = f"bulk updates refused ({why}): updates go out as guarded PATCHes instead, one per distinct value"
+            self.warnings.append(line)
+        log.warning("bulkio: %s", line)
+
+    def _upsert_once(self, rows: list[_Row], current: Mapping[str, Mapping[str, Any]]) -> list[RowResult]:
+        """Upsert the rows: the key, the NOT NULL columns as just read and the changed columns (``columns=`` lists
+        exactly these, so nothing else is written), ``updatedAt`` as a PATCH sets it. A returned row whose
+        `bulk_marker` differs from the one read is a row someone deleted in between, which the upsert inserted
+        again: it is deleted at once and reported as a conflict."""
+        res = self.resource
+        marker = bulk_marker(res)
+        assert marker is not None
+        columns = _bulk_columns(res, rows)
+        stamp = datetime.now(UTC).isoformat(timespec="milliseconds")
+        records = []
+        for r in rows:
+            now = current[str(r.key)]
+            record = {c: now.get(c) for c in columns if c != "updatedAt"}
+            record.update(r.body)
+            if "updatedAt" in columns and "updatedAt" not in r.body:
+                record["updatedAt"] = stamp
+            records.append(record)
+        result = self.client.upsert(res, records, columns=columns, on_conflict=[res.key], select=[res.key, marker])
+        back = {str(row[res.key]): row for row in result.rows}
+        if any(str(r.key) not in back for r in rows):  # every row written comes back: never guess which did not
+            raise _Stop(f"the server returned {len(result.rows)} rows for {len(rows)} upserted")
+        column = res.column(marker)
+        revived = [r for r in rows if normalize(column, back[str(r.key)].get(marker))
+                   != normalize(column, current[str(r.key)].get(marker))]
+        self._journal_updated([r for r in rows if r not in revived])
+        if revived:
+            self._delete_revived([(str(r.key), back[str(r.key)].get(marker)) for r in revived])
+        gone = {r.key for r in revived}
+        return [RowResult(r.row, r.key, Status.CONFLICT, r.label, r.key, error=_REVIVED) if r.key in gone
+                else RowResult(r.row, r.key, Status.UPDATED, r.label, r.key) for r in rows]
+
+    def _delete_revived(self, rows: list[tuple[str, Any]]) -> None:
+        """Delete rows the upsert inserted again, each only as it inserted it (its key and new `bulk_marker`)."""
+        res = self.resource
+        marker = bulk_marker(res)
+        assert marker is not None
+        self.client.delete(res, guarded_filters(res.key, [(key, {marker: value}) for key, value in rows]),
+                           returning=False, max_affected=len(rows))
+
+    def _patch_groups(self, rows: list[_Row]) -> list[RowResult]:
+        """The default path for a bulk batch: a guarded PATCH per distinct body, each cut under the URL budget."""
+        groups: dict[str, list[_Row]] = {}
+        for r in rows:
+            groups.setdefault(json.dumps(r.body, sort_keys=True, default=str), []).append(r)
+        out = []
+        for members in groups.values():
+            for chunk in _guarded_chunks(self.client, self.resource, members):
+                out += self.send(Kind.UPDATE, chunk, chunk[0].body)
+        return out
+
+
+_REVIVED = ("deleted on the server between the bulk read and the write: the upsert inserted it again and it was "
+            "deleted at once; plan again")
+
+
+def _upsert_refused(exc: ApiError) -> str | None:
+    """Why an upsert's refusal means "this server or key does not upsert" (None: the rows' own error).
+
+    A key without the insert privilege (403/401 42501: an upsert is an INSERT), a method or feature the server
+    refuses (405, 501), ``on_conflict`` it cannot use (42P10), or a server that ignored the resolution and tried a
+    plain INSERT (23505 on the primary key)."""
+    if exc.code == "42501" and exc.status in (401, 403) and "row-level security" not in (exc.message or ""):
+        return "the API key may not insert, and an upsert is an insert"
+    if exc.status in (405, 501):
+        return f"the server answered {exc.status} to an upsert"
+    if exc.code == "42P10":
+        return "the server cannot upsert on the key"
+    if exc.code == "23505" and "_pkey" in (exc.message or ""):
+        return "the server did not honour resolution=merge-duplicates"
+    return None
+
+
+def bulk_marker(resource: Resource) -> str | None:
+    """The column that tells a row the upsert inserted from the row it read: a NOT NULL timestamp the server fills
+    on insert and nobody writes (``createdAt``). None: the table has none, and bulk updates are refused."""
+    for column in resource.columns:
+        if column.type is ColumnType.TIMESTAMP and column.has_default and column.read_only and not column.nullable:
+            return column.name
+    return None
+
+
+def _bulk_columns(resource: Resource, rows: Sequence[_Row]) -> list[str]:
+    """What one upsert writes: the key, the NOT NULL columns without a default (every proposed row needs them),
+    the columns the rows change, ``updatedAt``. Rows of one bulk batch change the same columns (`_bulk_batches`),
+    so no row writes a column it does not change, but for the NOT NULL ones."""
+    names = dict.fromkeys([resource.key, *(c.name for c in resource.columns if c.required and c.name != resource.key)])
+    for r in rows:
+        names.update(dict.fromkeys(c for c in r.body if c in resource))
+    if "updatedAt" in resource:
+        names["updatedAt"] = None
+    return list(names)
+
+
+def _bulk_select(resource: Resource, rows: Sequence[_Row | RowPlan]) -> list[str]:
+    """What a bulk batch's read asks for: the key, the marker, the NOT NULL columns and the guarded ones."""
+    marker = bulk_marker(resource)
+    names = dict.fromkeys([resource.key, *([marker] if marker else []),
+                           *(c.name for c in resource.columns if c.required)])
+    for r in rows:
+        names.update(dict.fromkeys(c for c in (*r.body, *r.guard) if c in resource))
+    return list(names)
 
 
 # ------------------------------------------------------------------------------------------------ planning batches
@@ -320,14 +505,19 @@ def _split(client: Client, resource: Resource, batch: Batch) -> list[list[RowPla
         by_key = {r.key: r for r in batch.rows}
         params = [("select", resource.key)]
         return [[by_key[k] for k in chunk] for chunk in client.split_in(resource, resource.key, batch.keys, params)]
+    return _guarded_chunks(client, resource, list(batch.rows))
+
+
+def _guarded_chunks(client: Client, resource: Resource, rows: list[_Guarded]) -> list[list[_Guarded]]:
+    """Rows sharing a patch body, in guarded PATCHes whose URL (ids and guards) keeps under the URL budget."""
     room = client.settings.url_budget - len(client.base_url) - len(resource.path) - 1 - \
         encoded_length([("select", resource.key)]) - 1
 
-    def fits(rows: list[RowPlan]) -> bool:
-        return encoded_length(guarded_filters(resource.key, [(r.key or "", r.guard) for r in rows])) <= room
+    def fits(chunk: list[_Guarded]) -> bool:
+        return encoded_length(guarded_filters(resource.key, [(r.key or "", r.guard) for r in chunk])) <= room
 
-    out: list[list[RowPlan]] = []
-    pending = list(batch.rows)
+    out: list[list[_Guarded]] = []
+    pending = list(rows)
     while pending:  # grow a request while it fits (doubling, then halving back), rows with one guard adjoining
         size, best = 1, 0
         while size <= len(pending) and fits(pending[:size]):
@@ -343,13 +533,39 @@ def _split(client: Client, resource: Resource, batch: Batch) -> list[list[RowPla
     return out
 
 
-def _journal_batches(client: Client, plan: Plan, batch_size: int | None) -> list[dict[str, Any]]:
-    """The plan's batches as they will be sent (each cut under the URL budget), numbered for the journal: fixed
-    before the first request, so that resume knows every batch and its rows, whatever happened to them."""
+def _bulk_batches(client: Client, plan: Plan, batch_size: int | None) -> list[list[RowPlan]]:
+    """The plan's updates for the bulk path: rows changing the same columns together (so that an upsert writes no
+    column a row does not change), `batch_size` at most, each batch cut so that its read is one request."""
+    size = batch_size or plan.resource.batch_size
+    res = plan.resource
+    groups: dict[tuple[str, ...], list[RowPlan]] = {}
+    for r in plan.of(Kind.UPDATE):
+        groups.setdefault(tuple(sorted(r.body)), []).append(r)
     out = []
+    for members in groups.values():
+        for start in range(0, len(members), size):
+            chunk = members[start:start + size]
+            by_key = {str(r.key): r for r in chunk}
+            out += [[by_key[str(k)] for k in keys]
+                    for keys in client.in_chunks(res, res.key, list(by_key), _bulk_select(res, chunk))]
+    return out
+
+
+def _journal_batches(client: Client, plan: Plan, batch_size: int | None, bulk_updates: bool = False
+                     ) -> list[dict[str, Any]]:
+    """The plan's batches as they will be sent (each cut under the URL budget), numbered for the journal: fixed
+    before the first request, so that resume knows every batch and its rows, whatever happened to them. With
+    `bulk_updates`, updates are bulk batches (``"bulk": true``: each row carries its own body)."""
+    out: list[dict[str, Any]] = []
     for batch in plan.batches(batch_size):
+        if bulk_updates and batch.kind is Kind.UPDATE:
+            continue
         for chunk in _split(client, plan.resource, batch):
             out.append({"n": len(out), "kind": batch.kind.value, "body": dict(batch.body),
+                        "rows": [_Row.of(r).to_dict() for r in chunk]})
+    if bulk_updates:  # numbered after the others: the runner still sends creates, then updates, then deletes
+        for chunk in _bulk_batches(client, plan, batch_size):
+            out.append({"n": len(out), "kind": Kind.UPDATE.value, "body": {}, "bulk": True,
                         "rows": [_Row.of(r).to_dict() for r in chunk]})
     return out
 
@@ -363,13 +579,18 @@ def _unwritten(plan: Plan) -> list[dict[str, Any]]:
 
 # ------------------------------------------------------------------------------------------------ entry points
 def apply(client: Client, plan: Plan, *, batch_size: int | None = None, concurrency: int | None = None,
-          check_stale: bool = False, root: str | Path | None = None, progress: Progress | None = None) -> Results:
+          check_stale: bool = False, root: str | Path | None = None, progress: Progress | None = None,
+          bulk_updates: bool = False) -> Results:
     """Carry out `plan`; return every row's outcome. The run's journal goes to ``<root>/.bulkio/runs/<run-id>/``.
 
     :param batch_size: rows per request (default: the resource's, 500).
     :param concurrency: batches in flight at once (default: settings, 4).
     :param check_stale: first re-read the rows the plan saw (as many requests as the plan's own fetch) and refuse if
         the server changed them since; without it, guards still turn such rows into conflicts.
+    :param bulk_updates: send updates with values of their own in two requests per batch (a read, then an upsert:
+        `_Runner._bulk_update`) instead of a guarded PATCH per distinct body. The guard is then checked just before
+        the write, not in it; rows deleted in between are deleted again. A key or server that will not upsert, or a
+        table without a ``createdAt`` to tell a re-inserted row, gets the guarded PATCHes, with a warning.
     :raises ValidationFailed: the plan has errors and was not made with ``skip_invalid``.
     :raises PlanConflict: with `check_stale`, when the server changed since the plan.
     :raises ApplyError: the run stopped (retries ran out, the key was refused): ``.results`` holds what was done and
@@ -379,12 +600,19 @@ def apply(client: Client, plan: Plan, *, batch_size: int | None = None, concurre
     if check_stale and plan.is_stale(client):
         raise PlanConflict("the server's rows changed since the plan was made: plan again")
     start, retries = client.requests_made, client.retries
+    warnings = []
+    if bulk_updates and bulk_marker(plan.resource) is None:
+        warnings.append(f"bulk updates refused ({plan.resource.name} has no createdAt column to tell a row the upsert "
+                        "would insert again): updates go out as guarded PATCHes instead, one per distinct value")
+        log.warning("bulkio: %s", warnings[-1])
+        bulk_updates = False
     header = {
         "kind": "apply", "resource": plan.resource.name, "source": plan.source, "sheet": plan.sheet,
         "host": plan.host, "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "plan": {"created_at": plan.created_at, "server_hash": plan.server_hash, "three_way": plan.three_way,
                  "counts": {k.value: n for k, n in plan.counts().items()}},
-        "batches": _journal_batches(client, plan, batch_size), "other": _unwritten(plan),
+        "batches": _journal_batches(client, plan, batch_size, bulk_updates), "other": _unwritten(plan),
+        "warnings": warnings,
     }
     journal = Journal.create(root, header)
     return _execute(client, journal, concurrency, progress, start, retries)
@@ -412,9 +640,12 @@ def _execute(client: Client, journal: Journal, concurrency: int | None, progress
                      progress=progress)
     finished: dict[int, list[RowResult]] = {}
     sent: set[int] = set()
+    seen: dict[int, dict[str, Any]] = {}
     for event in journal.events():
         if event["event"] == "sent":
             sent.add(event["batch"])
+        elif event["event"] == "read":
+            seen[event["batch"]] = event["seen"]
         elif event["event"] == "done":
             finished[event["batch"]] = [RowResult.from_dict(r) for r in event["results"]]
     todo = []
@@ -424,20 +655,20 @@ def _execute(client: Client, journal: Journal, concurrency: int | None, progress
             continue
         rows = [_Row(**r) for r in batch["rows"]]
         if number in sent:  # sent, outcome never recorded: ask the server what happened
-            settled, rows = _reconcile(client, resource, kind, rows, batch["body"])
+            settled, rows = _reconcile(client, resource, kind, rows, seen.get(number))
             if settled:
                 _record_settled(journal, kind, batch, settled)
                 finished[number] = settled
             if not rows:
                 journal.append({"event": "done", "batch": number, "results": [r.to_dict() for r in settled]})
                 continue
-        todo.append((number, kind, rows, batch["body"]))
+        todo.append((number, kind, rows, batch["body"], bool(batch.get("bulk"))))
     outcomes = runner.run(todo)
     for number, results in outcomes.items():
         finished[number] = [*finished.get(number, []), *results]
     results = Results(journal.run_id, journal.folder, resource, _row_outcomes(header, finished),
                       client.requests_made - start, client.retries - retries, runner.stopped, header.get("source"),
-                      header.get("sheet"))
+                      header.get("sheet"), warnings=[*header.get("warnings", []), *runner.warnings])
     if runner.stopped:
         raise ApplyError(f"the run stopped: {runner.stopped}. Nothing is lost: finish it with "
                          f"`{results.resume_hint()}`", results=results)
@@ -456,8 +687,8 @@ def _record_settled(journal: Journal, kind: Kind, batch: Mapping[str, Any], sett
         sent_rows = {r.key: r for r in [_Row(**x) for x in batch["rows"]]}
         done = [sent_rows[r.key] for r in settled if r.status is Status.UPDATED and r.key in sent_rows]
         if done:
-            journal.undo({"kind": "updated", "rows": [{"key": r.key, "before": r.before,
-                                                       "after": dict(batch["body"])} for r in done]})
+            journal.undo({"kind": "updated", "rows": [{"key": r.key, "before": r.before, "after": dict(r.body)}
+                                                      for r in done]})
 
 
 def _row_outcomes(header: Mapping[str, Any], finished: Mapping[int, list[RowResult]]) -> list[RowResult]:
@@ -479,32 +710,23 @@ def _row_outcomes(header: Mapping[str, Any], finished: Mapping[int, list[RowResu
     return rows
 
 
-def _reconcile(client: Client, resource: Resource, kind: Kind, rows: list[_Row], body: Mapping[str, Any]
+def _reconcile(client: Client, resource: Resource, kind: Kind, rows: list[_Row], seen: Mapping[str, Any] | None
                ) -> tuple[list[RowResult], list[_Row]]:
-    """(rows whose outcome the server shows, rows still to send) for a batch whose outcome is unknown."""
+    """(rows whose outcome the server shows, rows still to send) for a batch whose outcome is unknown.
+
+    :param seen: a bulk batch's journaled read (each row's `bulk_marker` then), when the read happened: a row whose
+        marker differs now was deleted in between and inserted again by the upsert; it is deleted again here.
+    """
     res = resource
     if kind is Kind.CREATE:
-        natural = res.natural_key[0] if res.natural_key else None
-        if natural is None:
-            raise ApplyError(f"{res.name} has no natural key: cannot tell whether an interrupted create happened")
-        names = [str(r.body.get(natural)) for r in rows]
-        select = [c for c in (res.key, "readableId", natural) if c in res]
-        found = fetch_rows_by(client, res, natural, names, select)
-        done, left = [], []
-        for r in rows:
-            hit = found.get(str(r.body.get(natural)))
-            if hit is None:
-                left.append(r)
-            else:
-                done.append(RowResult(r.row, str(hit[res.key]), Status.CREATED, r.label, str(hit[res.key]),
-                                      hit.get("readableId")))
-        return done, left
+        return _reconcile_creates(client, res, rows)
     keys = [r.key for r in rows if r.key]
-    columns = sorted({*body, *(c for r in rows for c in r.guard)} - {"updatedAt"}) if kind is Kind.UPDATE else []
-    current = fetch_rows_by(client, res, res.key, keys, [res.key, *columns])
-    done, left = [], []
+    marker = bulk_marker(res) if seen else None
+    columns = sorted({*(c for r in rows for c in (*r.body, *r.guard))} - {"updatedAt"}) if kind is Kind.UPDATE else []
+    current = fetch_rows_by(client, res, res.key, keys, [res.key, *columns, *([marker] if marker else [])])
+    done, left, revived = [], [], []
     for r in rows:
-        now = current.get(r.key)
+        now = current.get(str(r.key))
         if kind is Kind.DELETE:
             if now is None:
                 done.append(RowResult(r.row, r.key, Status.DELETED, r.label, r.key))
@@ -513,13 +735,38 @@ def _reconcile(client: Client, resource: Resource, kind: Kind, rows: list[_Row],
             continue
         if now is None:
             done.append(RowResult(r.row, r.key, Status.CONFLICT, r.label, r.key, error="deleted on the server"))
-        elif row_holds(res, now, body):
+        elif marker and seen and str(r.key) in seen and normalize(res.column(marker), now.get(marker)) != \
+                normalize(res.column(marker), seen[str(r.key)]):
+            revived.append((str(r.key), now.get(marker)))
+            done.append(RowResult(r.row, r.key, Status.CONFLICT, r.label, r.key, error=_REVIVED))
+        elif row_holds(res, now, r.body):
             done.append(RowResult(r.row, r.key, Status.UPDATED, r.label, r.key))
         elif row_holds(res, now, r.guard):
             left.append(r)
         else:
-            done.append(RowResult(r.row, r.key, Status.CONFLICT, r.label, r.key,
-                                  error="changed on the server since the plan: not overwritten; plan again"))
+            done.append(RowResult(r.row, r.key, Status.CONFLICT, r.label, r.key, error=_CHANGED))
+    if revived and marker:
+        client.delete(res, guarded_filters(res.key, [(k, {marker: v}) for k, v in revived]), returning=False,
+                      max_affected=len(revived))
+    return done, left
+
+
+def _reconcile_creates(client: Client, res: Resource, rows: list[_Row]) -> tuple[list[RowResult], list[_Row]]:
+    """Creates of a batch whose outcome is unknown, looked up by natural key: found rows were created."""
+    natural = res.natural_key[0] if res.natural_key else None
+    if natural is None:
+        raise ApplyError(f"{res.name} has no natural key: cannot tell whether an interrupted create happened")
+    names = [str(r.body.get(natural)) for r in rows]
+    select = [c for c in (res.key, "readableId", natural) if c in res]
+    found = fetch_rows_by(client, res, natural, names, select)
+    done, left = [], []
+    for r in rows:
+        hit = found.get(str(r.body.get(natural)))
+        if hit is None:
+            left.append(r)
+        else:
+            done.append(RowResult(r.row, str(hit[res.key]), Status.CREATED, r.label, str(hit[res.key]),
+                                  hit.get("readableId")))
     return done, left
 
 
@@ -545,6 +792,37 @@ def fetch_rows_by(client: Client, resource: Resource, column: str, values: Itera
     URL budget needs: `Client.rows_in`). How a run learns what the server holds now: resume (by natural key for
     creates, by id otherwise) and undo (by id)."""
     return {str(row[column]): row for row in client.rows_in(resource, column, values, select)}
+
+
+# ------------------------------------------------------------------------------------------------ how long
+def update_requests(client: Client, plan: Plan, batch_size: int | None = None, *, bulk_updates: bool = False) -> int:
+    """Requests the plan's updates take (no request is made): a guarded PATCH per distinct body, cut under the URL
+    budget; or, with `bulk_updates`, two per bulk batch (a read and an upsert)."""
+    if bulk_updates:
+        return 2 * len(_bulk_batches(client, plan, batch_size))
+    return sum(len(_split(client, plan.resource, b)) for b in plan.batches(batch_size) if b.kind is Kind.UPDATE)
+
+
+def pace_note(client: Client, plan: Plan, batch_size: int | None = None, *, bulk_updates: bool = False
+              ) -> str | None:
+    """A sentence for people when the plan's updates need many requests: how long they take at the key's rate
+    (the settings', else Carbon's 60 a minute), and the bulk option with its trade-off. None when they are few."""
+    patches = update_requests(client, plan, batch_size)
+    if patches <= _BULK_SLOWER:
+        return None
+    rate = client.settings.rate_limit or DEFAULT_RATE
+    bulk = update_requests(client, plan, batch_size, bulk_updates=True)
+    if bulk_updates:
+        return f"the updates take {bulk} requests with --bulk-updates ({_minutes(bulk, rate)} at {rate} a minute) " \
+               f"instead of {patches} ({_minutes(patches, rate)})"
+    return (f"the updates take {patches} requests, about {_minutes(patches, rate)} at {rate} requests a minute; "
+            f"--bulk-updates sends them in {bulk} ({_minutes(bulk, rate)}), but each row's guard is then checked "
+            "just before the write, not in it")
+
+
+def _minutes(requests: int, rate: int) -> str:
+    minutes = requests / max(1, rate)
+    return f"{math.ceil(minutes)} min" if minutes >= 1 else f"{math.ceil(minutes * 60)} s"
 
 
 # ------------------------------------------------------------------------------------------------ server check

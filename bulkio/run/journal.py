@@ -3,7 +3,9 @@
 - ``run.json``: the plan as `apply` executes it (its batches, and the rows it does not write), written once before
   the first request;
 - ``journal.jsonl``: append-only, one JSON line per event, flushed and fsync'd before the next request: a batch's
-  intent (``sent``) before it goes out and its outcome (``done``, with every row's result) after it came back;
+  intent (``sent``) before it goes out and its outcome (``done``, with every row's result) after it came back; a bulk
+  update batch (``"bulk": true`` in ``run.json``, each row with its own body) also records what its read saw of each
+  row's ``createdAt`` (``read``) before its upsert goes out, so that resume can tell a row the upsert inserted again;
 - ``undo.jsonl``: what undo needs (`bulkio.run.undo`), written before the outcome line of the batch it belongs to: ids
   created, the values updated rows had, the full rows deleted and the rows the database deletes with them by
   cascade (``cascaded``, both read before the DELETE is sent), and the ids of rows put back at once because they

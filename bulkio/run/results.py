@@ -78,6 +78,8 @@ class Results:
     source: str | None = None
     sheet: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    """Lines people should read (e.g. bulk updates the server refused, sent as guarded PATCHes instead)."""
 
     @property
     def complete(self) -> bool:
@@ -111,6 +113,8 @@ class Results:
     def _repr_html_(self) -> str:
         counts = ", ".join(f"{n} {s.value}" for s, n in self.counts().items() if n)
         head = f"<p><b>Run {self.run_id}</b>: {counts}; {self.requests} requests"
+        for line in self.warnings:
+            head += f"<br><span style='color:#b06000'>{line}</span>"
         if self.stopped:
             head += f"<br><span style='color:#c5221f'>stopped: {self.stopped} (resume: {self.resume_hint()})</span>"
         problems = self.to_frame()
@@ -133,8 +137,8 @@ def _snapshot(results: Results, base: Mapping[str, Mapping[str, Any]]) -> tuple[
     sent_creates: dict[int | None, dict[str, Any]] = {}
     for batch in Journal(results.folder).header().get("batches", []):
         for row in batch["rows"]:
-            if batch["kind"] == "update":
-                sent_updates[str(row["key"])] = dict(batch["body"])
+            if batch["kind"] == "update":  # a bulk batch's rows each carry their own body
+                sent_updates[str(row["key"])] = dict(row.get("body") or batch["body"])
             elif batch["kind"] == "create":
                 sent_creates[row["row"]] = dict(row["body"])
 

@@ -164,17 +164,20 @@ def _plan(resource: Resource, rows: tuple[RowPlan, ...], source: str, host: str,
 
 
 def undo(client: Client, run: str | Path, *, root: str | Path | None = None, concurrency: int | None = None,
-         progress: Progress | None = None, reversal: Plan | None = None) -> Results:
+         progress: Progress | None = None, reversal: Plan | None = None, bulk_updates: bool = False) -> Results:
     """Revert `run`: plan the reversal (`plan_undo`) and apply it, itself as a journaled run (undoable too).
 
     Rows the database deleted along with the run's deletes (ON DELETE CASCADE) are inserted again afterwards, and
     links to them from the rows put back (set to null meanwhile) are set again: each step its own guarded run.
 
     :param reversal: the `plan_undo` plan already shown to the user (default: planned now).
+    :param bulk_updates: set updated rows back as `apply` does with it (a read and an upsert per batch: each row
+        has a value of its own to go back to).
     """
     journal = Journal(find_run(run, root))
     reversal = reversal or plan_undo(client, run, root=root)
-    results = apply(client, reversal, root=root, concurrency=concurrency, progress=progress)
+    results = apply(client, reversal, root=root, concurrency=concurrency, progress=progress,
+                    bulk_updates=bulk_updates)
     resource = reversal.resource
     data = _undo_data(client, journal, resource)
     back = {r.key for r in results.rows if r.status is Status.CREATED}
