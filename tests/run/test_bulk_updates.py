@@ -243,3 +243,32 @@ def test_the_pace_note_names_the_bulk_option_when_updates_are_many(sb: Sandbox) 
         assert note is not None
         assert "120 requests" in note and "2 min at 60 requests a minute" in note and "--bulk-updates" in note
         assert "just before the write, not in it" in note
+
+
+def test_bulkio_apply_names_the_bulk_option_and_applies_with_it(sb: Sandbox, tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """The whole round trip as a user makes it: export, 60 phones each its own, ``bulkio apply`` (which says how
+    long the PATCHes would take and names ``--bulk-updates``), then ``bulkio apply --bulk-updates``."""
+    from typer.testing import CliRunner
+
+    from bulkio.cli.app import app
+    from bulkio.export.table import export_table
+    from bulkio.sheets.write import write_workbook
+
+    from ..workbooks import cell, edit_sheet
+
+    monkeypatch.chdir(tmp_path)
+    env = {"BULKIO_BASE_URL": sb.url, "BULKIO_API_KEY": sb.api_key, "BULKIO_CONFIG": "", "COLUMNS": "200"}
+    with _client(sb) as client:
+        path = write_workbook(export_table(client, "customer"), tmp_path / "c.xlsx")
+    edit_sheet(path, {(row, "phone"): f"+44 20 7946 {row:04d}" for row in range(2, 62)})
+    runner = CliRunner()
+    asked = runner.invoke(app, ["apply", str(path)], env=env, input="n\n")
+    assert "60 requests" in asked.output and "--bulk-updates" in asked.output, asked.output
+    assert "just before the write, not in it" in asked.output
+    seen = len(sb.requests)
+    done = runner.invoke(app, ["apply", str(path), "--yes", "--bulk-updates"], env=env)
+    assert done.exit_code == 0, done.output
+    writes = [m for m, _ in sb.requests[seen:] if m != "GET"]
+    assert writes == ["POST"]  # one upsert for the 60 rows (batch 500, one read under the URL budget)
+    assert _mine(sb)[cell(path, 30, "id")]["phone"] == "+44 20 7946 0030"
