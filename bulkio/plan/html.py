@@ -294,11 +294,11 @@ def _section(kind: str, title: str, count: int, content: str, todo: str = "", mo
             f"{todo_html}{content}{more}</details>")
 
 
-def _more(hidden: int, kind: str, source: str) -> str:
+def _more(hidden: int, kind: str, hint: str) -> str:
+    """The line that ends a capped section: how many rows it leaves out, and where every row is (`hint`)."""
     if hidden <= 0:
         return ""
-    return (f'<div class="more">… and {hidden:,} more {_text(kind)}: see plan.xlsx '
-            f"(<code>bulkio plan {_text(source)} --report plan.xlsx</code> lists every row)</div>")
+    return f'<div class="more">… and {hidden:,} more {_text(kind)}: see plan.xlsx ({hint})</div>'
 
 
 def _issue_rows(issues: Sequence[Issue]) -> Iterable[str]:
@@ -313,8 +313,9 @@ def _verdict(plan: Plan, counts: dict[Kind, int]) -> tuple[str, str]:
     """(kind, sentence): what applying would do, or what stops it."""
     name = plan.resource.name
     if plan.blocked:
-        return "error", (f"Apply is refused: {_n(len(plan.errors), 'error')} in the sheet. Fix them below and plan "
-                         "again, or plan with --skip-invalid to leave those rows out.")
+        n = len(plan.errors)
+        return "error", (f"Apply is refused: {_n(n, 'error')} in the sheet. Fix {'it' if n == 1 else 'them'} below "
+                         "and plan again, or plan with --skip-invalid to leave those rows out.")
     doing = [f"{_VERBS[k]} {counts[k]:,}" for k in _VERBS if counts[k]]
     if not doing:
         sentence = "Nothing to write: the sheet and the server agree."
@@ -353,7 +354,7 @@ def _listed(rows: Sequence[RowPlan], limit: int, draw: Callable[[RowPlan], str])
     return [draw(r) for r in rows[:limit]], max(0, len(rows) - limit)
 
 
-def _body(plan: Plan, limit: int, source: str) -> str:
+def _body(plan: Plan, limit: int, hint: str) -> str:
     """The sections, in the order people act on them: errors, conflicts, warnings, then the changes."""
     res, out = plan.resource, []
     by_kind: dict[Kind, list[RowPlan]] = {k: [] for k in Kind}
@@ -365,7 +366,7 @@ def _body(plan: Plan, limit: int, source: str) -> str:
                 "one marked)" + (": until then their rows are skipped." if plan.skip_invalid else
                                  ", or plan with <code>--skip-invalid</code> to leave these rows out."))
         out.append(_section("error", "Errors", len(errors), _table(("row", "column", "value", "problem"),
-                            _issue_rows(errors[:limit])), todo, _more(len(errors) - limit, "errors", source)))
+                            _issue_rows(errors[:limit])), todo, _more(len(errors) - limit, "errors", hint)))
     if by_kind[Kind.CONFLICT]:
         bodies, hidden = _listed(by_kind[Kind.CONFLICT], limit, _conflict)
         todo = ("The server changed these rows since the export, as you did. Apply never overwrites them: it "
@@ -373,7 +374,7 @@ def _body(plan: Plan, limit: int, source: str) -> str:
         out.append(_section("conflict", "Conflicts", len(by_kind[Kind.CONFLICT]),
                             _table(("row", res.name, "column", "at export, on the server now, and yours"), bodies),
                             todo,
-                            _more(hidden, "conflicts", source)))
+                            _more(hidden, "conflicts", hint)))
     warnings = [*plan.warnings, *(i.message if i.row is None else str(i) for i in plan.issues.warnings)]
     if warnings:
         items = "".join(f"<li>{_text(w)}</li>" for w in warnings[:limit])
@@ -382,7 +383,7 @@ def _body(plan: Plan, limit: int, source: str) -> str:
         bodies, hidden = _listed(by_kind[Kind.UPDATE], limit, lambda r: _update(r, plan.three_way))
         out.append(_section("update", "Updates", len(by_kind[Kind.UPDATE]),
                             _table(("row", res.name, "column", "before → after"), bodies), "",
-                            _more(hidden, "updates", source)))
+                            _more(hidden, "updates", hint)))
     if by_kind[Kind.DELETE]:
         bodies, hidden = _listed(by_kind[Kind.DELETE], limit, lambda r: _delete(r, res))
         cascades = _cascades(res)
@@ -391,23 +392,24 @@ def _body(plan: Plan, limit: int, source: str) -> str:
             "them back).") if cascades else ""
         out.append(_section("delete", "Deletes", len(by_kind[Kind.DELETE]),
                             _table(("row", res.name, "", "what the server holds now"), bodies), todo,
-                            _more(hidden, "deletes", source)))
+                            _more(hidden, "deletes", hint)))
     if by_kind[Kind.CREATE]:
         creates = by_kind[Kind.CREATE]
         out.append(_section("create", "Creates", len(creates), _create_table(creates[:limit], res), "",
-                            _more(len(creates) - limit, "creates", source)))
+                            _more(len(creates) - limit, "creates", hint)))
     if by_kind[Kind.SKIPPED]:
         bodies, hidden = _listed(by_kind[Kind.SKIPPED], limit, _simple)
         out.append(_section("skipped", "Skipped (rows with errors)", len(by_kind[Kind.SKIPPED]),
-                            _table(("row", res.name, "", "why"), bodies), "", _more(hidden, "skipped rows", source)))
+                            _table(("row", res.name, "", "why"), bodies), "", _more(hidden, "skipped rows", hint)))
     kept = [r for r in by_kind[Kind.UNCHANGED] if r.kept]
     if kept:
         bodies, hidden = _listed(kept, limit, lambda r: _record(r, [_kept(c) for c in r.kept]))
         out.append(_section("kept", "Changed on the server only (kept)", len(kept),
                             _table(("row", res.name, "column", "at export → server now"), bodies), "",
-                            _more(hidden, "rows", source)))
+                            _more(hidden, "rows", hint)))
     unchanged = plan.counts()[Kind.UNCHANGED]
-    out.append(f'<p class="unchanged">{_n(unchanged, "row")} unchanged: not listed.</p>')
+    aside = f" but for {_n(len(kept), 'row')} the server changed, listed above" if kept else ""
+    out.append(f'<p class="unchanged">{_n(unchanged, "row")} unchanged: not listed{aside}.</p>')
     return "\n".join(out)
 
 
@@ -431,7 +433,9 @@ def render(plan: Plan, *, page: bool = True, limit: int | None = None) -> str:
     limit = (PAGE_LIMIT if page else NOTEBOOK_LIMIT) if limit is None else limit
     counts = plan.counts()
     source = Path(plan.source).name
-    header, body = _header(plan, counts, source), _body(plan, limit, source)
+    hint = (f"<code>bulkio plan {_text(source)} --report plan.xlsx</code> lists every row" if page
+            else '<code>p.to_excel("plan.xlsx")</code> lists every row')
+    header, body = _header(plan, counts, source), _body(plan, limit, hint)
     if not page:
         css = _css(_DARK_NOTEBOOK)
         return f'<div class="bulkio-plan"><style>{css}</style>{header}{body}</div>'

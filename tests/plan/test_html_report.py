@@ -22,7 +22,7 @@ from bulkio.cli.app import app
 from bulkio.export.table import export_table
 from bulkio.plan import Plan, plan
 from bulkio.sandbox import Sandbox
-from bulkio.sheets.write import write_workbook
+from bulkio.sheets.write import write_csv, write_workbook
 
 from ..browser import REQUIRE_ENV, chromium, load, screenshot
 from ..test_samples import load_script
@@ -127,6 +127,22 @@ def test_cli_plan_writes_the_page(sandbox: Sandbox, tmp_path: Path) -> None:
     assert refused.exit_code != 0 and ".html" in refused.output
 
 
+def test_rows_the_server_changed_or_deleted_say_what_happens(sandbox: Sandbox, tmp_path: Path) -> None:
+    with Client(sandbox.url, sandbox.api_key) as client:
+        path = write_workbook(export_table(client, "customer"), tmp_path / "c.xlsx")
+        edit_sheet(path, {(2, "logo"): "mine.png", (3, "logo"): "gone.png"})
+        client.update("customer", [("id", f"eq.{cell(path, 4, 'id')}")], {"phone": "+9 999"}, returning=False)
+        client.delete("customer", [("id", f"eq.{cell(path, 3, 'id')}")])
+        planned = plan(client, path)
+        two_way = plan(client, write_csv(export_table(client, "customer"), tmp_path / "c.csv"), resource="customer")
+    text = planned.to_html()
+    kept = text.split("Changed on the server only (kept)")[1]
+    assert "+9 999" in kept and "kept (not sent)" in kept  # a row only the server changed: shown, not written
+    assert "unchanged: not listed but for 1 row the server changed, listed above." in text
+    assert "Deleted on the server since the export. Apply leaves it alone" in text
+    assert "two-way (sheet against server: no snapshot)" in two_way.to_html()
+
+
 # ------------------------------------------------------------------------------------------------ safety
 def test_every_value_is_text_never_markup(hostile: Plan) -> None:
     for text in (hostile.to_html(), hostile._repr_html_()):
@@ -172,7 +188,9 @@ def test_ten_thousand_changes_make_a_page_of_under_two_mb(tmp_path: Path) -> Non
     assert size < 2_000_000, size  # 1.6 MB; benchmarks/plan_html.py times it (0.04 s)
     assert "… and 3,000 more updates: see plan.xlsx" in text and "90,000 rows unchanged" in text
     assert ">4,000 updates</span>" in text and text.count("<tbody") == 4 * 1000  # 1,000 a section
-    assert len(big._repr_html_()) < 200_000  # 50 a section in a notebook
+    notebook = big._repr_html_()
+    assert len(notebook) < 200_000 and notebook.count("<tbody") == 4 * 50  # 50 a section in a notebook
+    assert '<code>p.to_excel("plan.xlsx")</code> lists every row' in notebook
 
 
 @needs_chromium
