@@ -202,18 +202,8 @@ class _Runner:
                                tx_rollback=True)
             return [RowResult(r.row, r.key, Status.DELETED, r.label, r.key) for r in rows]
         current = {str(row[res.key]): row for row in self.client.rows_in(res, res.key, keys)}
-        out: dict[str | None, RowResult] = {}
-        doomed = []
-        for r in rows:
-            now = current.get(str(r.key))
-            if now is None:
-                out[r.key] = RowResult(r.row, r.key, Status.UNCHANGED, r.label, r.key,
-                                       error="already deleted on the server")
-            elif not row_holds(res, now, r.guard):
-                out[r.key] = RowResult(r.row, r.key, Status.CONFLICT, r.label, r.key,
-                                       error="changed on the server since the plan: not deleted; plan again")
-            else:
-                doomed.append(r)
+        out, doomed = _against_read(res, rows, current, (Status.UNCHANGED, "already deleted on the server"),
+                                    "changed on the server since the plan: not deleted; plan again")
         if doomed:
             doomed_keys = [str(r.key) for r in doomed]
             self.journal.undo({"kind": "deleted", "rows": [current[k] for k in doomed_keys]})
@@ -346,17 +336,8 @@ class _Runner:
         marker = bulk_marker(res)
         assert marker is not None, "apply() turns bulk updates off for a table without a marker"
         current = fetch_rows_by(self.client, res, res.key, [str(r.key) for r in rows], _bulk_select(res, rows))
-        out: dict[str | None, RowResult] = {}
-        ready = []
-        for r in rows:
-            now = current.get(str(r.key))
-            if now is None:
-                out[r.key] = RowResult(r.row, r.key, Status.CONFLICT, r.label, r.key,
-                                       error="deleted on the server since the plan: not written")
-            elif not row_holds(res, now, r.guard):
-                out[r.key] = RowResult(r.row, r.key, Status.CONFLICT, r.label, r.key, error=_CHANGED)
-            else:
-                ready.append(r)
+        out, ready = _against_read(res, rows, current,
+                                   (Status.CONFLICT, "deleted on the server since the plan: not written"), _CHANGED)
         if ready:
             self.journal.append({"event": "read", "batch": number,
                                  "seen": {str(r.key): current[str(r.key)].get(marker) for r in ready}})
@@ -442,6 +423,23 @@ class _Runner:
             for chunk in _guarded_chunks(self.client, self.resource, members):
                 out += self.send(Kind.UPDATE, chunk, chunk[0].body)
         return out
+
+
+def _against_read(res: Resource, rows: list[_Row], current: Mapping[str, Mapping[str, Any]],
+                  gone: tuple[Status, str], changed: str) -> tuple[dict[str | None, RowResult], list[_Row]]:
+    """Rows checked against what was just read, as a guarded write would check them: (the outcomes of rows gone
+    (`gone`: status and why) or whose guard no longer holds (a conflict, `changed` saying why), the rows to write)."""
+    out: dict[str | None, RowResult] = {}
+    holding = []
+    for r in rows:
+        now = current.get(str(r.key))
+        if now is None:
+            out[r.key] = RowResult(r.row, r.key, gone[0], r.label, r.key, error=gone[1])
+        elif not row_holds(res, now, r.guard):
+            out[r.key] = RowResult(r.row, r.key, Status.CONFLICT, r.label, r.key, error=changed)
+        else:
+            holding.append(r)
+    return out, holding
 
 
 _REVIVED = ("deleted on the server between the bulk read and the write: the upsert inserted it again and it was "

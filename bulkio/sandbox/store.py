@@ -508,18 +508,22 @@ class Store:
     def _merge_record(self, spec: TableSpec, principal: Principal, current: dict[str, Any], record: dict[str, Any],
                       keys: Sequence[str], fk_cache: dict[tuple[str, Any], bool]) -> dict[str, Any]:
         """The DO UPDATE branch: every listed column takes the proposed value, NULL included."""
-        resource = spec.resource
         if spec.rls == "company" and current.get("companyId") != principal.company_id:
             raise PgError(403, "42501", f'new row violates row-level security policy (USING expression) for table '
                           f'"{spec.name}"')
-        changes = {name: record[name] for name in keys}
-        merged = {**current, **changes}
-        self._check_row(spec, principal, merged, list(keys), fk_cache)
+        return self._change_row(spec, principal, current, {name: record[name] for name in keys}, fk_cache)
+
+    def _change_row(self, spec: TableSpec, principal: Principal, current: dict[str, Any], changes: dict[str, Any],
+                    fk_cache: dict[tuple[str, Any], bool]) -> dict[str, Any]:
+        """UPDATE one row with `changes`, the new row checked as Postgres would (RLS, NOT NULL, CHECK, foreign keys
+        of the changed columns, unique constraints); returns the new row."""
+        record = {**current, **changes}
+        self._check_row(spec, principal, record, list(changes), fk_cache)
         try:
-            self._update_rows(spec, [current[resource.key]], changes)
+            self._update_rows(spec, [current[spec.resource.key]], changes)
         except sqlite3.IntegrityError as exc:
-            raise self._unique_error(spec, exc, merged) from None
-        return merged
+            raise self._unique_error(spec, exc, record) from None
+        return record
 
     def _update_rows(self, spec: TableSpec, keys: Sequence[Any], changes: dict[str, Any]) -> int:
         if not keys or not changes:
@@ -546,13 +550,7 @@ class Store:
         fk_cache: dict[tuple[str, Any], bool] = {}
         updated = []
         for row in rows:
-            record = {**row, **changes}
-            self._check_row(spec, principal, record, list(changes), fk_cache)
-            try:
-                self._update_rows(spec, [row[resource.key]], changes)
-            except sqlite3.IntegrityError as exc:
-                raise self._unique_error(spec, exc, record) from None
-            updated.append(record)
+            updated.append(self._change_row(spec, principal, row, changes, fk_cache))
         if updated:
             key = resource.key
             fresh = {r[key]: r for r in self.select(

@@ -9,7 +9,6 @@ duplicates, undo reverts, and a key that may not insert falls back to guarded PA
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -34,17 +33,10 @@ class _NoSleep:
         return None
 
 
-@pytest.fixture(scope="module")
-def big_sandbox() -> Iterator[Sandbox]:
-    """More customers than the session's sandbox: 200 updates must fit."""
-    with Sandbox(rows=240, seed=16) as sb:
-        yield sb
-
-
 @pytest.fixture
-def sb(big_sandbox: Sandbox) -> Sandbox:
-    big_sandbox.reset()
-    return big_sandbox
+def sb(sandbox: Sandbox) -> Sandbox:
+    """The session's sandbox, reset (120 customers of the main company)."""
+    return sandbox
 
 
 def _client(sb: Sandbox, key: str | None = None, transport: httpx.BaseTransport | None = None) -> Client:
@@ -80,16 +72,16 @@ def _methods(sb: Sandbox, since: int) -> list[str]:
 
 # ------------------------------------------------------------------------------------------------ requests
 def test_distinct_values_take_two_requests_per_batch(sb: Sandbox, tmp_path: Path) -> None:
-    rows = _targets(sb, 200)
+    rows = _targets(sb, 100)
     result = _phone_plan(rows)
     with _client(sb) as client:
-        assert update_requests(client, result, 100) == 200  # the default: a guarded PATCH per distinct body
-        assert update_requests(client, result, 100, bulk_updates=True) == math.ceil(200 / 100) * 2
+        assert update_requests(client, result, 50) == 100  # the default: a guarded PATCH per distinct body
+        assert update_requests(client, result, 50, bulk_updates=True) == math.ceil(100 / 50) * 2
         start, seen = client.requests_made, len(sb.requests)
-        results = apply(client, result, batch_size=100, root=tmp_path, bulk_updates=True)
+        results = apply(client, result, batch_size=50, root=tmp_path, bulk_updates=True)
         assert client.requests_made - start == results.requests == 4
     assert sorted(_methods(sb, seen)) == ["GET", "GET", "POST", "POST"]  # a read and an upsert per batch
-    assert results.complete and len(results.of(Status.UPDATED)) == 200 and not results.warnings
+    assert results.complete and len(results.of(Status.UPDATED)) == 100 and not results.warnings
     after = _mine(sb)
     for i, r in enumerate(rows):
         now = after[r["id"]]
@@ -239,9 +231,9 @@ def test_a_key_without_insert_rights_falls_back_to_guarded_patches(sb: Sandbox, 
 def test_the_pace_note_names_the_bulk_option_when_updates_are_many(sb: Sandbox) -> None:
     with _client(sb) as client:
         assert pace_note(client, _phone_plan(_targets(sb, 50))) is None
-        note = pace_note(client, _phone_plan(_targets(sb, 120)))
+        note = pace_note(client, _phone_plan(_targets(sb, 90)))
         assert note is not None
-        assert "120 requests" in note and "2 min at 60 requests a minute" in note and "--bulk-updates" in note
+        assert "90 requests" in note and "2 min at 60 requests a minute" in note and "--bulk-updates" in note
         assert "just before the write, not in it" in note
 
 
