@@ -28,7 +28,7 @@ import os
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -57,6 +57,8 @@ SUFFIX = ".bulkio-plan.json"
 _SPECIAL = ("resource", "rows", "unchanged", "issues")
 """`Plan` fields with an encoding of their own; every other field is plain data, saved as it is (so a field added
 to `Plan` is saved without a change here, and the round-trip test says if it cannot be)."""
+_NO_FILE = "DataFrame"
+"""The `Plan.source` of a plan of a DataFrame (`bulkio.plan.make`): no sheet file to vouch for."""
 _MTIME_SLACK = timedelta(seconds=1)
 """`Plan.created_at` is kept to the second: a sheet modified later than that is edited after the plan."""
 
@@ -93,7 +95,7 @@ def save(plan: Plan, path: str | Path) -> Path:
     target = Path(path)
     body = _encode_plan(plan)
     document: dict[str, Any] = {"format": FORMAT, "version": VERSION, "bulkio": __version__,
-                                "saved_at": datetime.now().astimezone().isoformat(timespec="seconds"),
+                                "saved_at": datetime.now(UTC).isoformat(timespec="seconds"),
                                 "sheet": _sheet_facts(plan), "plan": body}
     document = {**document, "checksum": _checksum(document)}
     text = json.dumps(document, ensure_ascii=False, indent=1, default=_json_value)
@@ -118,8 +120,11 @@ def file_sha256(path: str | Path) -> str:
 def _sheet_facts(plan: Plan) -> dict[str, Any] | None:
     """The sheet's path (as planned and absolute) and SHA-256; None for a plan of a DataFrame (no file)."""
     source = Path(plan.source)
-    if not source.is_file():
+    if plan.source == _NO_FILE and not source.is_file():
         return None
+    if not source.is_file():
+        raise WorkbookError("the sheet this plan was made from is gone: a saved plan vouches for its sheet, so "
+                            "plan it again, then save", file=plan.source)
     modified = datetime.fromtimestamp(source.stat().st_mtime).astimezone()
     if modified > datetime.fromisoformat(plan.created_at) + _MTIME_SLACK:
         raise PlanConflict(f"{plan.source}: the sheet was changed after this plan was made ({plan.created_at}): "

@@ -168,7 +168,7 @@ def test_a_sheet_edited_after_the_save_is_refused_naming_it(client: Client, sand
     assert sandbox.requests[start:] == []
 
 
-def test_a_sheet_changed_between_plan_and_save_is_not_saved(client: Client, tmp_path: Path) -> None:
+def test_a_sheet_changed_or_gone_between_plan_and_save_is_not_saved(client: Client, tmp_path: Path) -> None:
     path = write_workbook(export_table(client, "customer"), tmp_path / "c.xlsx")
     edit_sheet(path, {(2, "logo"): "reviewed.png"})
     result = plan(client, path)
@@ -176,7 +176,10 @@ def test_a_sheet_changed_between_plan_and_save_is_not_saved(client: Client, tmp_
     os.utime(path, (later, later))
     with pytest.raises(PlanConflict, match="changed after this plan was made"):
         result.save(tmp_path / "review.json")
-    assert not (tmp_path / "review.json").exists()
+    path.unlink()
+    with pytest.raises(WorkbookError, match="gone"):
+        result.save(tmp_path / "review.json")
+    assert not (tmp_path / "review.json").exists() and not list(tmp_path.glob(".review.json*"))
 
 
 def test_a_missing_sheet_is_refused_unless_asked_and_a_moved_pair_is_found(client: Client, sandbox: Sandbox,
