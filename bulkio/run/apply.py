@@ -323,8 +323,9 @@ class _Runner:
 
     # ------------------------------------------------------------------ bulk updates (opt-in)
     def _bulk_update(self, number: int, rows: list[_Row]) -> list[RowResult]:
-        """Updates each with a value of its own, in two requests: read the batch's rows and check each guard here
-        (a row that fails is a conflict, not written), then upsert the rest (`_upsert`).
+        """Updates each with a value of its own, in two requests (more for the read when the ids fill the URL
+        budget): read the batch's rows and check each guard here (a row that fails is a conflict, not written),
+        then upsert the rest (`_upsert`).
 
         The guard is checked just before the write, not in it: that is the trade for one request per batch instead
         of one per distinct body. What the read saw of each row's `bulk_marker` (its ``createdAt``) is journaled
@@ -531,22 +532,15 @@ def _guarded_chunks(client: Client, resource: Resource, rows: list[_Guarded]) ->
     return out
 
 
-def _bulk_batches(client: Client, plan: Plan, batch_size: int | None) -> list[list[RowPlan]]:
+def _bulk_batches(plan: Plan, batch_size: int | None) -> list[list[RowPlan]]:
     """The plan's updates for the bulk path: rows changing the same columns together (so that an upsert writes no
-    column a row does not change), `batch_size` at most, each batch cut so that its read is one request."""
+    column a row does not change), `batch_size` at most: one upsert each, after a read of its rows (as many
+    requests as the URL budget needs for their ids: `Client.in_chunks`)."""
     size = batch_size or plan.resource.batch_size
-    res = plan.resource
     groups: dict[tuple[str, ...], list[RowPlan]] = {}
     for r in plan.of(Kind.UPDATE):
         groups.setdefault(tuple(sorted(r.body)), []).append(r)
-    out = []
-    for members in groups.values():
-        for start in range(0, len(members), size):
-            chunk = members[start:start + size]
-            by_key = {str(r.key): r for r in chunk}
-            out += [[by_key[str(k)] for k in keys]
-                    for keys in client.in_chunks(res, res.key, list(by_key), _bulk_select(res, chunk))]
-    return out
+    return [members[start:start + size] for members in groups.values() for start in range(0, len(members), size)]
 
 
 def _journal_batches(client: Client, plan: Plan, batch_size: int | None, bulk_updates: bool = False
@@ -562,7 +556,7 @@ def _journal_batches(client: Client, plan: Plan, batch_size: int | None, bulk_up
             out.append({"n": len(out), "kind": batch.kind.value, "body": dict(batch.body),
                         "rows": [_Row.of(r).to_dict() for r in chunk]})
     if bulk_updates:  # numbered after the others: the runner still sends creates, then updates, then deletes
-        for chunk in _bulk_batches(client, plan, batch_size):
+        for chunk in _bulk_batches(plan, batch_size):
             out.append({"n": len(out), "kind": Kind.UPDATE.value, "body": {}, "bulk": True,
                         "rows": [_Row.of(r).to_dict() for r in chunk]})
     return out
@@ -795,9 +789,11 @@ def fetch_rows_by(client: Client, resource: Resource, column: str, values: Itera
 # ------------------------------------------------------------------------------------------------ how long
 def update_requests(client: Client, plan: Plan, batch_size: int | None = None, *, bulk_updates: bool = False) -> int:
     """Requests the plan's updates take (no request is made): a guarded PATCH per distinct body, cut under the URL
-    budget; or, with `bulk_updates`, two per bulk batch (a read and an upsert)."""
+    budget; or, with `bulk_updates`, per bulk batch an upsert and the read before it (one request per ~200 ids)."""
     if bulk_updates:
-        return 2 * len(_bulk_batches(client, plan, batch_size))
+        res = plan.resource
+        return sum(1 + len(client.in_chunks(res, res.key, [r.key for r in chunk], _bulk_select(res, chunk)))
+                   for chunk in _bulk_batches(plan, batch_size))
     return sum(len(_split(client, plan.resource, b)) for b in plan.batches(batch_size) if b.kind is Kind.UPDATE)
 
 
