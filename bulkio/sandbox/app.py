@@ -159,6 +159,35 @@ def _as_object(rows: list[dict[str, Any]]) -> dict[str, Any]:
     return rows[0]
 
 
+def _read(state: SandboxState, request: Request, table: str, principal: Principal,
+          filters: list[Condition | Logic], items: list[Any], params: dict[str, str], prefs: dict[str, str]
+          ) -> Response:
+    """GET / HEAD: a page of rows under ``db-max-rows``, with ``Content-Range`` (and the exact count if asked)."""
+    store = state.store
+    if "view" not in principal.scopes:
+        raise PgError(403, "42501", f"permission denied for table {table}")
+    count = prefs.get("count") in ("exact", "planned", "estimated")
+    offset, limit = _range(request, params)
+    cap = state.switches.max_rows
+    limit = cap if limit is None else min(limit, cap)
+    order = parse_order(params.get("order"))
+    with store.transaction():
+        rows, total = store.select(table, principal, filters=filters, order=order, limit=limit, offset=offset,
+                                   count=count)
+        shaped = store.shape(table, principal, rows, items)
+    shown_total = "*" if total is None else str(total)
+    if total is not None and offset > total:
+        raise PgError(416, "PGRST103", "Requested range not satisfiable",
+                      details=f"An offset of {offset} was requested, but there are only {total} rows.",
+                      headers={"Content-Range": f"*/{total}"})
+    content_range = f"{offset}-{offset + len(rows) - 1}/{shown_total}" if rows else f"*/{shown_total}"
+    status = 206 if total is not None and len(rows) < total else 200
+    headers = {"Content-Range": content_range, **_applied({k: v for k, v in prefs.items() if k == "count"},
+                                                         tx_rollback=False)}
+    want_object = _OBJECT_MEDIA in request.headers.get("accept", "")
+    return _json(_as_object(shaped) if want_object else shaped, status, headers)
+
+
 def _handle(state: SandboxState, request: Request, table: str, body: bytes) -> Response:
     spec = TABLES.get(table)
     if spec is None:
@@ -176,26 +205,7 @@ def _handle(state: SandboxState, request: Request, table: str, body: bytes) -> R
     method = request.method
 
     if method in ("GET", "HEAD"):
-        if "view" not in principal.scopes:
-            raise PgError(403, "42501", f"permission denied for table {table}")
-        offset, limit = _range(request, params)
-        cap = state.switches.max_rows
-        limit = cap if limit is None else min(limit, cap)
-        order = parse_order(params.get("order"))
-        with store.transaction():
-            rows, total = store.select(table, principal, filters=filters, order=order, limit=limit, offset=offset,
-                                       count=count)
-            shaped = store.shape(table, principal, rows, items)
-        shown_total = "*" if total is None else str(total)
-        if total is not None and offset > total:
-            raise PgError(416, "PGRST103", "Requested range not satisfiable",
-                          details=f"An offset of {offset} was requested, but there are only {total} rows.",
-                          headers={"Content-Range": f"*/{total}"})
-        content_range = f"{offset}-{offset + len(rows) - 1}/{shown_total}" if rows else f"*/{shown_total}"
-        status = 206 if total is not None and len(rows) < total else 200
-        headers = {"Content-Range": content_range, **_applied({k: v for k, v in prefs.items() if k == "count"},
-                                                             tx_rollback=False)}
-        return _json(_as_object(shaped) if want_object else shaped, status, headers)
+        return _read(state, request, table, principal, filters, items, params, prefs)
 
     rollback = prefs.get("tx") == "rollback" and state.switches.allow_tx_override
     representation = prefs.get("return") == "representation"
