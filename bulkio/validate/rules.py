@@ -25,6 +25,7 @@ from ..api.lookups import Lookup
 from ..errors import CellError, LabelError, ValidationFailed
 from ..resources import Column, ColumnType, Resource
 from ..sheets.flatten import split_custom
+from ..sheets.headers import closest
 from ..sheets.layout import ACTION_COLUMN, ACTIONS, RESULT_COLUMNS
 from ..sheets.read import Sheet
 from ..sheets.snapshot import Snapshot, snapshot_columns
@@ -408,8 +409,11 @@ def validate(sheet: Sheet, lookups: Mapping[str, Lookup] | None = None, *, clien
         for case in exc.failure_cases.itertuples(index=False):
             check, column, value, index = str(case.check), case.column, case.failure_case, case.index
             if check == "column_in_schema":
+                near = closest(str(value), resource)
+                hint = (f"; the closest: {', '.join(near)} (--map '{value}={near[0]}' reads it as {near[0]})"
+                        if near else "")
                 add(None, str(value), None, IssueCode.UNKNOWN_COLUMN,
-                    f"unknown column {value!r}: {resource.name} has no such column (rename or delete it)")
+                    f"unknown column {value!r}: {resource.name} has no such column{hint} (rename or delete it)")
             elif check == "column_in_dataframe":
                 add(None, None, None, IssueCode.MISSING_COLUMN,
                     f"the sheet has no {value!r} column, which new rows need")
