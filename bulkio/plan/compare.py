@@ -4,6 +4,9 @@ the export snapshot, column by column and vectorised (`diff`, design decision 3)
 `diff_rows` classifies every cell at once (update, conflict, kept, unchanged) and hands only the rows that differ
 somewhere to the row builder (`build.update_row`); the rest are listed as `Unchanged`, two arrays rather than a
 tuple per row. `columns` lays the fetched rows and the snapshot out as the object arrays the compare works on.
+
+`edited_rows` is the same compare of the sheet with the snapshot alone, before anything is read from the server: a
+row it finds equal to its snapshot row is unchanged whatever the server holds, so the lean plan need not read it.
 """
 
 from __future__ import annotations
@@ -36,7 +39,7 @@ from .diff import (
 from .reader import CellReader, server_value
 from .rows import RowPlan, Unchanged
 
-__all__ = ["Columns", "columns", "compared_columns", "diff_rows"]
+__all__ = ["Columns", "columns", "compared_columns", "diff_rows", "edited_rows"]
 
 _T = TypeVar("_T")
 
@@ -51,6 +54,53 @@ def compared_columns(sheet: Sheet) -> list[str]:
         return name in res and name != res.key and not res.column(name).read_only and res.column(name).exported
 
     return [str(name) for name in sheet.frame.columns if writable(str(name))]
+
+
+def edited_rows(sh: Sheet, reader: CellReader, compared: list[str], positions: list[int], keys: list[str]
+                ) -> np.ndarray:
+    """Which of the rows at `positions` (ids `keys`) the sheet changed: a compared cell whose canonical value is not
+    its snapshot cell's (the rule `diff_rows` applies to tell the user's changes), or no snapshot row at all.
+
+    The same raw-then-canonical compare as `diff_rows` (equal raw values of the same type are equal cells; the
+    others go through `values.normalize`), so a row it leaves out is a row the compare would find the user left
+    alone. A cell that cannot be read counts as changed: its row is read and validation reports it. The sheet was
+    read with `precision.restore_untouched`, so a cell a spreadsheet program re-wrote at its own precision is its
+    snapshot cell again.
+    """
+    base = sh.base
+    if not positions or base is None:
+        return np.ones(len(positions), dtype=bool)
+    return _without_gc(lambda: _edited(sh, base, reader, compared, positions, keys))
+
+
+def _edited(sh: Sheet, base: Mapping[str, Mapping[str, Any]], reader: CellReader, compared: list[str],
+            positions: list[int], keys: list[str]) -> np.ndarray:
+    at = np.asarray(positions, dtype=np.intp)
+    every_row = len(at) == len(sh.frame) and bool((at == np.arange(len(at))).all())
+    snapshot, has_base = snapshot_columns(base, keys, compared)
+    edited = ~has_base
+    for name in compared:
+        cells = sh.frame[name].to_numpy(dtype=object)
+        cells = cells if every_row else cells[at]
+        stored = snapshot[name]
+        if split_custom(name, sh.resource) is not None:  # any type: True == 1 to Python, not to a custom field
+            maybe = np.not_equal(cells, stored) | _types_differ(cells, stored)
+        else:
+            maybe = differ(reader.ids(name, cells), stored)
+        where = np.flatnonzero(maybe & ~edited)
+        if not len(where):
+            continue
+        text = reader.plain_text(name)
+        mine, then = canonical_codes([(cells[where], reader.canon_sheet(name), text),
+                                      (stored[where], reader.canon_stored(name, server=False), text)])
+        edited[where] = (mine != then) | (mine == -2) | (then == -2)
+    return edited
+
+
+def _types_differ(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Element-wise: the two values are not of the same type."""
+    return np.fromiter(map(type, a.tolist()), dtype=object, count=len(a)) != np.fromiter(
+        map(type, b.tolist()), dtype=object, count=len(b))
 
 
 @dataclass(frozen=True)

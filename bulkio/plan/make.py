@@ -3,6 +3,11 @@ each a function below: the keys and actions of the rows, the server's rows (`fet
 answer, the vectorised compare of the rows it holds (`compare`), the rows the compare does not see (creates,
 deletes, skipped rows, rows deleted on the server: `build`) and, with ``delete_missing``, the export's rows the sheet
 no longer holds.
+
+With an export snapshot, the server's rows are read lean (`fetch.read_lean`): a row whose cells equal its snapshot
+row (`compare.edited_rows`) is unchanged whatever the server holds, so only the rows the sheet changes, deletes or
+pastes in are read, with the rows the server changed since the export; the rows the plan did not read are listed as
+unchanged. ``full_read`` reads every row, as every two-way plan must.
 """
 
 from __future__ import annotations
@@ -29,8 +34,8 @@ from ..validate.report import Issue, IssueCode, ValidationReport, column_letter,
 from ..validate.rules import validate
 from ..validate.server import new_row_names, present_on_server, taken_name_issues, unknown_key_issues
 from .build import create_row, delete_row, row_label, without_control_characters
-from .compare import compared_columns, diff_rows
-from .fetch import ServerRows, fetch_server_rows, select_columns, state_hash
+from .compare import compared_columns, diff_rows, edited_rows
+from .fetch import ServerRows, changed_since, fetch_server_rows, read_lean, select_columns, stale_scope, state_hash
 from .model import Plan
 from .reader import CellReader
 from .rows import Kind, RowPlan, Unchanged
@@ -43,7 +48,8 @@ __all__ = ["make_plan", "plan"]
 
 def plan(client: Client, source: str | Path | Sheet | pd.DataFrame, *, resource: Resource | str | None = None,
          sheet: str | None = None, delete_missing: bool = False, skip_invalid: bool = False,
-         lookups: Mapping[str, Lookup] | None = None, accept_reformatted: bool = False) -> Plan:
+         lookups: Mapping[str, Lookup] | None = None, accept_reformatted: bool = False, full_read: bool = False
+         ) -> Plan:
     """Plan importing `source` (a workbook or CSV path, a `Sheet`, or a DataFrame of sheet columns). Never writes.
 
     :param delete_missing: rows of the export that the sheet no longer holds are deleted (needs the export
@@ -52,6 +58,9 @@ def plan(client: Client, source: str | Path | Sheet | pd.DataFrame, *, resource:
     :param lookups: label <-> id maps (default: fetched, one request per referenced table).
     :param accept_reformatted: write cells that look reformatted by a spreadsheet program (``00123`` that became
         ``123``, ``1E5`` that became ``1.00E+05``); by default they are left out, each with a warning.
+    :param full_read: read every exported row back from the server, as a sheet without a snapshot must (more
+        requests: a page per 1,000 rows). By default a sheet with its export snapshot reads only the rows it
+        changes, and the rows the server changed since the export where the table has ``updatedAt``.
     :raises WorkbookError: the file cannot be read. :raises ValueError: ``delete_missing`` without a snapshot.
     """
     start = client.requests_made
@@ -68,35 +77,38 @@ def plan(client: Client, source: str | Path | Sheet | pd.DataFrame, *, resource:
         lookups = fetch_lookups(client, res, [str(c) for c in sh.frame.columns if c in res])
     report = validate(sh, lookups)
     return make_plan(client, sh, lookups, report, delete_missing=delete_missing, skip_invalid=skip_invalid,
-                     requests_before=start, accept_reformatted=accept_reformatted)
+                     requests_before=start, accept_reformatted=accept_reformatted, full_read=full_read)
 
 
 def make_plan(client: Client, sh: Sheet, lookups: Mapping[str, Lookup], report: ValidationReport, *,
               delete_missing: bool = False, skip_invalid: bool = False, requests_before: int | None = None,
-              accept_reformatted: bool = False) -> Plan:
-    """The plan of an already read and validated sheet (`plan` is the usual entry point)."""
+              accept_reformatted: bool = False, full_read: bool = False) -> Plan:
+    """The plan of an already read and validated sheet (`plan` is the usual entry point; `full_read` as there)."""
     start = client.requests_made if requests_before is None else requests_before
     job = _Job.of(sh, lookups)
     issues = [*report.issues, *_deletes_without_id(job)]
-    server = fetch_server_rows(client, sh, job.wanted, job.select)
+    reads = client.requests_made
+    server = _fetch(client, job, full_read, delete_missing)
+    notes = _read_notes(job, server, client.requests_made - reads)
     issues += _names_taken(client, job, server)
     issues += unknown_key_issues(sh, job.keys, server.rows, job.base)  # an id of the export gone: a conflict
     issues += _emptied_required(job)
     report = sorted_report(issues)
     bad_rows = {i.row for i in report.errors if i.row is not None}
-    compared, unchanged, reformatted = _compare(job, server.rows, bad_rows, accept_reformatted)
+    compared, unchanged, reformatted = _compare(job, server, bad_rows, accept_reformatted)
     if reformatted:
         report = sorted_report([*issues, *reformatted])
-    rows = _in_sheet_order(compared, _not_compared(job, server.rows, bad_rows, report))
+    rows = _in_sheet_order(compared, _not_compared(job, server, bad_rows, report))
     missing, gone = _missing_rows(job, server.rows) if delete_missing else ([], [])
     rows, report = without_control_characters(sh, rows + missing, report)
+    written = sorted({r.key for r in rows if r.key and r.kind in (Kind.UPDATE, Kind.DELETE)})
     return Plan(
         resource=sh.resource, source=sh.file, sheet=sh.sheet, rows=tuple(rows), unchanged=unchanged + gone,
         three_way=sh.base is not None, delete_missing=delete_missing, skip_invalid=skip_invalid, issues=report,
-        warnings=tuple(sh.warnings), server_hash=state_hash(sh.resource, list(server.rows.values())),
-        fetched=tuple(sorted(server.rows)), created_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        warnings=(*sh.warnings, *notes), server_hash=state_hash(sh.resource, [server.rows[k] for k in written]),
+        fetched=tuple(written), created_at=datetime.now(UTC).isoformat(timespec="seconds"),
         host=urlsplit(client.base_url).netloc, requests=client.requests_made - start, select=tuple(job.select),
-        scope=server.scope)
+        scope=stale_scope(client, sh, server.scope, written, job.select))
 
 
 @dataclass(frozen=True)
@@ -129,6 +141,22 @@ class _Job:
         """The ids whose server rows the plan needs: the sheet's and the export's."""
         return {k for k in self.keys if k} | set(self.base)
 
+    def to_read(self, delete_missing: bool) -> set[str]:
+        """The ids whose server rows a decision needs (three-way): rows whose cells differ from their snapshot row
+        or that have none (pasted), rows marked for deletion and, with ``delete_missing``, the export's rows the
+        sheet no longer holds. Any other row is unchanged whatever the server holds."""
+        positions = [p for p, key in enumerate(self.keys) if key]
+        keys = [str(self.keys[p]) for p in positions]
+        edited = edited_rows(self.sh, self.reader, self.compared, positions, keys).tolist()
+        ids = {key for p, key, changed in zip(positions, keys, edited, strict=True)
+               if changed or self.actions[p] == DELETE}
+        return ids | (set(self.base) - set(keys)) if delete_missing else ids
+
+    def new_names(self) -> dict[str, set[str]]:
+        """By natural-key column, the values of the rows without an id (a create refused if the server has one)."""
+        res = self.sh.resource
+        return {natural: set(new_row_names(self.sh.frame, natural, self.keys).values()) for natural in res.natural_key}
+
 
 def _cells(frame: pd.DataFrame, name: str, size: int) -> zip[tuple[Any, bool]]:
     """(cell, whether it is empty) for each row of column `name` (all empty when the sheet lacks it)."""
@@ -153,14 +181,40 @@ def _deletes_without_id(job: _Job) -> list[Issue]:
             if action == DELETE and key is None]
 
 
+def _fetch(client: Client, job: _Job, full_read: bool, delete_missing: bool) -> ServerRows:
+    """The server's rows the plan compares with: lean with a snapshot (unless `full_read`), else every row."""
+    if full_read or job.sh.base is None:
+        return fetch_server_rows(client, job.sh, job.wanted, job.select)
+    return read_lean(client, job.sh, job.to_read(delete_missing), job.new_names(), job.select, job.wanted)
+
+
+def _read_notes(job: _Job, server: ServerRows, requests: int) -> list[str]:
+    """What the plan's warnings say of how it read the server, when the user may care: a two-way plan reads every
+    row; a lean plan of a table without ``updatedAt`` cannot see the server's changes to untouched rows."""
+    res = job.sh.resource
+    if job.sh.base is None:
+        return [f"the plan compared every row with the server ({requests} request(s) for {len(job.wanted)} ids): "
+                "a sheet without an export snapshot cannot tell the rows it changes from the rest; an exported "
+                "workbook's plan reads only the rows it changes"]
+    if server.asked is None or changed_since(job.sh) is not None:
+        return []
+    why = (f"{res.name} has no updatedAt column" if "updatedAt" not in res
+           else "the workbook does not say when and how it was exported")
+    return [f"{why}: the server's changes to rows the sheet leaves as exported are not reported (those to the rows "
+            "it changes are); plan with full_read (bulkio plan --full-read) to see them"]
+
+
 def _names_taken(client: Client, job: _Job, server: ServerRows) -> list[Issue]:
-    """New rows whose natural key the server already has (known without asking when the whole table was read)."""
+    """New rows whose natural key the server already has (known without asking when the read asked for the names
+    or read the whole table)."""
     issues: list[Issue] = []
     for natural in job.sh.resource.natural_key:
         new = new_row_names(job.sh.frame, natural, job.keys)
         if not new:
             continue
-        if server.whole_table is not None and natural in job.select:
+        if server.taken is not None and natural in server.taken:
+            taken: set[str] | frozenset[str] = server.taken[natural]
+        elif server.whole_table is not None and natural in job.select:
             taken = {str(row[natural]) for row in server.whole_table if row.get(natural) is not None}
         else:
             taken = present_on_server(client, job.sh.resource, natural, new.values())
@@ -184,16 +238,20 @@ def _emptied_required(job: _Job) -> list[Issue]:
     return issues
 
 
-def _compare(job: _Job, server_rows: Mapping[str, dict[str, Any]], bad_rows: set[int], accept_reformatted: bool
+def _compare(job: _Job, server: ServerRows, bad_rows: set[int], accept_reformatted: bool
              ) -> tuple[list[RowPlan], Unchanged, list[Issue]]:
-    """The vectorised compare of the valid rows with an id the server has (`diff_rows`), and a warning for each
-    cell left out as reformatted by a spreadsheet program (unless `accept_reformatted`)."""
+    """The vectorised compare of the valid rows with an id the server has (`diff_rows`), the rows the plan did not
+    read listed as unchanged with them, and a warning for each cell left out as reformatted by a spreadsheet
+    program (unless `accept_reformatted`)."""
     sh, keys, actions = job.sh, job.keys, job.actions
-    present = [p for p, key in enumerate(keys) if key and key in server_rows and sh.rows[p] not in bad_rows
-               and actions[p] != DELETE]
+    valid = [p for p, key in enumerate(keys) if key and sh.rows[p] not in bad_rows and actions[p] != DELETE]
+    present = [p for p in valid if keys[p] in server.rows]
+    unread = [] if server.asked is None else [p for p in valid if keys[p] not in server.rows
+                                              and keys[p] not in server.asked]
     left_out: list[Reformatted] | None = None if accept_reformatted else []
-    rows, unchanged = diff_rows(sh, job.reader, job.compared, [keys[p] for p in present], present, server_rows,
+    rows, unchanged = diff_rows(sh, job.reader, job.compared, [keys[p] for p in present], present, server.rows,
                                 sh.base, reformatted=left_out)
+    unchanged = _with_unread(unchanged, [str(keys[p]) for p in unread], [sh.rows[p] for p in unread])
     warnings = [_issue(sh, cell.position, cell.column, cell.cell, IssueCode.REFORMATTED,
                        f"{cell.value!r} looks changed by a spreadsheet program to {cell.cell!r} ("
                        + ("it saved the number with fewer digits" if isinstance(cell.value, int | float) else
@@ -204,12 +262,25 @@ def _compare(job: _Job, server_rows: Mapping[str, dict[str, Any]], bad_rows: set
     return rows, unchanged, warnings
 
 
-def _not_compared(job: _Job, server_rows: Mapping[str, dict[str, Any]], bad_rows: set[int],
-                  report: ValidationReport) -> list[RowPlan]:
+def _with_unread(unchanged: Unchanged, keys: list[str], rows: list[int]) -> Unchanged:
+    """The compared unchanged rows and the rows the lean plan did not read (unchanged whatever the server holds),
+    in sheet order, as a full read lists them."""
+    if not keys:
+        return unchanged
+    pairs = list(unchanged)  # few: the lean plan compares only what it read
+    every_key = np.asarray([*(k for k, _ in pairs), *keys], dtype=object)
+    every_row = np.asarray([*(r for _, r in pairs), *rows], dtype=np.int64)
+    order = np.argsort(every_row, kind="stable")
+    return Unchanged(every_key[order], every_row[order])
+
+
+def _not_compared(job: _Job, server: ServerRows, bad_rows: set[int], report: ValidationReport) -> list[RowPlan]:
     """The sheet rows the compare does not see, in sheet order: skipped (invalid), conflicts (deleted on the
-    server since the export), deletes and creates."""
+    server since the export, among the rows the plan looked for), deletes and creates."""
     sh, res, keys, actions = job.sh, job.sh.resource, job.keys, job.actions
-    gone = {p for p, key in enumerate(keys) if key and key not in server_rows and key in job.base}
+    server_rows, asked = server.rows, server.asked
+    gone = {p for p, key in enumerate(keys) if key and key not in server_rows and key in job.base
+            and (asked is None or key in asked)}
     cells = {name: sh.frame[name].to_numpy(dtype=object) for name in job.compared}
     rows = []
     for position, key in enumerate(keys):

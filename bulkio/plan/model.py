@@ -34,7 +34,7 @@ class Plan:
     :param three_way: compared with the export snapshot; False: sheet against server only.
     :param issues: the validation report (with the server checks the plan made).
     :param server_hash: a hash of the server rows the plan saw (`Plan.is_stale` checks it).
-    :param fetched: the ids whose server rows the hash covers.
+    :param fetched: the ids whose server rows the hash covers: the rows the plan would update or delete.
     """
 
     resource: Resource
@@ -54,7 +54,8 @@ class Plan:
     requests: int = 0
     select: tuple[str, ...] = ()
     scope: tuple[str, ...] | None = None
-    """The export's filter when the plan read the server through it (then `is_stale` reads it the same way)."""
+    """The export's filter, when the plan read the server through it and reading the rows it would write that way
+    again takes fewer requests than by id (then `is_stale` does); None: by id."""
 
     # ------------------------------------------------------------------ questions
     def of(self, kind: Kind) -> list[RowPlan]:
@@ -122,8 +123,11 @@ class Plan:
         return out
 
     def is_stale(self, client: Client) -> bool:
-        """Whether the server's rows changed since the plan was made (re-reads them: as many requests as the plan's
-        own fetch)."""
+        """Whether the server changed, since the plan was made, a row the plan would write (an update's or a
+        delete's): only those are read again, by id (a request per ~200 rows, none for a plan that writes none), or
+        through the export's filter when that takes fewer requests. The rest cannot make the plan wrong: a row the
+        plan leaves alone is not written, and a create whose name was taken meanwhile fails alone, as any write
+        the guards stop."""
         rows = reread(client, self.resource, self.fetched, self.scope, self.select)
         return state_hash(self.resource, rows) != self.server_hash
 

@@ -347,12 +347,15 @@ def test_identical_patches_share_one_batch_whatever_their_guards(client: Client,
     assert sorted(len(b.rows) for b in batches) == [1, 10]
 
 
-def test_is_stale_sees_a_server_change(client: Client, sandbox: Sandbox, tmp_path: Path) -> None:
+def test_is_stale_sees_a_server_change_to_a_row_it_writes(client: Client, sandbox: Sandbox, tmp_path: Path) -> None:
     path = _export(client, tmp_path / "c.xlsx")
     _edit(path, {(2, "logo"): "a.png"})
     result = plan(client, path)
     assert not result.is_stale(client)
-    sandbox.concurrent_edit("customer", cell(path, 5, "id"), {"logo": "b.png"})
+    sandbox.concurrent_edit("customer", cell(path, 5, "id"), {"logo": "b.png"})  # a row the plan leaves alone
+    client.count("customer")
+    assert not result.is_stale(client)
+    sandbox.concurrent_edit("customer", cell(path, 2, "id"), {"phone": "+1 555 0100"})  # the row it updates
     client.count("customer")
     assert result.is_stale(client)
 
@@ -409,14 +412,15 @@ def test_to_excel_puts_before_and_after_side_by_side(mixed: Plan, tmp_path: Path
     assert after.value == "+1 555 0101" and after.fill.fgColor.rgb.endswith("FFF2CC")
 
 
-def test_is_stale_reads_the_server_the_way_the_plan_did(client: Client, sandbox: Sandbox, tmp_path: Path) -> None:
+def test_is_stale_reads_only_the_rows_the_plan_writes(client: Client, sandbox: Sandbox, tmp_path: Path) -> None:
     path = _export(client, tmp_path / "c.xlsx")
     _edit(path, {(2, "logo"): "a.png"})
     result = plan(client, path)
+    assert result.fetched == (cell(path, 2, "id"),)
     start = len(sandbox.requests)
     assert not result.is_stale(client)
     reads = [p for _, p in sandbox.requests[start:]]
-    assert len(reads) == 1 and "id=in." not in reads[0]  # one page of the export's filter, as the plan read it
+    assert len(reads) == 1 and f"id=in.%28{cell(path, 2, 'id')}%29" in reads[0]  # the one row it would write
 
 
 def test_unchanged_rows_read_as_key_and_row_pairs() -> None:
