@@ -421,6 +421,12 @@ class Store:
         try:
             self._conn.execute(sql, [*self._encode_row(spec, record), next(self._ctid)])
         except sqlite3.IntegrityError as exc:
+            key = resource.key
+            taken = self._conn.execute(f'SELECT 1 FROM "{spec.name}" WHERE {_q(key)} = ?',
+                                       [encode_value(resource.column(key), record.get(key))]).fetchone()
+            if taken:  # Postgres checks the primary key's index first (the oldest); SQLite may name another
+                raise self._unique_error(spec, sqlite3.IntegrityError(f"UNIQUE constraint failed: {spec.name}.{key}"),
+                                         record) from None
             raise self._unique_error(spec, exc, record) from None
         return {k: decode_value(resource.column(k), encode_value(resource.column(k), v)) for k, v in record.items()}
 

@@ -264,3 +264,30 @@ def test_bulkio_apply_names_the_bulk_option_and_applies_with_it(sb: Sandbox, tmp
     writes = [m for m, _ in sb.requests[seen:] if m != "GET"]
     assert writes == ["POST"]  # one upsert for the 60 rows (batch 500, one read under the URL budget)
     assert _mine(sb)[cell(path, 30, "id")]["phone"] == "+44 20 7946 0030"
+
+
+class _IgnoresResolution(httpx.BaseTransport):
+    """A server that does not know ``Prefer: resolution`` (an old PostgREST, a proxy that drops it): the upsert
+    arrives as a plain INSERT. The sandbox honours the preference, so the header is dropped on the way."""
+
+    def __init__(self) -> None:
+        self.inner = httpx.HTTPTransport()
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        prefer = ", ".join(p for p in request.headers.get("prefer", "").split(", ") if not p.startswith("resolution"))
+        headers = [(k, v) for k, v in request.headers.multi_items() if k.lower() != "prefer"]
+        return self.inner.handle_request(httpx.Request(request.method, request.url, headers=[*headers,
+                                                       ("prefer", prefer)], content=request.read()))
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+def test_a_server_that_ignores_the_resolution_gets_guarded_patches(sb: Sandbox, tmp_path: Path) -> None:
+    rows = _targets(sb, 4)
+    before = len(_mine(sb))
+    with _client(sb, transport=_IgnoresResolution()) as client:
+        results = apply(client, _phone_plan(rows), root=tmp_path, bulk_updates=True)
+    assert len(results.of(Status.UPDATED)) == 4 and len(results.warnings) == 1
+    assert "resolution=merge-duplicates" in results.warnings[0]
+    assert len(_mine(sb)) == before

@@ -135,3 +135,4 @@ def test_on_conflict_without_a_resolution_is_a_plain_insert(api: Api, sandbox: S
     a = _two(sandbox)[0]
     response = api.post("/customer", [_body(a, phone="+1 plain")], {"on_conflict": "id"})
     assert error_code(response, 409) == "23505"
+    assert "customer_pkey" in response.json()["message"]  # the primary key's index is checked first, as Postgres
