@@ -32,6 +32,7 @@ from ..api.query import as_params, encoded_length, quote
 from ..resources import Resource
 from ..sheets.flatten import split_custom
 from ..sheets.read import Sheet
+from ..validate.server import present_in
 
 if TYPE_CHECKING:
     from ..api.client import Client
@@ -147,8 +148,7 @@ def read_lean(client: Client, sheet: Sheet, ids: Collection[str], names: Mapping
                  for row in page]
     wanted = set(everything)
     kept = {str(row[res.key]): row for row in rows if str(row[res.key]) in wanted}
-    taken = {column: frozenset(str(row[column]) for row in rows if row.get(column) is not None
-                               and str(row[column]) in set(values)) for column, values in names.items()}
+    taken = {column: frozenset(present_in(rows, column, values)) for column, values in names.items()}
     return ServerRows(kept, None, None, frozenset(ids) | frozenset(kept), taken)
 
 

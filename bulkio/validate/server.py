@@ -5,7 +5,7 @@ so both say the same thing in the same words."""
 from __future__ import annotations
 
 from collections.abc import Container, Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -17,12 +17,21 @@ from .report import Issue, IssueCode, column_letter
 if TYPE_CHECKING:
     from ..api.client import Client
 
-__all__ = ["new_row_names", "present_on_server", "server_checks", "taken_name_issues", "unknown_key_issues"]
+__all__ = ["new_row_names", "present_in", "present_on_server", "server_checks", "taken_name_issues",
+           "unknown_key_issues"]
 
 
 def present_on_server(client: Client, resource: Resource, column: str, values: Iterable[str]) -> set[str]:
     """Which of `values` the server holds in `column` (``column=in.(...)``, split under the URL budget)."""
-    return {str(row[column]) for row in client.rows_in(resource, column, values, [column])}
+    values = list(values)
+    return present_in(client.rows_in(resource, column, values, [column]), column, values)
+
+
+def present_in(rows: Iterable[Mapping[str, Any]], column: str, values: Iterable[str]) -> set[str]:
+    """Which of `values` some of the server's `rows` hold in `column`, exactly as ``column=in.(...)`` matches (the
+    plan asks for the names in a read that brings other rows too)."""
+    wanted = set(values)
+    return {str(row[column]) for row in rows if row.get(column) is not None and str(row[column]) in wanted}
 
 
 def new_row_names(frame: pd.DataFrame, natural: str, keys: Sequence[str | None] | None) -> dict[int, str]:
