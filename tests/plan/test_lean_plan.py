@@ -237,6 +237,17 @@ def test_the_changes_are_read_from_before_the_export_with_a_margin_for_clocks(ex
     assert CLOCK_MARGIN.total_seconds() >= 5 * 60  # clocks a few minutes apart
 
 
+def test_a_change_made_while_the_export_was_read_is_reported(sb: Sandbox, tmp_path: Path) -> None:
+    with _client(sb, page_size=100) as client:
+        first = min(r["id"] for r in sb.rows() if r["companyId"] == sb.company_id)  # on the first page
+        sb.concurrent_edit("customer", first, {"logo": "meanwhile.png"}, after_requests=8)  # 20 pages to read
+        exported = _export(client, tmp_path / "c.xlsx")
+        assert exported.frame.at[0, "id"] == first and exported.frame.at[0, "logo"] != "meanwhile.png"
+        result = plan(client, _edited(exported, _phones([5])))
+    row = next(r for r in result.rows if r.key == first)
+    assert [(k.column, k.before) for k in row.kept] == [("logo", "meanwhile.png")]
+
+
 def test_a_table_without_updated_at_says_its_server_changes_are_not_reported(sb: Sandbox, tmp_path: Path) -> None:
     with _client(sb, page_size=2) as client:
         exported = _export(client, tmp_path / "s.xlsx", "supplier")
