@@ -167,6 +167,7 @@ def _shown(value: Any) -> str | None:
 
 
 def _value(value: Any, tag: str = "span") -> str:
+    """A value in `tag` (``del``, ``ins``), or a muted *empty*: a blank must be visible, not a missing cell."""
     shown = _shown(value)
     if shown is None:
         return '<span class="empty">empty</span>'
@@ -186,6 +187,7 @@ def _who(r: RowPlan) -> str:
 
 
 def _at(row: int | None) -> str:
+    """Where the row is in the sheet, as Excel numbers it."""
     return f"row {row}" if row else "not in sheet"
 
 
@@ -211,6 +213,7 @@ def _kept(change: FieldChange) -> tuple[str, str, str]:
 
 
 def _update(r: RowPlan, three_way: bool) -> str:
+    """The changed fields, before -> after; the exported value only where the server's differs from it."""
     lines = []
     for c in r.changes:
         cell = _change(c.before, c.after)
@@ -221,6 +224,7 @@ def _update(r: RowPlan, three_way: bool) -> str:
 
 
 def _conflict(r: RowPlan) -> str:
+    """Each conflicting field three ways (at export, the server's now, yours), then what to do."""
     lines = []
     for c in r.changes:
         yours = "<ins>delete the row</ins>" if c.after is None and "delete" in r.reason else _value(c.after, "ins")
@@ -280,15 +284,18 @@ def _recognisable(column: Column) -> bool:
 
 
 def _simple(r: RowPlan) -> str:
+    """A row that is only its reason (skipped)."""
     return _record(r, [("", f'<span class="note">{_text(r.reason)}</span>', "")])
 
 
 def _table(head: Sequence[str], bodies: Iterable[str]) -> str:
+    """A table that scrolls sideways on a narrow screen rather than squeezing its values."""
     cells = "".join(f"<th>{_text(h)}</th>" for h in head)
     return f'<div class="scroll"><table><thead><tr>{cells}</tr></thead>{"".join(bodies)}</table></div>'
 
 
 def _section(kind: str, title: str, count: int, content: str, todo: str = "", more: str = "") -> str:
+    """A section that folds (``<details>``), open: its title and count stay in view when it is folded away."""
     todo_html = f'<p class="todo">{todo}</p>' if todo else ""
     return (f'<details open class="k-{kind}"><summary>{_text(title)} <span class="n">{count:,}</span></summary>'
             f"{todo_html}{content}{more}</details>")
@@ -302,6 +309,7 @@ def _more(hidden: int, kind: str, hint: str) -> str:
 
 
 def _issue_rows(issues: Sequence[Issue]) -> Iterable[str]:
+    """Validation errors at their Excel places (row, column letter and name), one filterable row each."""
     for i in issues:
         where = f"{i.letter} · {i.column}" if i.letter else (i.column or "")
         yield (f'<tbody data-c="{_text(i.column or "")}"><tr><td class="at">{_at(i.row)}</td>'
@@ -335,6 +343,7 @@ def _badge(count: int, kind: Kind) -> str:
 
 
 def _header(plan: Plan, counts: dict[Kind, int], source: str) -> str:
+    """Where the plan comes from and goes to, the counts as badges, and one sentence of what applying would do."""
     host = plan.host.rpartition("@")[2]  # a URL's user:password never reaches the page
     mode = "three-way (sheet, export, server)" if plan.three_way else "two-way (sheet against server: no snapshot)"
     facts = [("table", plan.resource.name), ("sheet", plan.sheet), ("host", host),
@@ -350,70 +359,76 @@ def _header(plan: Plan, counts: dict[Kind, int], source: str) -> str:
             f'<p class="verdict k-{kind}">{_text(sentence)}</p>')
 
 
-def _listed(rows: Sequence[RowPlan], limit: int, draw: Callable[[RowPlan], str]) -> tuple[list[str], int]:
-    return [draw(r) for r in rows[:limit]], max(0, len(rows) - limit)
+def _rows(css: str, title: str, noun: str, rows: Sequence[RowPlan], head: Sequence[str],
+          draw: Callable[[RowPlan], str], cap: tuple[int, str], todo: str = "") -> str:
+    """A section of rows of one kind: at most `cap`'s limit of them drawn, then the "and N more" line."""
+    limit, hint = cap
+    bodies = [draw(r) for r in rows[:limit]]
+    return _section(css, title, len(rows), _table(head, bodies), todo, _more(len(rows) - limit, noun, hint))
 
 
-def _body(plan: Plan, limit: int, hint: str) -> str:
-    """The sections, in the order people act on them: errors, conflicts, warnings, then the changes."""
-    res, out = plan.resource, []
-    by_kind: dict[Kind, list[RowPlan]] = {k: [] for k in Kind}
-    for r in plan.rows:
-        by_kind[r.kind].append(r)
-    errors = plan.errors
+def _attention(plan: Plan, by_kind: dict[Kind, list[RowPlan]], cap: tuple[int, str]) -> list[str]:
+    """What needs a person before anything is applied: errors, conflicts, warnings; each with what to do."""
+    out, errors, limit = [], plan.errors, cap[0]
     if errors:
         todo = ("Fix these cells in the sheet and plan again (<code>bulkio validate</code> writes a copy with each "
                 "one marked)" + (": until then their rows are skipped." if plan.skip_invalid else
                                  ", or plan with <code>--skip-invalid</code> to leave these rows out."))
         out.append(_section("error", "Errors", len(errors), _table(("row", "column", "value", "problem"),
-                            _issue_rows(errors[:limit])), todo, _more(len(errors) - limit, "errors", hint)))
+                            _issue_rows(errors[:limit])), todo, _more(len(errors) - limit, "errors", cap[1])))
     if by_kind[Kind.CONFLICT]:
-        bodies, hidden = _listed(by_kind[Kind.CONFLICT], limit, _conflict)
         todo = ("The server changed these rows since the export, as you did. Apply never overwrites them: it "
                 "applies the rest and leaves each of these as the server has it.")
-        out.append(_section("conflict", "Conflicts", len(by_kind[Kind.CONFLICT]),
-                            _table(("row", res.name, "column", "at export, on the server now, and yours"), bodies),
-                            todo,
-                            _more(hidden, "conflicts", hint)))
+        out.append(_rows("conflict", "Conflicts", "conflicts", by_kind[Kind.CONFLICT],
+                         ("row", plan.resource.name, "column", "at export, on the server now, and yours"),
+                         _conflict, cap, todo))
     warnings = [*plan.warnings, *(i.message if i.row is None else str(i) for i in plan.issues.warnings)]
     if warnings:
         items = "".join(f"<li>{_text(w)}</li>" for w in warnings[:limit])
         out.append(_section("conflict", "Warnings", len(warnings), f'<ul class="todo">{items}</ul>'))
+    return out
+
+
+def _changes(plan: Plan, by_kind: dict[Kind, list[RowPlan]], cap: tuple[int, str]) -> list[str]:
+    """What applying would write, then what it leaves alone and why: updates, deletes, creates, skipped rows, rows
+    only the server changed."""
+    res, out = plan.resource, []
     if by_kind[Kind.UPDATE]:
-        bodies, hidden = _listed(by_kind[Kind.UPDATE], limit, lambda r: _update(r, plan.three_way))
-        out.append(_section("update", "Updates", len(by_kind[Kind.UPDATE]),
-                            _table(("row", res.name, "column", "before → after"), bodies), "",
-                            _more(hidden, "updates", hint)))
+        out.append(_rows("update", "Updates", "updates", by_kind[Kind.UPDATE], ("row", res.name, "column",
+                         "before → after"), lambda r: _update(r, plan.three_way), cap))
     if by_kind[Kind.DELETE]:
-        bodies, hidden = _listed(by_kind[Kind.DELETE], limit, lambda r: _delete(r, res))
-        cascades = _cascades(res)
-        todo = ("The database also deletes, with each, the rows that point at it: " + ", ".join(
-            f"<code>{_text(c)}</code>" for c in cascades) + " (ON DELETE CASCADE; <code>bulkio undo</code> brings "
-            "them back).") if cascades else ""
-        out.append(_section("delete", "Deletes", len(by_kind[Kind.DELETE]),
-                            _table(("row", res.name, "", "what the server holds now"), bodies), todo,
-                            _more(hidden, "deletes", hint)))
+        cascades = ", ".join(f"<code>{_text(c)}</code>" for c in _cascades(res))
+        todo = (f"The database also deletes, with each, the rows that point at it: {cascades} (ON DELETE CASCADE; "
+                "<code>bulkio undo</code> brings them back).") if cascades else ""
+        out.append(_rows("delete", "Deletes", "deletes", by_kind[Kind.DELETE], ("row", res.name, "",
+                         "what the server holds now"), lambda r: _delete(r, res), cap, todo))
     if by_kind[Kind.CREATE]:
-        creates = by_kind[Kind.CREATE]
+        creates, limit = by_kind[Kind.CREATE], cap[0]
         out.append(_section("create", "Creates", len(creates), _create_table(creates[:limit], res), "",
-                            _more(len(creates) - limit, "creates", hint)))
+                            _more(len(creates) - limit, "creates", cap[1])))
     if by_kind[Kind.SKIPPED]:
-        bodies, hidden = _listed(by_kind[Kind.SKIPPED], limit, _simple)
-        out.append(_section("skipped", "Skipped (rows with errors)", len(by_kind[Kind.SKIPPED]),
-                            _table(("row", res.name, "", "why"), bodies), "", _more(hidden, "skipped rows", hint)))
+        out.append(_rows("skipped", "Skipped (rows with errors)", "skipped rows", by_kind[Kind.SKIPPED],
+                         ("row", res.name, "", "why"), _simple, cap))
     kept = [r for r in by_kind[Kind.UNCHANGED] if r.kept]
     if kept:
-        bodies, hidden = _listed(kept, limit, lambda r: _record(r, [_kept(c) for c in r.kept]))
-        out.append(_section("kept", "Changed on the server only (kept)", len(kept),
-                            _table(("row", res.name, "column", "at export → server now"), bodies), "",
-                            _more(hidden, "rows", hint)))
-    unchanged = plan.counts()[Kind.UNCHANGED]
+        out.append(_rows("kept", "Changed on the server only (kept)", "rows", kept, ("row", res.name, "column",
+                         "at export → server now"), lambda r: _record(r, [_kept(c) for c in r.kept]), cap))
     aside = f" but for {_n(len(kept), 'row')} the server changed, listed above" if kept else ""
-    out.append(f'<p class="unchanged">{_n(unchanged, "row")} unchanged: not listed{aside}.</p>')
-    return "\n".join(out)
+    out.append(f'<p class="unchanged">{_n(plan.counts()[Kind.UNCHANGED], "row")} unchanged: not listed{aside}.</p>')
+    return out
+
+
+def _body(plan: Plan, limit: int, hint: str) -> str:
+    """The sections, in the order people act on them: errors, conflicts, warnings, then the changes. `hint` says
+    where every row of a capped section is."""
+    by_kind: dict[Kind, list[RowPlan]] = {k: [] for k in Kind}
+    for r in plan.rows:
+        by_kind[r.kind].append(r)
+    return "\n".join([*_attention(plan, by_kind, (limit, hint)), *_changes(plan, by_kind, (limit, hint))])
 
 
 def _changed_columns(plan: Plan) -> list[str]:
+    """The filter's column choices: every column a listed row touches."""
     return sorted({c.column for r in plan.rows for c in (*r.changes, *r.kept)})
 
 
