@@ -8,6 +8,12 @@
   and only the rows the server returns were updated: the others changed meanwhile and become conflicts, never
   overwritten. ``updatedAt`` is set where the resource has it. Deletes send ``max-affected`` with
   ``handling=strict``.
+- Bulk updates (opt-in, issue 16): PostgREST has no PATCH with a body per row, so rows each with a value of their
+  own cost a PATCH each by default. ``bulk_updates=True`` sends each batch as a read and an upsert instead: the
+  guards are checked in Python just before the write (not in it), ``columns=`` limits the upsert to the key, the
+  NOT NULL columns as read and the changed ones, and a row deleted between the read and the write, which the upsert
+  inserts again, is told by its new ``createdAt`` and deleted at once. A key or server that will not upsert gets the
+  guarded PATCHes, with one warning.
 - Failure isolation (decision 7): a batch refused for its data (4xx) is split in halves until the bad rows are found;
   the good rows are applied and each bad row gets the server's error in words. Transport failures and 5xx are retried
   by the client; when retries run out the run stops, says how to resume, and loses nothing.
