@@ -120,12 +120,13 @@ function run(){var t=q.value.trim().toLowerCase(),k=c.value,s=0;rows.forEach(fun
 var ok=(!k||(' '+r.getAttribute('data-c')+' ').indexOf(' '+k+' ')>=0)&&(!t||r.t.indexOf(t)>=0);
 r.hidden=!ok;if(ok)s++});n.textContent=(t||k)?s+' of '+rows.length+' rows shown':''}
 q.addEventListener('input',run);c.addEventListener('change',run);
-if(location.hash.indexOf('#q=')==0){q.value=decodeURIComponent(location.hash.slice(3));run()}
+var h=new URLSearchParams(location.hash.slice(1));if(h.has('q')||h.has('c')){q.value=h.get('q')||'';
+c.value=h.get('c')||'';run()}
 window.addEventListener('beforeprint',function(){[].forEach.call(document.querySelectorAll('details'),
 function(d){d.open=true})})})();
 """
-"""The filter: rows whose text holds what is typed, and that touch the chosen column (``plan.html#q=Ltd`` opens the
-page filtered, a link to send). It reads the rows on the page, so it costs nothing to render and stays quick with
+"""The filter: rows whose text holds what is typed, and that touch the chosen column (``plan.html#q=Ltd&c=phone`` opens
+the page filtered, a link to send). It reads the rows on the page, so it costs nothing to render and stays quick with
 the capped sections."""
 
 _PAGE = Template("""<!doctype html>

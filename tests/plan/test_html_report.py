@@ -112,6 +112,9 @@ def test_the_filter_runs_in_the_browser(sample: tuple[Plan, str], tmp_path: Path
     visible = _visible(filtered.dom)
     assert "Łódź Metalworks" in visible and "+44 Imports" not in visible and "Brand New" not in visible
     assert "1 of 5 rows shown" in filtered.dom
+    by_column = load(page, fragment="#c=logo")  # only the rows that change a column
+    visible = _visible(by_column.dom)
+    assert "+44 Imports" in visible and "Łódź Metalworks" not in visible and "1 of 5 rows shown" in by_column.dom
 
 
 def test_cli_plan_writes_the_page(sandbox: Sandbox, tmp_path: Path) -> None:
