@@ -12,6 +12,7 @@ import json
 import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -83,6 +84,7 @@ def stream_export(client: Client, resource: Resource | str, path: str | Path, *,
     if suffix not in (".csv", ".parquet", ".xlsx"):
         raise WorkbookError("streaming writes .csv, .parquet or .xlsx", file=str(path))
     select = list(select or res.exported_columns)
+    started = datetime.now(UTC)  # before any read: see export_info
     lookups = {} if raw_ids else fetch_lookups(client, res, select)
     if suffix == ".xlsx":
         book = PagedWorkbook(path, res, select, lookups)
@@ -95,7 +97,8 @@ def stream_export(client: Client, resource: Resource | str, path: str | Path, *,
         except BaseException:
             book.discard()
             raise
-        info = export_info(client, res, select, where=where, order=order, limit=limit, raw_ids=raw_ids, rows=rows)
+        info = export_info(client, res, select, where=where, order=order, limit=limit, raw_ids=raw_ids, rows=rows,
+                           started=started)
         book.close(info)
         return info
     custom_keys: dict[str, set[str]] = {}
@@ -114,7 +117,8 @@ def stream_export(client: Client, resource: Resource | str, path: str | Path, *,
                     handle.write("\n")
                 rows += len(page)
         columns = _columns(res, select, custom_keys)
-        info = export_info(client, res, select, where=where, order=order, limit=limit, raw_ids=raw_ids, rows=rows)
+        info = export_info(client, res, select, where=where, order=order, limit=limit, raw_ids=raw_ids, rows=rows,
+                           started=started)
 
         def frames() -> Iterator[pd.DataFrame]:
             for chunk in _chunks(spool, chunk_rows):

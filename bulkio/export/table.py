@@ -135,13 +135,14 @@ def export_table(client: Client, resource: Resource | str = "customer", *, selec
     """
     resource = client.resource(resource)
     columns = list(select or resource.exported_columns)
+    started = datetime.now(UTC)
     frames = [flatten(page, resource, columns=columns)
               for page in iter_records(client, resource, select=select, order=order, where=where, limit=limit,
                                        page_size=page_size, progress=progress)]
     frame = _concat(frames, resource, columns)
     lookups = {} if raw_ids else fetch_lookups(client, resource, columns)
     info = export_info(client, resource, columns, where=where, order=order, limit=limit, raw_ids=raw_ids,
-                       rows=len(frame))
+                       rows=len(frame), started=started)
     return Export(resource, frame, info, lookups)
 
 
@@ -163,15 +164,20 @@ def _concat(frames: Sequence[pd.DataFrame], resource: Resource, columns: Sequenc
 
 def export_info(client: Client, resource: Resource, select: Sequence[str], *,
                 where: Sequence[str] | Mapping[str, str] | None, order: str | None, limit: int | None,
-                raw_ids: bool, rows: int) -> ExportInfo:
-    """What an export asked for and where from, stamped now (the host only: never the key)."""
+                raw_ids: bool, rows: int, started: datetime | None = None) -> ExportInfo:
+    """What an export asked for and where from (the host only: never the key).
+
+    :param started: when the export began reading (default: now). The stamp is taken before the first page, so
+        that a row changed while later pages were read is "changed since the export" to the plan's ``updatedAt``
+        read; a stamp taken after the last page would hide such a change.
+    """
     return ExportInfo(
         resource=resource.name,
         host=urlsplit(str(client.base_url)).netloc,
         select=tuple(select),
         filters=tuple(f"{c}={e}" for c, e in as_params(where)),
         order=_order_with_key(order, resource),
-        exported_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        exported_at=(started or datetime.now(UTC)).isoformat(timespec="seconds"),
         rows=rows,
         raw_ids=raw_ids,
         limit=limit,

@@ -130,7 +130,7 @@ def test_check_stale_refuses_a_plan_the_server_has_moved_past(client: Client, sa
                                                               tmp_path: Path) -> None:
     path = _edit(_export(client, tmp_path / "c.xlsx"), {(2, "logo"): "mine.png"})
     result = plan(client, path)
-    sandbox.concurrent_edit("customer", cell(path, 9, "id"), {"website": "https://moved.example.com"})
+    sandbox.concurrent_edit("customer", cell(path, 2, "id"), {"website": "https://moved.example.com"})
     client.count("customer")
     start = len(sandbox.requests)
     with pytest.raises(PlanConflict):
