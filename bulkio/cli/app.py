@@ -421,7 +421,7 @@ def _nothing_to_apply(result: Plan) -> bool:
 
 
 def _write(client: Client, result: Plan, sheet_file: Path | None, results: Path | None, batch_size: int | None,
-           concurrency: int | None) -> None:
+           concurrency: int | None, bulk_updates: bool = False) -> None:
     """Apply `result` with progress bars, then show the outcome and write the results workbook beside `sheet_file`
     (also when the run stops): the one write of both ways into `bulkio apply`, so an option of the run is passed
     in one place."""
@@ -431,12 +431,22 @@ def _write(client: Client, result: Plan, sheet_file: Path | None, results: Path 
     with kind_progress(err_console, client) as progress:
         try:
             done = apply(client, result, batch_size=_batch_size(client, batch_size), concurrency=concurrency,
-                         progress=progress)
+                         progress=progress, bulk_updates=bulk_updates)
         except ApplyError as exc:
             if exc.results is not None:
                 _finish(exc.results, sheet_file, results)
             raise
     _finish(done, sheet_file, results)
+
+
+def _pace(client: Client, result: Plan, batch_size: int | None, bulk_updates: bool) -> None:
+    """Before asking: how long the plan's updates take at the key's rate when they need many requests, and the
+    bulk option with its trade-off (`bulkio.run.apply.pace_note`)."""
+    from ..run.apply import pace_note
+
+    note = pace_note(client, result, _batch_size(client, batch_size), bulk_updates=bulk_updates)
+    if note:
+        err_console.print(f"[yellow]note:[/] {note}", highlight=False)
 
 
 def _plan_options_refused(resource: str | None, delete_missing: bool, skip_invalid: bool,
@@ -451,7 +461,7 @@ def _plan_options_refused(resource: str | None, delete_missing: bool, skip_inval
 
 
 def _apply_saved(client: Client, file: Path, yes: bool, without_sheet: bool, batch_size: int | None,
-                 concurrency: int | None, results: Path | None) -> None:
+                 concurrency: int | None, results: Path | None, bulk_updates: bool = False) -> None:
     """``bulkio apply PLAN``: write exactly the saved plan, without a second plan (no lookups, no second read of
     the rows it compared). Its sheet must be unchanged, its host the client's. The stale check re-reads the rows
     it writes; if the server changed, it warns and goes on rather than plans again, since a new plan is not what
@@ -464,13 +474,14 @@ def _apply_saved(client: Client, file: Path, yes: bool, without_sheet: bool, bat
     _show_plan(saved.plan)
     if _nothing_to_apply(saved.plan):
         return
+    _pace(client, saved.plan, batch_size, bulk_updates)
     if saved.plan.is_stale(client):
         err_console.print("[yellow]warning:[/] the server changed since this plan was made: rows it writes that "
                           "changed become conflicts, never overwritten (plan again to include them)", highlight=False)
     if not _confirm(yes, "apply this saved plan?"):
         console.print("nothing was written", highlight=False)
         raise typer.Exit(1)
-    _write(client, saved.plan, saved.sheet, results, batch_size, concurrency)
+    _write(client, saved.plan, saved.sheet, results, batch_size, concurrency, bulk_updates)
 
 
 @app.command("apply")
@@ -494,6 +505,9 @@ def apply_command(
     without_sheet: Annotated[bool, typer.Option(
         help="Apply a saved plan whose sheet is gone (no results workbook then); a sheet edited since the plan "
              "is refused all the same.")] = False,
+    bulk_updates: Annotated[bool, typer.Option(
+        "--bulk-updates", help="Updates with values of their own as a read and an upsert per batch instead of a "
+        "guarded PATCH per distinct value: the guard is checked just before the write, not in it.")] = False,
     base_url: BaseUrl = None,
 ) -> None:
     """Apply an edited sheet: plan, show, confirm, then write in guarded batches with a journal. Given a plan saved
@@ -512,7 +526,7 @@ def apply_command(
             raise typer.BadParameter("give the file to apply (or --resume RUN)")
         if looks_saved(file):
             _plan_options_refused(resource, delete_missing, skip_invalid, accept_reformatted)
-            _apply_saved(client, file, yes, without_sheet, batch_size, concurrency, results)
+            _apply_saved(client, file, yes, without_sheet, batch_size, concurrency, results, bulk_updates)
             return
         if without_sheet:
             raise typer.BadParameter("--without-sheet is for a saved plan (bulkio plan --save)")
@@ -520,6 +534,7 @@ def apply_command(
         _show_plan(result)
         if _nothing_to_apply(result):
             return
+        _pace(client, result, batch_size, bulk_updates)
         for _ in range(3):
             if not _confirm(yes, "apply these changes?"):
                 console.print("nothing was written", highlight=False)
@@ -529,7 +544,7 @@ def apply_command(
             err_console.print("[yellow]the server changed since this plan: here is the new one[/]")
             result = _make_plan(client, file, resource, delete_missing, skip_invalid, accept_reformatted)
             _show_plan(result)
-        _write(client, result, file, results, batch_size, concurrency)
+        _write(client, result, file, results, batch_size, concurrency, bulk_updates)
 
 
 @app.command()
