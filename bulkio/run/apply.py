@@ -284,12 +284,7 @@ class _Runner:
         except ApiError as exc:
             if not _is_data_error(exc):
                 raise
-            if len(rows) == 1:
-                r = rows[0]
-                return [RowResult(r.row, r.key, Status.FAILED, r.label, r.key, error=exc.sentence or str(exc))]
-            half = len(rows) // 2
-            return [*self.send(kind, rows[:half], body, tx_rollback),
-                    *self.send(kind, rows[half:], body, tx_rollback)]
+            return _bisected(rows, exc, lambda part: self.send(kind, part, body, tx_rollback))
 
     # ------------------------------------------------------------------ batches
     def run_batch(self, number: int, kind: Kind, rows: list[_Row], body: Mapping[str, Any], bulk: bool = False
@@ -364,11 +359,7 @@ class _Runner:
                 return self._patch_groups(rows)
             if not _is_data_error(exc):
                 raise
-            if len(rows) == 1:
-                r = rows[0]
-                return [RowResult(r.row, r.key, Status.FAILED, r.label, r.key, error=exc.sentence or str(exc))]
-            half = len(rows) // 2
-            return [*self._upsert(rows[:half], current), *self._upsert(rows[half:], current)]
+            return _bisected(rows, exc, lambda part: self._upsert(part, current))
 
     def _refuse_bulk(self, why: str) -> None:
         """Bulk updates are off for the rest of the run: one clear line, in the results and on stderr."""
@@ -430,6 +421,16 @@ class _Runner:
             for chunk in _guarded_chunks(self.client, self.resource, members):
                 out += self.send(Kind.UPDATE, chunk, chunk[0].body)
         return out
+
+
+def _bisected(rows: list[_Row], exc: ApiError, again: Callable[[list[_Row]], list[RowResult]]) -> list[RowResult]:
+    """After a data error (`exc`): a single row failed, with the server's error in words; more rows are sent again
+    in halves (`again`), until the bad rows are found and the others applied."""
+    if len(rows) == 1:
+        r = rows[0]
+        return [RowResult(r.row, r.key, Status.FAILED, r.label, r.key, error=exc.sentence or str(exc))]
+    half = len(rows) // 2
+    return [*again(rows[:half]), *again(rows[half:])]
 
 
 def _against_read(res: Resource, rows: list[_Row], current: Mapping[str, Mapping[str, Any]],
