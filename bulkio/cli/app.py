@@ -464,18 +464,21 @@ def _apply_saved(client: Client, file: Path, yes: bool, without_sheet: bool, bat
                  concurrency: int | None, results: Path | None, bulk_updates: bool = False) -> None:
     """``bulkio apply PLAN``: write exactly the saved plan, without a second plan (no lookups, no second read of
     the rows it compared). Its sheet must be unchanged, its host the client's. The stale check re-reads the rows
-    it writes; if the server changed, it warns and goes on rather than plans again, since a new plan is not what
-    was reviewed: the guards make each row the server changed a conflict, never an overwrite."""
-    from ..plan.saved import load_saved
+    it writes (not with `bulk_updates`: each batch re-reads its rows just before writing); if the server changed,
+    it warns and goes on rather than plans again, since a new plan is not what was reviewed: the guards make each
+    row the server changed a conflict, never an overwrite."""
+    from ..plan import Plan
     from .render import saved_plan_table
 
-    saved = load_saved(file, client, require_sheet=not without_sheet)
+    saved = Plan.load_saved(file, client, require_sheet=not without_sheet)
     console.print(saved_plan_table(saved))
     _show_plan(saved.plan)
     if _nothing_to_apply(saved.plan):
         return
     _pace(client, saved.plan, batch_size, bulk_updates)
-    if saved.plan.is_stale(client):
+    # the check only warns (guards turn each changed row into a conflict); with bulk updates each batch re-reads
+    # its rows just before writing and deletes carry their guards, so the check would pay requests for nothing
+    if not bulk_updates and saved.plan.is_stale(client):
         err_console.print("[yellow]warning:[/] the server changed since this plan was made: rows it writes that "
                           "changed become conflicts, never overwritten (plan again to include them)", highlight=False)
     if not _confirm(yes, "apply this saved plan?"):

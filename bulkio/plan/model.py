@@ -14,7 +14,7 @@ import pandas as pd
 from ..errors import ValidationFailed
 from ..resources import Resource
 from ..validate.report import Issue, ValidationReport
-from . import report
+from . import report, saved
 from .fetch import reread, state_hash
 from .rows import Batch, Kind, RowPlan
 
@@ -135,17 +135,19 @@ class Plan:
     def save(self, path: str | Path) -> Path:
         """Save the plan to apply later exactly as reviewed, without planning again (`saved.save`: JSON with the
         sheet's SHA-256; save right after planning)."""
-        from .saved import save
-
-        return save(self, path)
+        return saved.save(self, path)
 
     @classmethod
     def load(cls, path: str | Path, client: Client, *, require_sheet: bool = True) -> Plan:
         """A saved plan, to apply with `client`: refused if made against another host, if its sheet was edited
         since, or if the sheet is gone unless `require_sheet` is False (`saved.load_saved`)."""
-        from .saved import load
+        return cls.load_saved(path, client, require_sheet=require_sheet).plan
 
-        return load(path, client, require_sheet=require_sheet)
+    @classmethod
+    def load_saved(cls, path: str | Path, client: Client, *, require_sheet: bool = True) -> saved.SavedPlan:
+        """`load`, with what the file says beside the plan: when and by which bulkio it was saved, and where its
+        sheet was found (`saved.load_saved` says what is checked)."""
+        return saved.load_saved(path, client, cls, require_sheet=require_sheet)
 
     # ------------------------------------------------------------------ renderings (`report`)
     def to_frame(self) -> pd.DataFrame:

@@ -39,13 +39,13 @@ from .._version import __version__
 from ..api.catalog import resource_for
 from ..errors import ConfigError, PlanConflict, WorkbookError
 from ..validate.report import Issue, IssueCode, ValidationReport
-from .model import Plan
 from .rows import FieldChange, Kind, RowPlan, Unchanged
 
 if TYPE_CHECKING:
     from ..api.client import Client
+    from .model import Plan
 
-__all__ = ["FORMAT", "SUFFIX", "VERSION", "SavedPlan", "file_sha256", "load", "load_saved", "looks_saved", "save"]
+__all__ = ["FORMAT", "SUFFIX", "VERSION", "SavedPlan", "file_sha256", "load_saved", "looks_saved", "save"]
 
 FORMAT = "bulkio-plan"
 """The ``format`` every saved plan names first: how a JSON file is known as one."""
@@ -210,13 +210,9 @@ def looks_saved(path: str | Path) -> bool:
     return head.removeprefix(b"\xef\xbb\xbf").lstrip().startswith(b"{")
 
 
-def load(path: str | Path, client: Client, *, require_sheet: bool = True) -> Plan:
-    """The plan saved in `path`, to apply with `client` (`load_saved` says what is checked)."""
-    return load_saved(path, client, require_sheet=require_sheet).plan
-
-
-def load_saved(path: str | Path, client: Client, *, require_sheet: bool = True) -> SavedPlan:
-    """Read a saved plan and check that applying it writes what was reviewed.
+def load_saved(path: str | Path, client: Client, plan_type: type[Plan], *, require_sheet: bool = True) -> SavedPlan:
+    """Read a saved plan and check that applying it writes what was reviewed (`Plan.load_saved` calls it with the
+    class: this module encodes plans, it does not import the model, which imports it).
 
     Refused, each with one line naming the file and nothing written: a file that is not JSON, not a saved plan (a
     ``--report`` JSON, say), of a later format version, or changed since it was saved (its checksum); a plan made
@@ -236,7 +232,7 @@ def load_saved(path: str | Path, client: Client, *, require_sheet: bool = True) 
         raise ConfigError(f"{path}: this plan was made against {body.get('host')}, and bulkio is set to {host} "
                           "(--base-url, $BULKIO_BASE_URL): apply it there, or plan again here")
     try:
-        plan = _decode_plan(body, client)
+        plan = _decode_plan(body, client, plan_type)
     except (KeyError, TypeError, ValueError) as exc:
         raise WorkbookError(f"a damaged saved plan ({type(exc).__name__}: {exc}): save it again",
                             file=str(path)) from None
@@ -300,9 +296,9 @@ def _find_sheet(path: Path, facts: Any, require_sheet: bool) -> Path | None:
     return None
 
 
-def _decode_plan(body: Mapping[str, Any], client: Client) -> Plan:
+def _decode_plan(body: Mapping[str, Any], client: Client, plan_type: type[Plan]) -> Plan:
     """The `Plan` of a saved plan's ``plan`` object (checked by `_read_document`)."""
-    names = {spec.name for spec in dataclasses.fields(Plan)}
+    names = {spec.name for spec in dataclasses.fields(plan_type)}
     unknown = sorted(set(body) - names)
     if unknown:
         raise ValueError(f"fields this bulkio does not know: {', '.join(unknown)}")
@@ -314,7 +310,7 @@ def _decode_plan(body: Mapping[str, Any], client: Client) -> Plan:
         unchanged=Unchanged(list(unchanged["keys"]), list(unchanged["rows"])),
         issues=ValidationReport(tuple(Issue(**{**i, "code": IssueCode(i["code"])}) for i in body["issues"])),
     )
-    return Plan(**fields)
+    return plan_type(**fields)
 
 
 def _decode_row(data: Mapping[str, Any]) -> RowPlan:

@@ -20,7 +20,7 @@ from bulkio.api.client import Client
 from bulkio.errors import ApplyError, ConfigError, PlanConflict, WorkbookError
 from bulkio.export.table import export_table
 from bulkio.plan import Kind, Plan, plan
-from bulkio.plan.saved import FORMAT, SUFFIX, load_saved, looks_saved
+from bulkio.plan.saved import FORMAT, SUFFIX, looks_saved
 from bulkio.run.apply import apply, resume
 from bulkio.run.results import Results, Status
 from bulkio.run.undo import undo
@@ -191,13 +191,13 @@ def test_a_missing_sheet_is_refused_unless_asked_and_a_moved_pair_is_found(clien
     elsewhere.mkdir()
     shutil.move(saved, elsewhere / saved.name)
     shutil.move(path, elsewhere / path.name)  # mailed together: the sheet is looked for beside the plan
-    moved = load_saved(elsewhere / saved.name, client)
+    moved = Plan.load_saved(elsewhere / saved.name, client)
     assert moved.sheet == elsewhere / path.name and moved.plan.source == str(elsewhere / path.name)
     (elsewhere / path.name).unlink()
     with pytest.raises(WorkbookError, match="gone") as info:
         Plan.load(elsewhere / saved.name, client)
     assert str(elsewhere / saved.name) in str(info.value) and "--without-sheet" in str(info.value)
-    gone = load_saved(elsewhere / saved.name, client, require_sheet=False)
+    gone = Plan.load_saved(elsewhere / saved.name, client, require_sheet=False)
     assert gone.sheet is None and gone.sheet_gone
     results = apply(client, gone.plan, root=tmp_path)
     assert results.counts()[Status.UPDATED] == 1 and _mine(sandbox)  # applied all the same
@@ -206,7 +206,7 @@ def test_a_missing_sheet_is_refused_unless_asked_and_a_moved_pair_is_found(clien
 def test_a_plan_of_a_dataframe_saves_without_a_sheet(client: Client, sandbox: Sandbox, tmp_path: Path) -> None:
     frame = pd.DataFrame([{"name": "Frame Saved Ltd"}])
     original = plan(client, frame, resource="customer")
-    loaded = load_saved(original.save(tmp_path / "frame.json"), client)
+    loaded = Plan.load_saved(original.save(tmp_path / "frame.json"), client)
     assert loaded.plan == original and loaded.sheet is None and not loaded.sheet_gone
 
 
