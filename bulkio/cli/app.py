@@ -259,14 +259,17 @@ SkipInvalid = Annotated[bool, typer.Option(help="Plan and apply the valid rows; 
 AcceptReformatted = Annotated[bool, typer.Option(
     help="Write cells a spreadsheet program reformatted in a CSV (00123 -> 123, 1E5 -> 1.00E+05); by default they "
          "are left as they are, each with a warning.")]
+FullRead = Annotated[bool, typer.Option(
+    help="Read every exported row back from the server, not only the rows the sheet changes (the report of "
+         "server changes to untouched rows then covers tables without updatedAt too; costs a request per page).")]
 
 
 def _make_plan(client: Client, file: Path, resource: str | None, delete_missing: bool, skip_invalid: bool,
-               accept_reformatted: bool = False) -> Plan:
+               accept_reformatted: bool = False, full_read: bool = False) -> Plan:
     from ..plan import plan as make
 
     return make(client, file, resource=resource, delete_missing=delete_missing, skip_invalid=skip_invalid,
-                accept_reformatted=accept_reformatted)
+                accept_reformatted=accept_reformatted, full_read=full_read)
 
 
 def _show_plan(result: Plan) -> None:
@@ -303,6 +306,7 @@ def plan_command(
     delete_missing: DeleteMissing = False,
     skip_invalid: SkipInvalid = False,
     accept_reformatted: AcceptReformatted = False,
+    full_read: FullRead = False,
     report: Annotated[Path | None, typer.Option(
         help="Also write the plan to plan.html (a page to review), plan.xlsx, plan.md or plan.json.")] = None,
     server_check: Annotated[bool, typer.Option(help="Where the server honours Prefer: tx=rollback, send the real "
@@ -319,7 +323,7 @@ def plan_command(
     4 conflicts, 1 errors.
     """
     with _errors(), _client(base_url) as client:
-        result = _make_plan(client, file, resource, delete_missing, skip_invalid, accept_reformatted)
+        result = _make_plan(client, file, resource, delete_missing, skip_invalid, accept_reformatted, full_read)
         _show_plan(result)
         if report is not None:
             _write_report(result, report)
@@ -450,10 +454,11 @@ def _pace(client: Client, result: Plan, batch_size: int | None, bulk_updates: bo
 
 
 def _plan_options_refused(resource: str | None, delete_missing: bool, skip_invalid: bool,
-                          accept_reformatted: bool) -> None:
+                          accept_reformatted: bool, full_read: bool = False) -> None:
     """A saved plan was made with its own options: one given again could only disagree with what was reviewed."""
     given = [name for name, on in (("--resource", resource is not None), ("--delete-missing", delete_missing),
-                                   ("--skip-invalid", skip_invalid), ("--accept-reformatted", accept_reformatted))
+                                   ("--skip-invalid", skip_invalid), ("--accept-reformatted", accept_reformatted),
+                                   ("--full-read", full_read))
              if on]
     if given:
         raise typer.BadParameter(f"{', '.join(given)}: a saved plan keeps the options it was planned with; plan "
@@ -497,6 +502,7 @@ def apply_command(
     delete_missing: DeleteMissing = False,
     skip_invalid: SkipInvalid = False,
     accept_reformatted: AcceptReformatted = False,
+    full_read: FullRead = False,
     batch_size: Annotated[int | None, typer.Option(
         help="Rows per request (default: batch_size in the config file, else 500).")] = None,
     concurrency: Annotated[int | None, typer.Option(
@@ -528,12 +534,12 @@ def apply_command(
         if file is None:
             raise typer.BadParameter("give the file to apply (or --resume RUN)")
         if looks_saved(file):
-            _plan_options_refused(resource, delete_missing, skip_invalid, accept_reformatted)
+            _plan_options_refused(resource, delete_missing, skip_invalid, accept_reformatted, full_read)
             _apply_saved(client, file, yes, without_sheet, batch_size, concurrency, results, bulk_updates)
             return
         if without_sheet:
             raise typer.BadParameter("--without-sheet is for a saved plan (bulkio plan --save)")
-        result = _make_plan(client, file, resource, delete_missing, skip_invalid, accept_reformatted)
+        result = _make_plan(client, file, resource, delete_missing, skip_invalid, accept_reformatted, full_read)
         _show_plan(result)
         if _nothing_to_apply(result):
             return
@@ -545,7 +551,8 @@ def apply_command(
             if yes or not result.is_stale(client):
                 break
             err_console.print("[yellow]the server changed since this plan: here is the new one[/]")
-            result = _make_plan(client, file, resource, delete_missing, skip_invalid, accept_reformatted)
+            result = _make_plan(client, file, resource, delete_missing, skip_invalid, accept_reformatted,
+                                full_read)
             _show_plan(result)
         _write(client, result, file, results, batch_size, concurrency, bulk_updates)
 

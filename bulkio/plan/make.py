@@ -201,7 +201,7 @@ def _read_notes(job: _Job, server: ServerRows, requests: int) -> list[str]:
     why = (f"{res.name} has no updatedAt column" if "updatedAt" not in res
            else "the workbook does not say when and how it was exported")
     return [f"{why}: the server's changes to rows the sheet leaves as exported are not reported (those to the rows "
-            "it changes are); a full read (full_read=True) reads every row to see them"]
+            "it changes are); a full read (--full-read, full_read=True) reads every row to see them"]
 
 
 def _names_taken(client: Client, job: _Job, server: ServerRows) -> list[Issue]:

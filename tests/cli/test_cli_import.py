@@ -179,3 +179,25 @@ def test_on_a_terminal_apply_asks_and_shows_a_new_plan_when_the_server_moved(san
     mine = _mine(sandbox)
     assert mine[cell(path, 2, "id")]["logo"] == "asked.png"
     assert mine[other]["website"] == "https://moved.example.com"  # the other edit was never overwritten
+
+
+def test_plan_full_read_reads_every_exported_row_and_the_lean_plan_only_the_edit(sandbox: Sandbox,
+                                                                                  tmp_path: Path) -> None:
+    """Pages of 10 rows: re-reading the export's rows takes a request per page, the edited row one by id."""
+    config = tmp_path / "bulkio.toml"
+    config.write_text("page_size = 10\n")
+    env = {**_env(sandbox), "BULKIO_CONFIG": str(config)}
+    path = _exported(sandbox, tmp_path / "c.xlsx", {(2, "logo"): "lean.png"})
+    reads = {}
+    for flag in ([], ["--full-read"]):
+        before = len(sandbox.requests)
+        result = runner.invoke(app, ["plan", str(path), *flag], env=env)
+        assert result.exit_code == 3, result.output
+        reads[bool(flag)] = [p for _, p in sandbox.requests[before:] if p.startswith("/customer?")]
+    rows = len(_mine(sandbox))
+    assert len(reads[True]) >= rows // 10  # every page of the export again
+    assert len(reads[False]) == 1  # the edited row (and rows changed since the export) in one request
+    saved = tmp_path / "review.bulkio-plan.json"
+    assert runner.invoke(app, ["plan", str(path), "--save", str(saved)], env=env).exit_code == 3
+    refused = runner.invoke(app, ["apply", str(saved), "--full-read", "--yes"], env=env)
+    assert refused.exit_code == 2 and "--full-read" in refused.output
