@@ -123,9 +123,10 @@ def results_table(results: Results, limit: int = 30) -> list[Text | Table]:
     for status, n in results.counts().items():
         if n:
             counts.add_row(f"[{_KIND_STYLES[status.value]}]{status.value}[/]", str(n))
+    notes = [Text(f"warning: {line}", style="yellow") for line in results.warnings]  # e.g. bulk updates fell back
     problems = [r for r in results.rows if r.status.value in ("failed", "conflict")]
     if not problems:
-        return [head, counts]
+        return [head, *notes, counts]
     table = Table(title="rows not applied", title_justify="left")
     for title in ("row", "name", "status", "why"):
         table.add_column(title, overflow="fold")
@@ -134,7 +135,7 @@ def results_table(results: Results, limit: int = 30) -> list[Text | Table]:
                       f"[{_KIND_STYLES[r.status.value]}]{r.status.value}[/]", r.error or "")
     if len(problems) > limit:
         table.add_row("", "", "", f"... {len(problems) - limit} more in the results workbook")
-    return [head, counts, table]
+    return [head, *notes, counts, table]
 
 
 @contextmanager

@@ -291,3 +291,24 @@ def test_a_server_that_ignores_the_resolution_gets_guarded_patches(sb: Sandbox, 
     assert len(results.of(Status.UPDATED)) == 4 and len(results.warnings) == 1
     assert "resolution=merge-duplicates" in results.warnings[0]
     assert len(_mine(sb)) == before
+
+
+def test_bulkio_apply_says_when_bulk_updates_fell_back(sb: Sandbox, tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """The fallback's one line reaches the person at the terminal, beside the run's counts."""
+    from typer.testing import CliRunner
+
+    from bulkio.cli.app import app
+    from bulkio.export.table import export_table
+    from bulkio.sheets.write import write_workbook
+
+    from ..workbooks import edit_sheet
+
+    monkeypatch.chdir(tmp_path)
+    env = {"BULKIO_BASE_URL": sb.url, "BULKIO_API_KEY": sb.keys["nocreate"], "BULKIO_CONFIG": "", "COLUMNS": "200"}
+    with _client(sb) as client:
+        path = write_workbook(export_table(client, "customer"), tmp_path / "c.xlsx")
+    edit_sheet(path, {(row, "phone"): f"+44 20 7946 {row:04d}" for row in range(2, 5)})
+    done = CliRunner().invoke(app, ["apply", str(path), "--yes", "--bulk-updates"], env=env)
+    assert done.exit_code == 0, done.output
+    assert "warning:" in done.output and "guarded PATCH" in done.output, done.output
