@@ -1,8 +1,9 @@
 """The dry run: what importing a sheet would do, row by row and field by field. A plan never writes.
 
-``plan(client, "customers.xlsx")`` reads the sheet, validates it, fetches the server's current rows for the sheet's
-ids (in as few requests as the URL budget or the export's own filter allow) and compares sheet, export snapshot and
-server (`compare`, design decision 3). Each row becomes a `RowPlan` of one `Kind`:
+``plan(client, "customers.xlsx")`` reads the sheet, validates it, fetches from the server what its decisions need
+(with an export snapshot: only the rows the sheet changes, deletes or pastes in, and the rows changed since the
+export; without one: every row of the sheet; in as few requests as the URL budget allows) and compares sheet, export
+snapshot and server (`compare`, design decision 3). Each row becomes a `RowPlan` of one `Kind`:
 
 - **create**: an empty id; **update**: only the columns the user changed, each with before -> after;
 - **delete**: ``_action = delete``, or a row of the export missing from the sheet with ``delete_missing=True`` (only
@@ -19,7 +20,8 @@ rows it saw, so a stale plan can be refused.
 The package, in the order a plan is made: `rows` (the model: `Kind`, `RowPlan`, `FieldChange`, `Batch`,
 `Unchanged`), `model` (the `Plan`), `fetch` (what the decisions need from the server), `reader` (cells into API
 values and canonical forms), `diff` and `compare` (the vectorised three-way compare), `build` (rows into kinds, with
-guards), `make` (`plan` and `make_plan`: the phases) and `report` (HTML, Markdown, JSON, XLSX).
+guards), `make` (`plan` and `make_plan`: the phases), `report` (DataFrame, Markdown, JSON, XLSX), `html` (the review
+page and the notebook view) and `saved` (a plan kept in a file, to apply later exactly as reviewed).
 """
 
 from .compare import Columns, columns, compared_columns, diff_rows
