@@ -6,6 +6,10 @@
 - ``customers-invalid.errors.xlsx``: the error workbook ``bulkio validate customers-invalid.xlsx`` writes for it;
 - ``customers-missing-column.csv``: the export as CSV without its ``name`` column, plus a new row whose logo is
   longer than an Excel cell (the two error kinds a customer workbook cannot hold);
+- ``customers-from-crm.csv``: a list from "another system" (see `CRM_ROWS`): its own headers, no ids, some of its
+  customers on the server (a phone changed, a website changed beside a blank phone, one as it is), some new; and
+  ``customers-from-crm.plan.md``, its dry run matched on ``name`` (``bulkio plan customers-from-crm.csv --resource
+  customer --match name --mapping ...``, with `CRM_MAPPING`);
 - ``customers-edited.xlsx``: a copy with one of every change kind (see `EDITS` and `SERVER_EDITS`: an update, a
   delete by ``_action``, a new customer, unchanged rows, a conflict made by someone editing the same cell on the
   server after the export, a server-only change that is kept);
@@ -51,7 +55,8 @@ from bulkio.validate.rules import validate
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script: the repository's tests/ helpers
 from tests.browser import screenshot as browser_screenshot
 
-__all__ = ["EDITS", "INVALID_EDITS", "ROWS", "SEED", "SERVER_EDITS", "Samples", "make_samples"]
+__all__ = ["CRM_MAPPING", "CRM_ROWS", "EDITS", "INVALID_EDITS", "ROWS", "SEED", "SERVER_EDITS", "Samples",
+           "make_samples"]
 
 SAMPLES = Path(__file__).resolve().parent
 ROWS = 20
@@ -101,6 +106,19 @@ SERVER_EDITS: dict[int, dict[str, Any]] = {
     6: {"phone": "+1 555 0100"},                    # someone else: another column -> kept, not overwritten
 }
 """Edits made on the server after the export, by Excel row of the exported sheet."""
+
+CRM_HEADER = ("Customer Name", "Tel", "Web Site", "Tax Percent")
+CRM_ROWS: list[tuple[int | str, str, str, str]] = [
+    (3, "+44 20 7946 0100", "", ""),                           # the customer of export row 3: a new phone
+    (4, "", "https://www.new-site.example", ""),               # a new website; the blank phone is left as it is
+    (5, "=", "=", ""),                                         # as the server has it: unchanged
+    ("Brasserie Château-Léoville SARL", "+33 1 23 45 67 89", "", "20%"),  # new
+    ("Nordlicht Möbel GmbH", "+49 30 1234 5678", "https://nordlicht.example", "19%"),  # new
+]
+"""The CRM's rows: an int names the exported customer of that Excel row (its name, as the CRM spells it); ``=``
+copies that customer's value."""
+CRM_MAPPING = {"Customer Name": "name", "Tel": "phone"}
+"""Headers the CRM names its own way; ``Web Site`` and ``Tax Percent`` bulkio reads without help."""
 
 
 @dataclass(frozen=True)
@@ -155,6 +173,33 @@ def customers_missing_column(samples: Samples, exported: Path) -> Path:
             writer.writerow(["" if v is None else v for v in record])
         writer.writerow(["x" * 40_000 if c == "logo" else "" for c in columns])
     return path
+
+
+def customers_from_crm(samples: Samples, exported: Path) -> Path:
+    """customers-from-crm.csv: `CRM_ROWS` under the CRM's headers, as Excel saves "CSV UTF-8" (with a BOM)."""
+    import csv
+
+    sheet = read_sheet(exported)
+    by_row = dict(zip(sheet.rows, sheet.frame.to_dict("records"), strict=True))
+    path = samples.out / "customers-from-crm.csv"
+    with path.open("w", encoding="utf-8-sig", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(CRM_HEADER)
+        for name, phone, website, tax in CRM_ROWS:
+            known = by_row[name] if isinstance(name, int) else {}
+            cells = [known.get("name", name), phone, website, tax]
+            writer.writerow([known.get(c) or "" if v == "=" else v
+                             for c, v in zip(("name", "phone", "website", "taxPercent"), cells, strict=True)])
+    return path
+
+
+def customers_from_crm_plan(samples: Samples, crm: Path) -> Path:
+    """customers-from-crm.plan.md: the CRM's list matched on ``name``, as ``bulkio plan --report`` writes it."""
+    planned = plan(samples.client, crm, resource="customer", match="name", mapping=CRM_MAPPING)
+    markdown = samples.out / "customers-from-crm.plan.md"
+    text = planned.to_markdown().replace(planned.host, "127.0.0.1").replace(planned.created_at, "(plan time)")
+    markdown.write_text(text, encoding="utf-8")
+    return markdown
 
 
 def customers_invalid_errors(samples: Samples, invalid: Path) -> tuple[Path, ValidationReport]:
@@ -222,11 +267,13 @@ def make_samples(out: Path = SAMPLES, *, screenshot: bool = True) -> list[Path]:
         invalid = customers_invalid(samples, exported)
         errors, _ = customers_invalid_errors(samples, invalid)
         missing = customers_missing_column(samples, exported)
+        crm = customers_from_crm(samples, exported)
+        crm_plan = customers_from_crm_plan(samples, crm)
         edited = customers_edited(samples, exported)
         markdown, report, planned = customers_edited_plan(samples, edited)
         pages = customers_edited_page(samples, planned, screenshot=screenshot)
         results = customers_edited_results(samples, edited, planned)
-    return [exported, invalid, errors, missing, edited, markdown, report, *pages, results]
+    return [exported, invalid, errors, missing, crm, crm_plan, edited, markdown, report, *pages, results]
 
 
 def main() -> None:

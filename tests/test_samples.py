@@ -23,7 +23,8 @@ from .browser import REQUIRE_ENV, chromium
 
 SAMPLES = Path(__file__).resolve().parents[1] / "samples"
 FILES = ("customers.xlsx", "customers-invalid.xlsx", "customers-invalid.errors.xlsx",
-         "customers-missing-column.csv", "customers-edited.xlsx",
+         "customers-missing-column.csv", "customers-from-crm.csv", "customers-from-crm.plan.md",
+         "customers-edited.xlsx",
          "customers-edited.plan.md", "customers-edited.plan.xlsx", "customers-edited.plan.html",
          "customers-edited.plan.png", "customers-edited.results.xlsx")
 PICTURES = {"customers-edited.plan.png"}
@@ -105,8 +106,10 @@ def test_the_invalid_sample_holds_every_error_a_customer_sheet_can_have() -> Non
         report = validate(sheet, fetch_lookups(client, "customer"), client=client)
     found = {issue.code for issue in report.issues}
     # a customer workbook cannot hold missing_column and too_long: the CSV sample holds them; reformatted is the
-    # plan's warning for a re-saved CSV compared with the server (tests/test_precision.py), not validation's
-    assert found == set(IssueCode) - {IssueCode.MISSING_COLUMN, IssueCode.TOO_LONG, IssueCode.REFORMATTED}
+    # plan's warning for a re-saved CSV compared with the server (tests/test_precision.py), not validation's; the
+    # match errors are the plan's too, for sheets matched on a natural key (tests/plan/test_match.py)
+    assert found == set(IssueCode) - {IssueCode.MISSING_COLUMN, IssueCode.TOO_LONG, IssueCode.REFORMATTED,
+                                      IssueCode.AMBIGUOUS_MATCH, IssueCode.DUPLICATE_MATCH}
     with Sandbox(rows=script.ROWS, seed=script.SEED) as sandbox, Client(sandbox.url, sandbox.api_key) as client:
         other = read_sheet(SAMPLES / "customers-missing-column.csv", "customer")
         assert {i.code for i in validate(other, fetch_lookups(client, "customer")).errors} == {
@@ -128,3 +131,11 @@ def test_the_edited_sample_shows_every_change_kind() -> None:
     rows = list(results.iter_rows(values_only=True))
     status = rows[0].index("_status")
     assert sorted({row[status] for row in rows[1:]}) == ["conflict", "created", "deleted", "unchanged", "updated"]
+
+
+def test_the_crm_sample_is_matched_on_names() -> None:
+    plan_text = (SAMPLES / "customers-from-crm.plan.md").read_text(encoding="utf-8")
+    for kind, rows in (("create", 2), ("update", 2), ("unchanged", 1), ("skipped", 0)):
+        assert f"| {kind} | {rows} |" in plan_text, kind
+    assert "matched on name: 3 row(s) to existing customer rows (rows 2-4); 2 row(s) matched nothing" in plan_text
+    assert "'Web Site' -> website (loose)" in plan_text and "blank cells leave fields as they are" in plan_text

@@ -12,7 +12,7 @@ unchanged. ``full_read`` reads every row, as every two-way plan must.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -36,6 +36,7 @@ from ..validate.server import new_row_names, present_on_server, taken_name_issue
 from .build import create_row, delete_row, row_label, without_control_characters
 from .compare import compared_columns, diff_rows, edited_rows
 from .fetch import ServerRows, changed_since, fetch_server_rows, read_lean, select_columns, stale_scope, state_hash
+from .foreign import finish, parse_only, prepare
 from .model import Plan
 from .reader import CellReader
 from .rows import Kind, RowPlan, Unchanged
@@ -48,8 +49,9 @@ __all__ = ["make_plan", "plan"]
 
 def plan(client: Client, source: str | Path | Sheet | pd.DataFrame, *, resource: Resource | str | None = None,
          sheet: str | None = None, delete_missing: bool = False, skip_invalid: bool = False,
-         lookups: Mapping[str, Lookup] | None = None, accept_reformatted: bool = False, full_read: bool = False
-         ) -> Plan:
+         lookups: Mapping[str, Lookup] | None = None, accept_reformatted: bool = False, full_read: bool = False,
+         match: str | Sequence[str] | None = None, only: str | Iterable[str] | None = None, blank: str | None = None,
+         mapping: Mapping[str, str] | str | Path | None = None) -> Plan:
     """Plan importing `source` (a workbook or CSV path, a `Sheet`, or a DataFrame of sheet columns). Never writes.
 
     :param delete_missing: rows of the export that the sheet no longer holds are deleted (needs the export
@@ -61,29 +63,41 @@ def plan(client: Client, source: str | Path | Sheet | pd.DataFrame, *, resource:
     :param full_read: read every exported row back from the server, as a sheet without a snapshot must (more
         requests: a page per 1,000 rows). By default a sheet with its export snapshot reads only the rows it
         changes, and the rows the server changed since the export where the table has ``updatedAt``.
+    :param match: rows without an id are matched to the server's on this unique key (``"name"``, ``"readableId"``;
+        `foreign`): one match is an update of that row, none a create, several (or a key two rows share) an error.
+    :param only: do only these of create, update, delete (``"create,update"``); other rows are skipped, saying why.
+    :param blank: a blank cell of an existing row: ``"keep"`` the field (the default for a sheet bulkio did not
+        export) or ``"clear"`` it (the default for bulkio's own export).
+    :param mapping: sheet headers to columns (``{"Customer Name": "name"}``), or a mapping file's path.
     :raises WorkbookError: the file cannot be read. :raises ValueError: ``delete_missing`` without a snapshot.
+    :raises ConfigError: a bad ``match``, ``only``, ``blank`` or ``mapping``.
     """
     start = client.requests_made
     if resource is None and isinstance(source, str | Path):
         resource = workbook_table(source)  # an export names its table, maybe one only the server describes
     if isinstance(resource, str):  # any table the server has: hand-written, else built from its OpenAPI document
         resource = resource_for(client, resource)
-    sh = _load(source, resource, sheet)
+    kinds = parse_only(only)
+    prepared = prepare(client, _load(source, resource, sheet), match=match, mapping=mapping, blank=blank)
+    sh = prepared.sheet
     res = sh.resource
     if delete_missing and sh.base is None:
         raise ValueError(f"{sh.file}: delete_missing needs the export snapshot, which says which rows the sheet "
                          "covered, and this sheet has none; mark the rows to delete with _action = delete instead")
     if lookups is None:
         lookups = fetch_lookups(client, res, [str(c) for c in sh.frame.columns if c in res])
-    report = validate(sh, lookups)
-    return make_plan(client, sh, lookups, report, delete_missing=delete_missing, skip_invalid=skip_invalid,
-                     requests_before=start, accept_reformatted=accept_reformatted, full_read=full_read)
+    report = prepared.report(validate(sh, lookups))
+    result = make_plan(client, sh, lookups, report, delete_missing=delete_missing, skip_invalid=skip_invalid,
+                       requests_before=start, accept_reformatted=accept_reformatted, full_read=full_read,
+                       blank=prepared.blanks)
+    return finish(result, prepared, kinds)
 
 
 def make_plan(client: Client, sh: Sheet, lookups: Mapping[str, Lookup], report: ValidationReport, *,
               delete_missing: bool = False, skip_invalid: bool = False, requests_before: int | None = None,
-              accept_reformatted: bool = False, full_read: bool = False) -> Plan:
-    """The plan of an already read and validated sheet (`plan` is the usual entry point; `full_read` as there)."""
+              accept_reformatted: bool = False, full_read: bool = False, blank: str = "clear") -> Plan:
+    """The plan of an already read and validated sheet (`plan` is the usual entry point; `full_read` as there).
+    `blank`: ``"keep"``, a blank cell of an existing row leaves its field as it is, so it empties no required one."""
     start = client.requests_made if requests_before is None else requests_before
     job = _Job.of(sh, lookups)
     issues = [*report.issues, *_deletes_without_id(job)]
@@ -92,7 +106,7 @@ def make_plan(client: Client, sh: Sheet, lookups: Mapping[str, Lookup], report: 
     notes = _read_notes(job, server, client.requests_made - reads)
     issues += _names_taken(client, job, server)
     issues += unknown_key_issues(sh, job.keys, server.rows, job.base)  # an id of the export gone: a conflict
-    issues += _emptied_required(job)
+    issues += _emptied_required(job) if blank == "clear" else []
     report = sorted_report(issues)
     bad_rows = {i.row for i in report.errors if i.row is not None}
     compared, unchanged, reformatted = _compare(job, server, bad_rows, accept_reformatted)

@@ -34,6 +34,10 @@ class IssueCode(StrEnum):
     BAD_ACTION = "bad_action"
     READ_ONLY_EDITED = "read_only_edited"
     REFORMATTED = "reformatted"
+    AMBIGUOUS_MATCH = "ambiguous_match"
+    """The match key (``--match``) of a row without an id names several server rows."""
+    DUPLICATE_MATCH = "duplicate_match"
+    """Two rows of the sheet share a match key, or a row matches a row another one updates by its id."""
 
 
 @dataclass(frozen=True)
