@@ -162,7 +162,7 @@ def main() -> None:
     parser.add_argument("--output", type=Path, default=None,
                         help="where the figures go (default: results.json, and only for a full run)")
     parser.add_argument("--quick", action="store_true", help="CI: check the harness runs, keep no results")
-    parser.add_argument("--only", choices=("csv", "xlsx", "pipeline", "read", "plan", "apply"),
+    parser.add_argument("--only", choices=("csv", "xlsx", "pipeline", "read", "plan", "apply", "edit"),
                         help="run one group of figures")
     args = parser.parse_args()
 
@@ -229,6 +229,10 @@ def main() -> None:
                 figures["apply_requests"] = measure_apply(
                     args.rows // 10 + args.rows // 100, creates=args.rows // 10, updates=args.rows // 10,
                     deletes=args.rows // 100, factor=100.0, sample=0.05)
+            if args.only in (None, "edit"):  # fresh sandboxes of their own: 1% of the rows edited, each distinctly
+                from .edit_requests import measure_edit
+
+                figures["edit_requests"] = measure_edit(args.rows)
     finally:
         server.terminate()
         server.wait(timeout=30)
