@@ -14,7 +14,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -264,12 +264,43 @@ FullRead = Annotated[bool, typer.Option(
          "server changes to untouched rows then covers tables without updatedAt too; costs a request per page).")]
 
 
+Match = Annotated[str | None, typer.Option(
+    help="Rows without an id update the server row whose key this is (name, readableId; a table known from the "
+         "server's document: any columns, with a warning); no match creates. Ambiguous keys are errors.")]
+MapHeader = Annotated[list[str] | None, typer.Option(
+    "--map", help="Read a sheet header as a column: 'Customer Name=name' (repeatable).")]
+MappingFile = Annotated[Path | None, typer.Option(
+    help="A TOML mapping file of headers to columns ([columns] then \"Customer Name\" = \"name\").")]
+Only = Annotated[str | None, typer.Option(
+    help="Do only these: create, update, delete (comma-separated); other rows are skipped, saying why.")]
+Blank = Annotated[str | None, typer.Option(
+    help="A blank cell of an existing row: 'keep' the field (default for sheets bulkio did not export) or 'clear' "
+         "it (default for bulkio's own export).")]
+
+
+def _foreign_options(match: str | None, maps: list[str] | None, mapping: Path | None, only: str | None,
+                     blank: str | None) -> dict[str, Any]:
+    """The plan's options for sheets from other systems (issue 17); --map pairs win over the mapping file's."""
+    from ..sheets.headers import load_mapping, parse_pairs
+
+    headers = {**(load_mapping(mapping) if mapping else {}), **parse_pairs(maps or ())}
+    return {"match": match, "only": only, "blank": blank, "mapping": headers or None}
+
+
+def _foreign_refused(foreign: dict[str, Any]) -> None:
+    """A saved plan was matched, mapped and filtered when it was planned: those options belong to `bulkio plan`."""
+    if any(foreign.values()):
+        raise typer.BadParameter("--match, --map, --mapping, --only, --blank: a saved plan keeps the options it was "
+                                 "planned with; plan again to change them")
+
+
 def _make_plan(client: Client, file: Path, resource: str | None, delete_missing: bool, skip_invalid: bool,
-               accept_reformatted: bool = False, full_read: bool = False) -> Plan:
+               accept_reformatted: bool = False, full_read: bool = False, **foreign: Any) -> Plan:
+    """The plan of `file`; `foreign`: match, only, blank, mapping (`_foreign_options`)."""
     from ..plan import plan as make
 
     return make(client, file, resource=resource, delete_missing=delete_missing, skip_invalid=skip_invalid,
-                accept_reformatted=accept_reformatted, full_read=full_read)
+                accept_reformatted=accept_reformatted, full_read=full_read, **foreign)
 
 
 def _show_plan(result: Plan) -> None:
@@ -281,6 +312,14 @@ def _show_plan(result: Plan) -> None:
         console.print(issues_table(result.issues))
     for table in plan_tables(result):
         console.print(table)
+
+
+def _save_mapping(file: Path, result: Plan, mapping: dict[str, str] | None, target: Path) -> None:
+    """``bulkio plan --save-mapping``: the headers as the plan read them, as a mapping file for --mapping."""
+    from ..sheets.headers import infer_headers
+
+    infer_headers(file, result.resource, mapping, sheet=result.sheet).save(target)
+    console.print(f"wrote the header mapping to {target} (use it with --mapping {target})", highlight=False)
 
 
 def _write_report(result: Plan, report: Path) -> None:
@@ -315,6 +354,13 @@ def plan_command(
     save: Annotated[Path | None, typer.Option(
         "--save", help="Also save the plan (e.g. review.bulkio-plan.json): 'bulkio apply FILE' then writes exactly "
                        "what you reviewed, without planning again.")] = None,
+    match: Match = None,
+    map_header: MapHeader = None,
+    mapping: MappingFile = None,
+    save_mapping: Annotated[Path | None, typer.Option(
+        help="Write the headers as they were read (inferred and mapped) to this TOML file, for --mapping.")] = None,
+    only: Only = None,
+    blank: Blank = None,
     base_url: BaseUrl = None,
 ) -> None:
     """Dry run: what importing the sheet would create, update, delete; conflicts and errors. Writes nothing.
@@ -323,8 +369,12 @@ def plan_command(
     4 conflicts, 1 errors.
     """
     with _errors(), _client(base_url) as client:
-        result = _make_plan(client, file, resource, delete_missing, skip_invalid, accept_reformatted, full_read)
+        foreign = _foreign_options(match, map_header, mapping, only, blank)
+        result = _make_plan(client, file, resource, delete_missing, skip_invalid, accept_reformatted, full_read,
+                            **foreign)
         _show_plan(result)
+        if save_mapping is not None:
+            _save_mapping(file, result, foreign["mapping"], save_mapping)
         if report is not None:
             _write_report(result, report)
         if server_check:
@@ -517,6 +567,11 @@ def apply_command(
     bulk_updates: Annotated[bool, typer.Option(
         "--bulk-updates", help="Updates with values of their own as a read and an upsert per batch instead of a "
         "guarded PATCH per distinct value: the guard is checked just before the write, not in it.")] = False,
+    match: Match = None,
+    map_header: MapHeader = None,
+    mapping: MappingFile = None,
+    only: Only = None,
+    blank: Blank = None,
     base_url: BaseUrl = None,
 ) -> None:
     """Apply an edited sheet: plan, show, confirm, then write in guarded batches with a journal. Given a plan saved
@@ -533,13 +588,16 @@ def apply_command(
             return
         if file is None:
             raise typer.BadParameter("give the file to apply (or --resume RUN)")
+        foreign = _foreign_options(match, map_header, mapping, only, blank)
         if looks_saved(file):
             _plan_options_refused(resource, delete_missing, skip_invalid, accept_reformatted, full_read)
+            _foreign_refused(foreign)
             _apply_saved(client, file, yes, without_sheet, batch_size, concurrency, results, bulk_updates)
             return
         if without_sheet:
             raise typer.BadParameter("--without-sheet is for a saved plan (bulkio plan --save)")
-        result = _make_plan(client, file, resource, delete_missing, skip_invalid, accept_reformatted, full_read)
+        result = _make_plan(client, file, resource, delete_missing, skip_invalid, accept_reformatted, full_read,
+                            **foreign)
         _show_plan(result)
         if _nothing_to_apply(result):
             return
@@ -552,7 +610,7 @@ def apply_command(
                 break
             err_console.print("[yellow]the server changed since this plan: here is the new one[/]")
             result = _make_plan(client, file, resource, delete_missing, skip_invalid, accept_reformatted,
-                                full_read)
+                                full_read, **foreign)
             _show_plan(result)
         _write(client, result, file, results, batch_size, concurrency, bulk_updates)
 
