@@ -25,6 +25,8 @@ from bulkio.api.client import Client
 from bulkio.cli.app import app
 from bulkio.config import DEFAULT_PAGE_SIZE, Settings
 from bulkio.export.table import export_table
+from bulkio.plan import plan
+from bulkio.run.apply import apply
 from bulkio.sandbox import Sandbox
 
 runner = CliRunner()
@@ -213,6 +215,21 @@ def test_batch_size_from_the_config_file_reaches_bulkio_apply(sandbox: Sandbox, 
     result = _run(["apply", str(sheet), "--resource", "customer", "--yes", "--batch-size", "2"], config)
     assert result.exit_code == 0, result.output
     assert len([m for m, _ in sandbox.requests if m == "POST"]) == 4
+
+
+def test_batch_size_from_the_config_file_reaches_the_python_apply(sandbox: Sandbox, tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """The same 7 creates through `bulkio.plan` and `bulkio.apply`, settings from the config file only."""
+    config = _config(tmp_path, sandbox, "batch_size = 3")
+    for name in _VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("BULKIO_CONFIG", str(config))
+    sheet = _new_customers_csv(tmp_path / "new.csv", 7)
+    with Client() as client:
+        assert client.settings.batch_size == 3
+        results = apply(client, plan(client, sheet, resource="customer"), root=tmp_path)
+    assert len(results.rows) == 7
+    assert len([m for m, _ in sandbox.requests if m == "POST"]) == 3
 
 
 def test_concurrency_from_the_config_file(sandbox: Sandbox, tmp_path: Path) -> None:

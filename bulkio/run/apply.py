@@ -582,10 +582,11 @@ def apply(client: Client, plan: Plan, *, batch_size: int | None = None, concurre
           bulk_updates: bool = False) -> Results:
     """Carry out `plan`; return every row's outcome. The run's journal goes to ``<root>/.bulkio/runs/<run-id>/``.
 
-    :param batch_size: rows per request (default: the resource's, 500).
+    :param batch_size: rows per request (default: the client's settings, i.e. ``batch_size`` in the config file,
+        else 500).
     :param concurrency: batches in flight at once (default: settings, 4).
-    :param check_stale: first re-read the rows the plan saw (as many requests as the plan's own fetch) and refuse if
-        the server changed them since; without it, guards still turn such rows into conflicts.
+    :param check_stale: first re-read the rows the plan writes and refuse if the server changed them since; without
+        it, guards still turn such rows into conflicts.
     :param bulk_updates: send updates with values of their own in two requests per batch (a read, then an upsert:
         `_Runner._bulk_update`) instead of a guarded PATCH per distinct body. The guard is then checked just before
         the write, not in it; rows deleted in between are deleted again. A key or server that will not upsert, or a
@@ -596,6 +597,7 @@ def apply(client: Client, plan: Plan, *, batch_size: int | None = None, concurre
         ``bulkio apply --resume <run>`` (or `resume`) finishes it.
     """
     plan.check_applicable()
+    batch_size = client.settings.batch_size if batch_size is None else batch_size  # the config file's, as the CLI
     if check_stale and plan.is_stale(client):
         raise PlanConflict("the server's rows changed since the plan was made: plan again")
     start, retries = client.requests_made, client.retries
