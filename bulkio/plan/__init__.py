@@ -20,8 +20,10 @@ rows it saw, so a stale plan can be refused.
 The package, in the order a plan is made: `rows` (the model: `Kind`, `RowPlan`, `FieldChange`, `Batch`,
 `Unchanged`), `model` (the `Plan`), `fetch` (what the decisions need from the server), `reader` (cells into API
 values and canonical forms), `diff` and `compare` (the vectorised three-way compare), `build` (rows into kinds, with
-guards), `make` (`plan` and `make_plan`: the phases), `report` (DataFrame, Markdown, JSON, XLSX), `html` (the review
-page and the notebook view) and `saved` (a plan kept in a file, to apply later exactly as reviewed).
+guards), `make` (`plan` and `make_plan`: the phases), `match` and `foreign` (sheets from other systems: rows
+matched on a natural key, headers read as columns, ``only`` and the blank rule, before and after the phases),
+`report` (DataFrame, Markdown, JSON, XLSX), `html` (the review page and the notebook view) and `saved` (a plan kept
+in a file, to apply later exactly as reviewed).
 """
 
 from .compare import Columns, columns, compared_columns, diff_rows
