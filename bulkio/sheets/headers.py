@@ -66,13 +66,17 @@ def _own(header: str, resource: Resource) -> bool:
 
 
 def closest(header: str, resource: Resource, n: int = 3) -> list[str]:
-    """The column names most like `header` (by name and by label, ignoring case and spacing), best first."""
+    """The column names most like `header` (by name and by label, ignoring case and spacing), best first: a column
+    whose name the header holds (``Customer Name`` holds ``name``, ``Phone Numbr`` ``phone``), longest first, then
+    the nearest spellings."""
     candidates: dict[str, str] = {}
     for column in resource.columns:
         for form in (column.name, column_label(column)):
             candidates.setdefault(_loose(form), column.name)
-    found = difflib.get_close_matches(_loose(header), list(candidates), n=n * 2, cutoff=0.5)
-    return list(dict.fromkeys(candidates[f] for f in found))[:n]
+    loose = _loose(header)
+    held = sorted((f for f in candidates if len(f) > 2 and f in loose), key=len, reverse=True)
+    found = difflib.get_close_matches(loose, list(candidates), n=n * 2, cutoff=0.5)
+    return list(dict.fromkeys(candidates[f] for f in [*held, *found]))[:n]
 
 
 @dataclass(frozen=True)

@@ -62,6 +62,8 @@ def test_two_headers_for_one_column_is_an_error_naming_both() -> None:
 def test_closest_names_by_name_and_label() -> None:
     assert closest("Phone Number", CUSTOMER)[0] == "phone"
     assert closest("Custmer Type", CUSTOMER)[0] == "customerTypeId"
+    assert closest("Customer Name", CUSTOMER)[0] == "name"  # the name it holds, not customerTypeId's spelling
+    assert closest("Fax Number", CUSTOMER)[0] == "fax"
     assert closest("zzzz", CUSTOMER) == []
 
 
