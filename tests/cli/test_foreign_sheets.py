@@ -95,3 +95,18 @@ def test_bad_options_are_one_line(sandbox: Sandbox, tmp_path: Path, option: list
     result = runner.invoke(app, ["plan", str(path), "--resource", "customer", "--map", "Customer Name=name",
                                  *option], env=_env(sandbox))
     assert result.exit_code == 1 and message in " ".join(result.output.split()), result.output
+
+
+def test_a_saved_plan_keeps_its_match(sandbox: Sandbox, tmp_path: Path) -> None:
+    path, known = _crm_export(sandbox, tmp_path / "crm.csv")
+    planned = runner.invoke(app, ["plan", str(path), "--resource", "customer", "--match", "name", "--map",
+                                  "Customer Name=name", "--map", "Tel=phone", "--save", "r.json"], env=_env(sandbox))
+    assert planned.exit_code == EXIT_CHANGES, planned.output
+    refused = runner.invoke(app, ["apply", "r.json", "--yes", "--match", "name"], env=_env(sandbox))
+    assert refused.exit_code == 2 and "a saved plan keeps the options" in " ".join(refused.output.split())
+    applied = runner.invoke(app, ["apply", "r.json", "--yes"], env=_env(sandbox))
+    assert applied.exit_code == 0, applied.output
+    assert {r["id"]: r for r in _mine(sandbox)}[known[0]["id"]]["phone"] == "+44 20 7946 0100"
+    again = runner.invoke(app, ["plan", str(path), "--resource", "customer", "--match", "name", "--map",
+                                "Customer Name=name", "--map", "Tel=phone"], env=_env(sandbox))
+    assert again.exit_code == 0 and "matched on name: 3 row(s)" in " ".join(again.output.split())
