@@ -126,6 +126,19 @@ def test_a_key_matching_several_server_rows_is_an_error_never_a_pick(sandbox: Sa
     assert not result.has_changes
 
 
+def test_a_key_of_several_columns(sandbox: Sandbox, client: Client, tmp_path: Path) -> None:
+    supplier = next(r for r in sandbox.rows("supplier") if r["companyId"] == sandbox.company_id)
+    path = _csv(tmp_path / "s.csv", ["name", "currencyCode", "phone"],
+                [[supplier["name"], supplier["currencyCode"], "+44 20 7946 0042"],
+                 [supplier["name"], "XXX" if supplier["currencyCode"] != "XXX" else "YYY", "+44 1"]])
+    result = plan(client, path, resource="supplier", match="name,currencyCode")
+    update = result.of(Kind.UPDATE)[0]
+    assert (update.key, update.row) == (supplier["id"], 2)
+    assert update.label == f"{supplier['name']} / {supplier['currencyCode']}"  # no natural key: the match key
+    assert [r.row for r in result.rows if r.kind is not Kind.UPDATE] == [3]  # the same name, another currency
+    assert any("matched on name+currencyCode: 1 row(s)" in w for w in result.warnings)
+
+
 def test_a_partial_sheet_is_labelled_by_its_match_key(sandbox: Sandbox, client: Client, tmp_path: Path) -> None:
     row = _mine(sandbox)[3]
     path = _csv(tmp_path / "c.csv", ["Readable ID", "website"], [[row["readableId"], "https://new.example.com"]])
