@@ -9,8 +9,9 @@ After (`finish`):
 - **blank cells**: in a sheet bulkio did not export, a blank cell leaves the field as it is (``blank="keep"``, the
   default there): such cells are taken out of the updates, and a row left with nothing to change is unchanged.
   ``blank="clear"`` clears the field. In bulkio's own export (it has the export snapshot, or its headers are the
-  columns' names and it has the id column) a blank cell where the export had a value is a clear, as always.
-  Columns the sheet does not have are never touched, whatever the rule;
+  columns' names and it has the id column) a blank cell where the export had a value is a clear, as always; a row
+  matched there has no exported values, so its blank cells leave their fields as they are. Columns the sheet does
+  not have are never touched, whatever the rule;
 - **only**: ``only={"create", "update"}`` (any subset of create, update, delete) lets the plan do only those; every
   other row that would write is *skipped*, with the reason;
 - **labels**: a row without a ``name`` (a partial sheet: the match key and a few columns) is labelled by its match
