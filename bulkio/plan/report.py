@@ -122,7 +122,7 @@ def to_markdown(plan: Plan, path: str | Path | None = None, *, limit: int = 50) 
         part = frame[frame["kind"] == kind.value]
         if part.empty:
             continue
-        count = part["row"].nunique() if kind is Kind.CREATE else part["key"].nunique(dropna=False)
+        count = len(part[["row", "key"]].drop_duplicates())  # a row is its Excel row or, missing, its key
         lines += ["", f"## {kind.value} ({count} rows)", "",
                   "| row | key | label | column | base | before | after | note |", "|---:|---|---|---|---|---|---|---|"]
         for rec in part.head(limit).to_dict("records"):

@@ -401,6 +401,14 @@ def test_markdown_is_capped(client: Client, tmp_path: Path) -> None:
     assert "... 28 more" in plan(client, path).to_markdown(limit=10)
 
 
+def test_markdown_counts_rows_without_an_id_one_by_one(client: Client, tmp_path: Path) -> None:
+    """Skipped new rows have no key: the heading counted them as one row (found trying a CRM list as a new user)."""
+    path = _export(client, tmp_path / "c.xlsx")
+    _edit(path, {}, append=[{"name": f"Broken New Ltd {n}", "taxPercent": 20} for n in range(4)])
+    markdown = plan(client, path, skip_invalid=True).to_markdown()
+    assert "## skipped (4 rows)" in markdown
+
+
 def test_to_excel_puts_before_and_after_side_by_side(mixed: Plan, tmp_path: Path) -> None:
     path = mixed.to_excel(tmp_path / "plan.xlsx")
     book = openpyxl.load_workbook(path)
