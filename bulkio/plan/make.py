@@ -122,7 +122,7 @@ def make_plan(client: Client, sh: Sheet, lookups: Mapping[str, Lookup], report: 
         warnings=(*sh.warnings, *notes), server_hash=state_hash(sh.resource, [server.rows[k] for k in written]),
         fetched=tuple(written), created_at=datetime.now(UTC).isoformat(timespec="seconds"),
         host=urlsplit(client.base_url).netloc, requests=client.requests_made - start, select=tuple(job.select),
-        scope=stale_scope(client, sh, server.scope, written, job.select))
+        scope=stale_scope(client, sh, server.scope, written, job.select), source_sha256=sh.sha256)
 
 
 @dataclass(frozen=True)
@@ -345,7 +345,7 @@ def _without_results(sh: Sheet) -> Sheet:
     keep = [i for i, status in enumerate(sh.frame["_status"]) if str(status).strip() != "deleted"]
     frame = sh.frame.iloc[keep].drop(columns=[c for c in RESULT_COLUMNS if c in sh.frame.columns])
     return Sheet(sh.file, sh.sheet, sh.resource, frame.reset_index(drop=True), [sh.rows[i] for i in keep], sh.meta,
-                 sh.base, sh.warnings)  # columns dropped: the reader's cell kinds no longer line up
+                 sh.base, sh.warnings, sha256=sh.sha256)  # columns dropped: the cell kinds no longer line up
 
 
 def _load(source: str | Path | Sheet | pd.DataFrame, resource: Resource | None, sheet: str | None) -> Sheet:

@@ -56,6 +56,9 @@ class Plan:
     scope: tuple[str, ...] | None = None
     """The export's filter, when the plan read the server through it and reading the rows it would write that way
     again takes fewer requests than by id (then `is_stale` does); None: by id."""
+    source_sha256: str | None = None
+    """The SHA-256 of the sheet file as the plan read it (None: a DataFrame, or a `Sheet` given in memory): what
+    a saved plan vouches for (`saved`)."""
 
     # ------------------------------------------------------------------ questions
     def of(self, kind: Kind) -> list[RowPlan]:

@@ -38,6 +38,7 @@ import numpy as np
 from .._version import __version__
 from ..api.catalog import resource_for
 from ..errors import ConfigError, PlanConflict, WorkbookError
+from ..sheets.read import file_sha256
 from ..validate.report import Issue, IssueCode, ValidationReport
 from .rows import FieldChange, Kind, RowPlan, Unchanged
 
@@ -45,7 +46,7 @@ if TYPE_CHECKING:
     from ..api.client import Client
     from .model import Plan
 
-__all__ = ["FORMAT", "SUFFIX", "VERSION", "SavedPlan", "file_sha256", "load_saved", "looks_saved", "save"]
+__all__ = ["FORMAT", "SUFFIX", "VERSION", "SavedPlan", "load_saved", "looks_saved", "save"]
 
 FORMAT = "bulkio-plan"
 """The ``format`` every saved plan names first: how a JSON file is known as one."""
@@ -108,15 +109,6 @@ def save(plan: Plan, path: str | Path) -> Path:
     return target
 
 
-def file_sha256(path: str | Path) -> str:
-    """The SHA-256 of a file's bytes, read in blocks (an export of 100,000 rows is tens of megabytes)."""
-    digest = hashlib.sha256()
-    with Path(path).open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _sheet_facts(plan: Plan) -> dict[str, Any] | None:
     """The sheet's path (as planned and absolute) and SHA-256; None for a plan of a DataFrame (no file)."""
     source = Path(plan.source)
@@ -125,11 +117,16 @@ def _sheet_facts(plan: Plan) -> dict[str, Any] | None:
     if not source.is_file():
         raise WorkbookError("the sheet this plan was made from is gone: a saved plan vouches for its sheet, so "
                             "plan it again, then save", file=plan.source)
-    modified = datetime.fromtimestamp(source.stat().st_mtime).astimezone()
-    if modified > datetime.fromisoformat(plan.created_at) + _MTIME_SLACK:
+    digest = file_sha256(source)
+    if plan.source_sha256 is not None:  # the bytes the plan read: any edit since differs, however soon
+        changed = digest != plan.source_sha256
+    else:  # a `Sheet` planned from memory: the file's time is all there is to go by
+        modified = datetime.fromtimestamp(source.stat().st_mtime).astimezone()
+        changed = modified > datetime.fromisoformat(plan.created_at) + _MTIME_SLACK
+    if changed:
         raise PlanConflict(f"{plan.source}: the sheet was changed after this plan was made ({plan.created_at}): "
                            "plan it again, then save")
-    return {"path": plan.source, "absolute": str(source.resolve()), "sha256": file_sha256(source)}
+    return {"path": plan.source, "absolute": str(source.resolve()), "sha256": digest}
 
 
 def _encode_plan(plan: Plan) -> dict[str, Any]:

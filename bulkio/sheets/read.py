@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import hashlib
 import html
 import json
 import re
@@ -24,7 +25,7 @@ import zipfile
 from bisect import bisect_left
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from itertools import chain
 from pathlib import Path
 from typing import Any
@@ -47,6 +48,7 @@ __all__ = [
     "CellKinds",
     "Sheet",
     "SheetXml",
+    "file_sha256",
     "read_sheet",
     "scan_sheet_xml",
     "sheet_xml_member",
@@ -74,6 +76,8 @@ class Sheet:
     :param kinds: what the reader learned of every cell of `frame` (`CellKinds`): its blank cells are None
         already, and validation need not visit every cell again to learn their kinds; None when not known (a CSV,
         a DataFrame).
+    :param sha256: the SHA-256 of the file's bytes as they were read (None: not read from a file). A saved plan
+        vouches for exactly these bytes: a sheet edited after it was read, even within the same second, differs.
     """
 
     file: str
@@ -85,6 +89,7 @@ class Sheet:
     base: Mapping[str, Mapping[str, Any]] | None = None
     warnings: list[str] = field(default_factory=list)
     kinds: CellKinds | None = None
+    sha256: str | None = None
 
 
 @dataclass(frozen=True)
@@ -680,8 +685,17 @@ def read_sheet(path: str | Path, resource: Resource | str | None = None, *, shee
     if not path.exists():
         raise WorkbookError("no such file", file=str(path))
     suffix = path.suffix.lower()
-    if suffix in (".xlsx", ".xlsm"):
-        return _read_xlsx(path, res, sheet)
-    if suffix in (".csv", ".txt", ".tsv"):
-        return _read_csv(path, res, max_csv_bytes)
-    raise WorkbookError("bulkio reads .xlsx and .csv files", file=str(path))
+    if suffix not in (".xlsx", ".xlsm", ".csv", ".txt", ".tsv"):
+        raise WorkbookError("bulkio reads .xlsx and .csv files", file=str(path))
+    digest = file_sha256(path)  # before the cells: an edit saved while they are read makes the two disagree
+    read = _read_xlsx(path, res, sheet) if suffix in (".xlsx", ".xlsm") else _read_csv(path, res, max_csv_bytes)
+    return replace(read, sha256=digest)
+
+
+def file_sha256(path: str | Path) -> str:
+    """The SHA-256 of a file's bytes, read in blocks (an export of 100,000 rows is tens of megabytes)."""
+    digest = hashlib.sha256()
+    with Path(path).open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

@@ -173,7 +173,9 @@ def test_a_sheet_changed_or_gone_between_plan_and_save_is_not_saved(client: Clie
     edit_sheet(path, {(2, "logo"): "reviewed.png"})
     result = plan(client, path)
     later = time.time() + 5
-    os.utime(path, (later, later))
+    os.utime(path, (later, later))  # touched, not changed: the bytes the plan read are what the file holds
+    result.save(tmp_path / "touched.json").unlink()
+    edit_sheet(path, {(3, "logo"): "edited within the second.png"})  # the plan's time could not tell this one
     with pytest.raises(PlanConflict, match="changed after this plan was made"):
         result.save(tmp_path / "review.json")
     path.unlink()
