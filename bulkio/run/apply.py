@@ -30,17 +30,17 @@ import math
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 from ..api.catalog import resource_for
-from ..api.query import encoded_length, guarded_filters, in_
+from ..api.query import guarded_filters, in_
 from ..errors import ApiError, ApplyError, PlanConflict, TransportError
-from ..plan import Batch, Kind, Plan, RowPlan
+from ..plan import Kind, Plan, RowPlan
 from ..resources import RESOURCES, ColumnType, Resource
 from ..sheets.values import normalize
+from .batches import JournalRow, bulk_batches, guarded_chunks, journal_batches, split_batch, unwritten_rows
 from .journal import Journal, find_run
 from .results import Results, RowResult, Status
 
@@ -65,30 +65,6 @@ _BULK_SLOWER = 50
 
 class _Stop(Exception):
     """Stop the run (the journal knows how far it got)."""
-
-
-@dataclass(frozen=True)
-class _Row:
-    """A row as the journal stores it."""
-
-    row: int | None
-    key: str | None
-    label: str | None
-    body: dict[str, Any]
-    guard: dict[str, Any]
-    before: dict[str, Any]
-
-    @classmethod
-    def of(cls, r: RowPlan) -> _Row:
-        return cls(r.row, r.key, r.label, dict(r.body), dict(r.guard), {c.column: c.before for c in r.changes})
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"row": self.row, "key": self.key, "label": self.label, "body": self.body, "guard": self.guard,
-                "before": self.before}
-
-
-_Guarded = TypeVar("_Guarded", RowPlan, _Row)
-"""A plan's row or a journal's: both carry a key, a guard and an Excel row, all a guarded PATCH needs."""
 
 
 def cascades(resource: Resource) -> list[tuple[Resource, str]]:
@@ -133,7 +109,7 @@ class _Runner:
             self.progress(kind, done, total)
 
     # ------------------------------------------------------------------ one request each
-    def _create(self, rows: list[_Row], tx_rollback: bool = False) -> list[RowResult]:
+    def _create(self, rows: list[JournalRow], tx_rollback: bool = False) -> list[RowResult]:
         """POST the rows as one array (the company filled in where the table has one); record the new ids for
         undo."""
         res = self.resource
@@ -164,7 +140,7 @@ class _Runner:
                                                                                                    strict=True)]})
         return out
 
-    def _update(self, rows: list[_Row], body: Mapping[str, Any], tx_rollback: bool = False) -> list[RowResult]:
+    def _update(self, rows: list[JournalRow], body: Mapping[str, Any], tx_rollback: bool = False) -> list[RowResult]:
         """One guarded PATCH for rows sharing `body`: the rows the server returns were updated, the others changed
         since the plan and are conflicts."""
         res = self.resource
@@ -187,13 +163,13 @@ class _Runner:
         self._journal_updated([r for r in rows if r.key in changed])
         return out
 
-    def _journal_updated(self, rows: list[_Row]) -> None:
+    def _journal_updated(self, rows: list[JournalRow]) -> None:
         """What undoing these updated rows needs: the values they held, and the ones written (each row's own)."""
         if rows:
             self.journal.undo({"kind": "updated", "rows": [{"key": r.key, "before": r.before, "after": dict(r.body)}
                                                            for r in rows]})
 
-    def _delete(self, rows: list[_Row], tx_rollback: bool = False) -> list[RowResult]:
+    def _delete(self, rows: list[JournalRow], tx_rollback: bool = False) -> list[RowResult]:
         """Delete rows that are still as the plan saw them (their `guard`).
 
         The rows are read first (undo needs them whole, with the rows the database deletes along with them, ON
@@ -272,7 +248,7 @@ class _Runner:
             self.client.update(res, [(res.key, f"eq.{ident}")], values, returning=False)
         self.journal.undo({"kind": "restored", "ids": sorted(keys)})
 
-    def send(self, kind: Kind, rows: list[_Row], body: Mapping[str, Any], tx_rollback: bool = False
+    def send(self, kind: Kind, rows: list[JournalRow], body: Mapping[str, Any], tx_rollback: bool = False
              ) -> list[RowResult]:
         """One batch; a data error splits it until the bad rows are found (each gets its error in words)."""
         try:
@@ -287,7 +263,7 @@ class _Runner:
             return _bisected(rows, exc, lambda part: self.send(kind, part, body, tx_rollback))
 
     # ------------------------------------------------------------------ batches
-    def run_batch(self, number: int, kind: Kind, rows: list[_Row], body: Mapping[str, Any], bulk: bool = False
+    def run_batch(self, number: int, kind: Kind, rows: list[JournalRow], body: Mapping[str, Any], bulk: bool = False
                   ) -> list[RowResult]:
         """Send one batch between its ``sent`` and ``done`` events; a failure that is not the rows' stops the run."""
         if self.stopped:
@@ -304,7 +280,8 @@ class _Runner:
         self._tick(kind.value, len(rows))
         return results
 
-    def run(self, batches: Sequence[tuple[int, Kind, list[_Row], dict[str, Any], bool]]) -> dict[int, list[RowResult]]:
+    def run(self, batches: Sequence[tuple[int, Kind, list[JournalRow], dict[str, Any], bool]]
+            ) -> dict[int, list[RowResult]]:
         """Creates, then updates, then deletes; the batches of one kind run concurrently."""
         out: dict[int, list[RowResult]] = {}
         for kind in (Kind.CREATE, Kind.UPDATE, Kind.DELETE):
@@ -323,7 +300,7 @@ class _Runner:
         return out
 
     # ------------------------------------------------------------------ bulk updates (opt-in)
-    def _bulk_update(self, number: int, rows: list[_Row]) -> list[RowResult]:
+    def _bulk_update(self, number: int, rows: list[JournalRow]) -> list[RowResult]:
         """Updates each with a value of its own, in two requests (more for the read when the ids fill the URL
         budget): read the batch's rows and check each guard here (a row that fails is a conflict, not written),
         then upsert the rest (`_upsert`).
@@ -346,7 +323,7 @@ class _Runner:
             out.update((result.key, result) for result in self._upsert(ready, current))
         return [out[r.key] for r in rows]
 
-    def _upsert(self, rows: list[_Row], current: Mapping[str, Mapping[str, Any]]) -> list[RowResult]:
+    def _upsert(self, rows: list[JournalRow], current: Mapping[str, Mapping[str, Any]]) -> list[RowResult]:
         """One upsert for rows whose guards held a moment ago; a server that will not upsert (a key without insert
         rights, an older server) gets guarded PATCHes instead, said once; a data error splits the rows in halves
         as `send` does."""
@@ -371,7 +348,7 @@ class _Runner:
             self.warnings.append(line)
         log.warning("bulkio: %s", line)
 
-    def _upsert_once(self, rows: list[_Row], current: Mapping[str, Mapping[str, Any]]) -> list[RowResult]:
+    def _upsert_once(self, rows: list[JournalRow], current: Mapping[str, Mapping[str, Any]]) -> list[RowResult]:
         """Upsert the rows: the key, the NOT NULL columns as just read and the changed columns (``columns=`` lists
         exactly these, so nothing else is written), ``updatedAt`` as a PATCH sets it. A returned row whose
         `bulk_marker` differs from the one read is a row someone deleted in between, which the upsert inserted
@@ -411,19 +388,20 @@ class _Runner:
         self.client.delete(res, guarded_filters(res.key, [(key, {marker: value}) for key, value in rows]),
                            returning=False, max_affected=len(rows))
 
-    def _patch_groups(self, rows: list[_Row]) -> list[RowResult]:
+    def _patch_groups(self, rows: list[JournalRow]) -> list[RowResult]:
         """The default path for a bulk batch: a guarded PATCH per distinct body, each cut under the URL budget."""
-        groups: dict[str, list[_Row]] = {}
+        groups: dict[str, list[JournalRow]] = {}
         for r in rows:
             groups.setdefault(json.dumps(r.body, sort_keys=True, default=str), []).append(r)
         out = []
         for members in groups.values():
-            for chunk in _guarded_chunks(self.client, self.resource, members):
+            for chunk in guarded_chunks(self.client, self.resource, members):
                 out += self.send(Kind.UPDATE, chunk, chunk[0].body)
         return out
 
 
-def _bisected(rows: list[_Row], exc: ApiError, again: Callable[[list[_Row]], list[RowResult]]) -> list[RowResult]:
+def _bisected(rows: list[JournalRow], exc: ApiError, again: Callable[[list[JournalRow]], list[RowResult]]
+              ) -> list[RowResult]:
     """After a data error (`exc`): a single row failed, with the server's error in words; more rows are sent again
     in halves (`again`), until the bad rows are found and the others applied."""
     if len(rows) == 1:
@@ -433,8 +411,8 @@ def _bisected(rows: list[_Row], exc: ApiError, again: Callable[[list[_Row]], lis
     return [*again(rows[:half]), *again(rows[half:])]
 
 
-def _against_read(res: Resource, rows: list[_Row], current: Mapping[str, Mapping[str, Any]],
-                  gone: tuple[Status, str], changed: str) -> tuple[dict[str | None, RowResult], list[_Row]]:
+def _against_read(res: Resource, rows: list[JournalRow], current: Mapping[str, Mapping[str, Any]],
+                  gone: tuple[Status, str], changed: str) -> tuple[dict[str | None, RowResult], list[JournalRow]]:
     """Rows checked against what was just read, as a guarded write would check them: (the outcomes of rows gone
     (`gone`: status and why) or whose guard no longer holds (a conflict, `changed` saying why), the rows to write)."""
     out: dict[str | None, RowResult] = {}
@@ -480,7 +458,7 @@ def bulk_marker(resource: Resource) -> str | None:
     return None
 
 
-def _bulk_columns(resource: Resource, rows: Sequence[_Row]) -> list[str]:
+def _bulk_columns(resource: Resource, rows: Sequence[JournalRow]) -> list[str]:
     """What one upsert writes: the key, the NOT NULL columns without a default (every proposed row needs them),
     the columns the rows change, ``updatedAt``. Rows of one bulk batch change the same columns (`_bulk_batches`),
     so no row writes a column it does not change, but for the NOT NULL ones."""
@@ -492,7 +470,7 @@ def _bulk_columns(resource: Resource, rows: Sequence[_Row]) -> list[str]:
     return list(names)
 
 
-def _bulk_select(resource: Resource, rows: Sequence[_Row | RowPlan]) -> list[str]:
+def _bulk_select(resource: Resource, rows: Sequence[JournalRow | RowPlan]) -> list[str]:
     """What a bulk batch's read asks for: the key, the marker, the NOT NULL columns and the guarded ones."""
     marker = bulk_marker(resource)
     names = dict.fromkeys([resource.key, *([marker] if marker else []),
@@ -500,80 +478,6 @@ def _bulk_select(resource: Resource, rows: Sequence[_Row | RowPlan]) -> list[str
     for r in rows:
         names.update(dict.fromkeys(c for c in (*r.body, *r.guard) if c in resource))
     return list(names)
-
-
-# ------------------------------------------------------------------------------------------------ planning batches
-def _split(client: Client, resource: Resource, batch: Batch) -> list[list[RowPlan]]:
-    """Updates and deletes: requests whose URL (ids, guards) keeps under the URL budget."""
-    if batch.kind is Kind.CREATE:
-        return [list(batch.rows)]
-    if batch.kind is Kind.DELETE:
-        by_key = {r.key: r for r in batch.rows}
-        params = [("select", resource.key)]
-        return [[by_key[k] for k in chunk] for chunk in client.split_in(resource, resource.key, batch.keys, params)]
-    return _guarded_chunks(client, resource, list(batch.rows))
-
-
-def _guarded_chunks(client: Client, resource: Resource, rows: list[_Guarded]) -> list[list[_Guarded]]:
-    """Rows sharing a patch body, in guarded PATCHes whose URL (ids and guards) keeps under the URL budget."""
-    room = client.settings.url_budget - len(client.base_url) - len(resource.path) - 1 - \
-        encoded_length([("select", resource.key)]) - 1
-
-    def fits(chunk: list[_Guarded]) -> bool:
-        return encoded_length(guarded_filters(resource.key, [(r.key or "", r.guard) for r in chunk])) <= room
-
-    out: list[list[_Guarded]] = []
-    pending = list(rows)
-    while pending:  # grow a request while it fits (doubling, then halving back), rows with one guard adjoining
-        size, best = 1, 0
-        while size <= len(pending) and fits(pending[:size]):
-            best, size = size, size * 2
-        low, high = best, min(size, len(pending) + 1)
-        while high - low > 1:
-            middle = (low + high) // 2
-            low, high = (middle, high) if fits(pending[:middle]) else (low, middle)
-        if low == 0:
-            raise ApplyError(f"row {pending[0].row}: its guard is too long for one request URL")
-        out.append(pending[:low])
-        pending = pending[low:]
-    return out
-
-
-def _bulk_batches(plan: Plan, batch_size: int | None) -> list[list[RowPlan]]:
-    """The plan's updates for the bulk path: rows changing the same columns together (so that an upsert writes no
-    column a row does not change), `batch_size` at most: one upsert each, after a read of its rows (as many
-    requests as the URL budget needs for their ids: `Client.in_chunks`)."""
-    size = batch_size or plan.resource.batch_size
-    groups: dict[tuple[str, ...], list[RowPlan]] = {}
-    for r in plan.of(Kind.UPDATE):
-        groups.setdefault(tuple(sorted(r.body)), []).append(r)
-    return [members[start:start + size] for members in groups.values() for start in range(0, len(members), size)]
-
-
-def _journal_batches(client: Client, plan: Plan, batch_size: int | None, bulk_updates: bool = False
-                     ) -> list[dict[str, Any]]:
-    """The plan's batches as they will be sent (each cut under the URL budget), numbered for the journal: fixed
-    before the first request, so that resume knows every batch and its rows, whatever happened to them. With
-    `bulk_updates`, updates are bulk batches (``"bulk": true``: each row carries its own body)."""
-    out: list[dict[str, Any]] = []
-    for batch in plan.batches(batch_size):
-        if bulk_updates and batch.kind is Kind.UPDATE:
-            continue
-        for chunk in _split(client, plan.resource, batch):
-            out.append({"n": len(out), "kind": batch.kind.value, "body": dict(batch.body),
-                        "rows": [_Row.of(r).to_dict() for r in chunk]})
-    if bulk_updates:  # numbered after the others: the runner still sends creates, then updates, then deletes
-        for chunk in _bulk_batches(plan, batch_size):
-            out.append({"n": len(out), "kind": Kind.UPDATE.value, "body": {}, "bulk": True,
-                        "rows": [_Row.of(r).to_dict() for r in chunk]})
-    return out
-
-
-def _unwritten(plan: Plan) -> list[dict[str, Any]]:
-    """The plan's rows no batch carries, with the status they end with."""
-    status = {Kind.CONFLICT: Status.CONFLICT, Kind.SKIPPED: Status.SKIPPED, Kind.UNCHANGED: Status.UNCHANGED}
-    return [RowResult(r.row, r.key, status[r.kind], r.label, r.key, error=r.reason or None).to_dict()
-            for r in plan.rows if r.kind in status]
 
 
 # ------------------------------------------------------------------------------------------------ entry points
@@ -612,7 +516,7 @@ def apply(client: Client, plan: Plan, *, batch_size: int | None = None, concurre
         "host": plan.host, "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "plan": {"created_at": plan.created_at, "server_hash": plan.server_hash, "three_way": plan.three_way,
                  "counts": {k.value: n for k, n in plan.counts().items()}},
-        "batches": _journal_batches(client, plan, batch_size, bulk_updates), "other": _unwritten(plan),
+        "batches": journal_batches(client, plan, batch_size, bulk_updates), "other": unwritten_rows(plan),
         "warnings": warnings,
     }
     journal = Journal.create(root, header)
@@ -654,7 +558,7 @@ def _execute(client: Client, journal: Journal, concurrency: int | None, progress
         number, kind = batch["n"], Kind(batch["kind"])
         if number in finished:
             continue
-        rows = [_Row(**r) for r in batch["rows"]]
+        rows = [JournalRow(**r) for r in batch["rows"]]
         if number in sent:  # sent, outcome never recorded: ask the server what happened
             settled, rows = _reconcile(client, resource, kind, rows, seen.get(number))
             if settled:
@@ -681,11 +585,11 @@ def _record_settled(journal: Journal, kind: Kind, batch: Mapping[str, Any], sett
     happened before the answer was lost, so the run must be able to revert them like any other."""
     journal.append({"event": "reconciled", "batch": batch["n"], "results": [r.to_dict() for r in settled]})
     if kind is Kind.CREATE:
-        bodies = {r.row: r.body for r in [_Row(**x) for x in batch["rows"]]}
+        bodies = {r.row: r.body for r in [JournalRow(**x) for x in batch["rows"]]}
         journal.undo({"kind": "created", "rows": [{"id": r.id, "body": bodies.get(r.row, {})}
                                                   for r in settled if r.status is Status.CREATED]})
     elif kind is Kind.UPDATE:  # applied before the answer was lost: undo needs what they held
-        sent_rows = {r.key: r for r in [_Row(**x) for x in batch["rows"]]}
+        sent_rows = {r.key: r for r in [JournalRow(**x) for x in batch["rows"]]}
         done = [sent_rows[r.key] for r in settled if r.status is Status.UPDATED and r.key in sent_rows]
         if done:
             journal.undo({"kind": "updated", "rows": [{"key": r.key, "before": r.before, "after": dict(r.body)}
@@ -711,8 +615,8 @@ def _row_outcomes(header: Mapping[str, Any], finished: Mapping[int, list[RowResu
     return rows
 
 
-def _reconcile(client: Client, resource: Resource, kind: Kind, rows: list[_Row], seen: Mapping[str, Any] | None
-               ) -> tuple[list[RowResult], list[_Row]]:
+def _reconcile(client: Client, resource: Resource, kind: Kind, rows: list[JournalRow], seen: Mapping[str, Any] | None
+               ) -> tuple[list[RowResult], list[JournalRow]]:
     """(rows whose outcome the server shows, rows still to send) for a batch whose outcome is unknown.
 
     :param seen: a bulk batch's journaled read (each row's `bulk_marker` then), when the read happened: a row whose
@@ -752,7 +656,8 @@ def _reconcile(client: Client, resource: Resource, kind: Kind, rows: list[_Row],
     return done, left
 
 
-def _reconcile_creates(client: Client, res: Resource, rows: list[_Row]) -> tuple[list[RowResult], list[_Row]]:
+def _reconcile_creates(client: Client, res: Resource, rows: list[JournalRow]
+                       ) -> tuple[list[RowResult], list[JournalRow]]:
     """Creates of a batch whose outcome is unknown, looked up by natural key: found rows were created."""
     natural = res.natural_key[0] if res.natural_key else None
     if natural is None:
@@ -802,8 +707,8 @@ def update_requests(client: Client, plan: Plan, batch_size: int | None = None, *
     if bulk_updates:
         res = plan.resource
         return sum(1 + len(client.in_chunks(res, res.key, [r.key for r in chunk], _bulk_select(res, chunk)))
-                   for chunk in _bulk_batches(plan, batch_size))
-    return sum(len(_split(client, plan.resource, b)) for b in plan.batches(batch_size) if b.kind is Kind.UPDATE)
+                   for chunk in bulk_batches(plan, batch_size))
+    return sum(len(split_batch(client, plan.resource, b)) for b in plan.batches(batch_size) if b.kind is Kind.UPDATE)
 
 
 def pace_note(client: Client, plan: Plan, batch_size: int | None = None, *, bulk_updates: bool = False
@@ -843,8 +748,8 @@ def server_check(client: Client, plan: Plan, *, batch_size: int | None = None) -
     runner = _Runner(client, plan.resource, _NullJournal(), concurrency=1, progress=None)
     failed: list[RowResult] = []
     for batch in plan.batches(batch_size):
-        for chunk in _split(client, plan.resource, batch):
-            rows = [_Row.of(r) for r in chunk]
+        for chunk in split_batch(client, plan.resource, batch):
+            rows = [JournalRow.of(r) for r in chunk]
             results = runner.send(batch.kind, rows, batch.body, tx_rollback=True)
             failed += [r for r in results if r.status is Status.FAILED]
     return True, failed
