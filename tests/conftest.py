@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -20,3 +21,10 @@ def sandbox(sandbox_server: Sandbox) -> Sandbox:
     """The session's sandbox, reset: seeded rows, all switches off, empty request log."""
     sandbox_server.reset()
     return sandbox_server
+
+
+@pytest.fixture
+def in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Run in `tmp_path`, for tests of commands: runs write ``.bulkio/runs`` under the working directory."""
+    monkeypatch.chdir(tmp_path)
+    return tmp_path

@@ -13,16 +13,12 @@ from typer.testing import CliRunner
 from bulkio.cli.app import EXIT_CHANGES, app
 from bulkio.sandbox import Sandbox
 
+from ..commands import cli_env
+
 runner = CliRunner()
 
 
-@pytest.fixture(autouse=True)
-def _in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.chdir(tmp_path)  # runs write .bulkio/runs under the working directory
-
-
-def _env(sandbox: Sandbox) -> dict[str, str]:
-    return {"BULKIO_BASE_URL": sandbox.url, "BULKIO_API_KEY": sandbox.api_key, "BULKIO_CONFIG": "", "COLUMNS": "200"}
+pytestmark = pytest.mark.usefixtures("in_tmp")
 
 
 def _mine(sandbox: Sandbox) -> list[dict[str, Any]]:
@@ -45,7 +41,7 @@ def test_plan_a_crm_list_on_its_names(sandbox: Sandbox, tmp_path: Path) -> None:
     path, _ = _crm_export(sandbox, tmp_path / "crm.csv")
     args = ["plan", str(path), "--resource", "customer", "--match", "name", "--map", "Customer Name=name",
             "--map", "Tel=phone", "--save-mapping", "crm.toml"]
-    result = runner.invoke(app, args, env=_env(sandbox))
+    result = runner.invoke(app, args, env=cli_env(sandbox))
     assert result.exit_code == EXIT_CHANGES, result.output
     out = " ".join(result.output.split())
     assert "matched on name: 2 row(s) to existing customer rows (rows 2-3); 1 row(s) matched nothing (rows 4)" in out
@@ -54,7 +50,7 @@ def test_plan_a_crm_list_on_its_names(sandbox: Sandbox, tmp_path: Path) -> None:
     saved = (tmp_path / "crm.toml").read_text(encoding="utf-8")
     assert '"Customer Name" = "name"' in saved and '"Web Site" = "website"' in saved
     again = runner.invoke(app, ["plan", str(path), "--resource", "customer", "--match", "name", "--mapping",
-                                "crm.toml"], env=_env(sandbox))
+                                "crm.toml"], env=cli_env(sandbox))
     assert again.exit_code == EXIT_CHANGES and " ".join(again.output.split()).count("(mapped)") == 3
 
 
@@ -62,7 +58,7 @@ def test_apply_only_updates_keeps_blank_cells(sandbox: Sandbox, tmp_path: Path) 
     path, known = _crm_export(sandbox, tmp_path / "crm.csv")
     result = runner.invoke(app, ["apply", str(path), "--resource", "customer", "--match", "name", "--map",
                                  "Customer Name=name", "--map", "Tel=phone", "--only", "update", "--yes"],
-                           env=_env(sandbox))
+                           env=cli_env(sandbox))
     assert result.exit_code == 0, result.output
     assert "only update: 1 row(s) that would create/delete were skipped" in " ".join(result.output.split())
     now = {r["id"]: r for r in _mine(sandbox)}
@@ -77,7 +73,7 @@ def test_blank_clear_clears(sandbox: Sandbox, tmp_path: Path) -> None:
     path, known = _crm_export(sandbox, tmp_path / "crm.csv")
     result = runner.invoke(app, ["apply", str(path), "--resource", "customer", "--match", "name", "--map",
                                  "Customer Name=name", "--map", "Tel=phone", "--blank", "clear", "--only", "update",
-                                 "--yes"], env=_env(sandbox))
+                                 "--yes"], env=cli_env(sandbox))
     assert result.exit_code == 0, result.output
     assert {r["id"]: r for r in _mine(sandbox)}[known[1]["id"]]["phone"] is None
 
@@ -93,20 +89,20 @@ def test_blank_clear_clears(sandbox: Sandbox, tmp_path: Path) -> None:
 def test_bad_options_are_one_line(sandbox: Sandbox, tmp_path: Path, option: list[str], message: str) -> None:
     path, _ = _crm_export(sandbox, tmp_path / "crm.csv")
     result = runner.invoke(app, ["plan", str(path), "--resource", "customer", "--map", "Customer Name=name",
-                                 *option], env=_env(sandbox))
+                                 *option], env=cli_env(sandbox))
     assert result.exit_code == 1 and message in " ".join(result.output.split()), result.output
 
 
 def test_a_saved_plan_keeps_its_match(sandbox: Sandbox, tmp_path: Path) -> None:
     path, known = _crm_export(sandbox, tmp_path / "crm.csv")
     planned = runner.invoke(app, ["plan", str(path), "--resource", "customer", "--match", "name", "--map",
-                                  "Customer Name=name", "--map", "Tel=phone", "--save", "r.json"], env=_env(sandbox))
+                                  "Customer Name=name", "--map", "Tel=phone", "--save", "r.json"], env=cli_env(sandbox))
     assert planned.exit_code == EXIT_CHANGES, planned.output
-    refused = runner.invoke(app, ["apply", "r.json", "--yes", "--match", "name"], env=_env(sandbox))
+    refused = runner.invoke(app, ["apply", "r.json", "--yes", "--match", "name"], env=cli_env(sandbox))
     assert refused.exit_code == 2 and "a saved plan keeps the options" in " ".join(refused.output.split())
-    applied = runner.invoke(app, ["apply", "r.json", "--yes"], env=_env(sandbox))
+    applied = runner.invoke(app, ["apply", "r.json", "--yes"], env=cli_env(sandbox))
     assert applied.exit_code == 0, applied.output
     assert {r["id"]: r for r in _mine(sandbox)}[known[0]["id"]]["phone"] == "+44 20 7946 0100"
     again = runner.invoke(app, ["plan", str(path), "--resource", "customer", "--match", "name", "--map",
-                                "Customer Name=name", "--map", "Tel=phone"], env=_env(sandbox))
+                                "Customer Name=name", "--map", "Tel=phone"], env=cli_env(sandbox))
     assert again.exit_code == 0 and "matched on name: 3 row(s)" in " ".join(again.output.split())

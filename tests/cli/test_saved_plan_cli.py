@@ -17,22 +17,15 @@ from bulkio.plan import Plan
 from bulkio.resources import CUSTOMER
 from bulkio.sandbox import Sandbox
 
+from ..commands import cli_env, exported
 from ..workbooks import cell, edit_sheet
-from .test_cli_import import _exported
 
 runner = CliRunner()
 LOOKUPS = {f"/{c.reference.table}" for c in CUSTOMER.columns if c.reference is not None and c.reference.label}
 """The reference tables a plan reads for labels (a saved plan needs none of them)."""
 
 
-@pytest.fixture(autouse=True)
-def _in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.chdir(tmp_path)  # runs write .bulkio/runs under the working directory
-
-
-def _env(sandbox: Sandbox, url: str | None = None) -> dict[str, str]:
-    return {"BULKIO_BASE_URL": url or sandbox.url, "BULKIO_API_KEY": sandbox.api_key, "BULKIO_CONFIG": "",
-            "COLUMNS": "200"}
+pytestmark = pytest.mark.usefixtures("in_tmp")
 
 
 def _mine(sandbox: Sandbox) -> dict[str, dict[str, Any]]:
@@ -43,9 +36,9 @@ def _mine(sandbox: Sandbox) -> dict[str, dict[str, Any]]:
 def _saved(sandbox: Sandbox, tmp_path: Path, edits: dict[tuple[int, str], Any],
            append: list[dict[str, Any]] | None = None, name: str = "review.bulkio-plan.json") -> tuple[Path, Path]:
     """An edited export, planned and saved with `bulkio plan --save`: (sheet, saved plan)."""
-    sheet = _exported(sandbox, tmp_path / "c.xlsx", edits, append)
+    sheet = exported(sandbox, tmp_path / "c.xlsx", edits, append)
     saved = tmp_path / name
-    result = runner.invoke(app, ["plan", str(sheet), "--save", str(saved)], env=_env(sandbox))
+    result = runner.invoke(app, ["plan", str(sheet), "--save", str(saved)], env=cli_env(sandbox))
     assert result.exit_code == EXIT_CHANGES, result.output
     assert f"saved the plan to {saved}" in result.output and saved.exists()
     return sheet, saved
@@ -54,7 +47,7 @@ def _saved(sandbox: Sandbox, tmp_path: Path, edits: dict[tuple[int, str], Any],
 def _refused(sandbox: Sandbox, args: list[str], url: str | None = None) -> str:
     """Run `bulkio apply ARGS`, which must fail in one line with nothing written; return its output."""
     before, start = _mine(sandbox), len(sandbox.requests)
-    result = runner.invoke(app, ["apply", *args, "--yes"], env=_env(sandbox, url))
+    result = runner.invoke(app, ["apply", *args, "--yes"], env=cli_env(sandbox, url=url))
     assert result.exit_code == 1, result.output
     assert "Traceback" not in result.output and result.output.startswith("error:"), result.output
     assert result.output.count("error:") == 1  # one message (rich wraps it at the terminal's width)
@@ -75,7 +68,7 @@ def test_plan_save_then_apply_writes_what_was_reviewed_without_a_second_plan(san
         assert not loaded.is_stale(client)
         stale_check = client.requests_made - start
     start = len(sandbox.requests)
-    result = runner.invoke(app, ["apply", str(saved), "--yes"], env=_env(sandbox))
+    result = runner.invoke(app, ["apply", str(saved), "--yes"], env=cli_env(sandbox))
     assert result.exit_code == 0, result.output
     requests = sandbox.requests[start:]
     assert not [p for _, p in requests if p.split("?")[0] in LOOKUPS or p == "/"]  # no lookups, no catalog
@@ -91,14 +84,14 @@ def test_plan_save_then_apply_writes_what_was_reviewed_without_a_second_plan(san
     run = next(line.split()[-1] for line in result.output.splitlines() if line.startswith("undo with:"))
     header = json.loads((tmp_path / ".bulkio" / "runs" / run / "run.json").read_text())
     assert header["source"] == str(sheet)
-    result = runner.invoke(app, ["undo", run, "--yes"], env=_env(sandbox))
+    result = runner.invoke(app, ["undo", run, "--yes"], env=cli_env(sandbox))
     assert result.exit_code == 0, result.output
     assert _mine(sandbox) == before
 
 
 def test_a_saved_plan_is_known_by_its_content_whatever_its_name(sandbox: Sandbox, tmp_path: Path) -> None:
     sheet, saved = _saved(sandbox, tmp_path, {(2, "logo"): "named.png"}, name="review.txt")
-    result = runner.invoke(app, ["apply", str(saved), "--yes"], env=_env(sandbox))
+    result = runner.invoke(app, ["apply", str(saved), "--yes"], env=cli_env(sandbox))
     assert result.exit_code == 0, result.output
     assert _mine(sandbox)[cell(sheet, 2, "id")]["logo"] == "named.png"
 
@@ -108,7 +101,7 @@ def test_a_row_changed_on_the_server_since_the_save_is_a_conflict_and_the_rest_a
     sheet, saved = _saved(sandbox, tmp_path, {(2, "phone"): "+1 555 0201", (3, "phone"): "+1 555 0202"})
     changed, other = cell(sheet, 2, "id"), cell(sheet, 3, "id")
     sandbox.concurrent_edit("customer", changed, {"phone": "+1 555 9998"})
-    result = runner.invoke(app, ["apply", str(saved), "--yes"], env=_env(sandbox))
+    result = runner.invoke(app, ["apply", str(saved), "--yes"], env=cli_env(sandbox))
     assert result.exit_code == EXIT_CONFLICTS, result.output
     output = " ".join(result.output.split())
     assert "the server changed since this plan was made" in output and "conflict" in output
@@ -129,7 +122,7 @@ def test_a_missing_sheet_is_refused_unless_without_sheet(sandbox: Sandbox, tmp_p
     sheet.unlink()
     output = _refused(sandbox, [str(saved)])
     assert str(saved) in output and "gone" in output and "--without-sheet" in output
-    result = runner.invoke(app, ["apply", str(saved), "--yes", "--without-sheet"], env=_env(sandbox))
+    result = runner.invoke(app, ["apply", str(saved), "--yes", "--without-sheet"], env=cli_env(sandbox))
     assert result.exit_code == 0, result.output
     assert _mine(sandbox)[key]["logo"] == "no sheet.png" and not (tmp_path / "c.results.xlsx").exists()
     assert "gone (--without-sheet)" in " ".join(result.output.split())
@@ -151,10 +144,10 @@ def test_a_bad_saved_plan_is_refused_in_one_line(sandbox: Sandbox, tmp_path: Pat
 
 def test_plan_options_cannot_be_given_again_with_a_saved_plan(sandbox: Sandbox, tmp_path: Path) -> None:
     _, saved = _saved(sandbox, tmp_path, {(2, "logo"): "options.png"})
-    result = runner.invoke(app, ["apply", str(saved), "--yes", "--skip-invalid"], env=_env(sandbox))
+    result = runner.invoke(app, ["apply", str(saved), "--yes", "--skip-invalid"], env=cli_env(sandbox))
     assert result.exit_code == 2 and "--skip-invalid" in result.output
-    sheet = _exported(sandbox, tmp_path / "d.xlsx")
-    result = runner.invoke(app, ["apply", str(sheet), "--yes", "--without-sheet"], env=_env(sandbox))
+    sheet = exported(sandbox, tmp_path / "d.xlsx")
+    result = runner.invoke(app, ["apply", str(sheet), "--yes", "--without-sheet"], env=cli_env(sandbox))
     assert result.exit_code == 2 and "saved plan" in result.output
 
 
@@ -162,12 +155,12 @@ def test_a_stopped_saved_apply_resumes_and_writes_its_results(sandbox: Sandbox, 
     sheet, saved = _saved(sandbox, tmp_path, {(2, "logo"): "resumed.png"}, append=[{"name": "Resumed Saved Ltd"}])
     sandbox.switches.drop, sandbox.switches.drop_after_commit = 1, True
     sandbox.switches.drop_methods = frozenset({"POST"})
-    result = runner.invoke(app, ["apply", str(saved), "--yes"], env=_env(sandbox))
+    result = runner.invoke(app, ["apply", str(saved), "--yes"], env=cli_env(sandbox))
     assert result.exit_code == 1 and "--resume" in result.output
     run = result.output.split("bulkio apply --resume ")[1].split("`")[0].split()[0]
     sandbox.switches.drop = 0
     (tmp_path / "c.results.xlsx").unlink(missing_ok=True)
-    result = runner.invoke(app, ["apply", "--resume", run, "--yes"], env=_env(sandbox))
+    result = runner.invoke(app, ["apply", "--resume", run, "--yes"], env=cli_env(sandbox))
     assert result.exit_code == 0, result.output
     assert [r["name"] for r in _mine(sandbox).values()].count("Resumed Saved Ltd") == 1
     assert _mine(sandbox)[cell(sheet, 2, "id")]["logo"] == "resumed.png"

@@ -15,8 +15,10 @@ from typing import Any
 
 import httpx
 import pytest
+from typer.testing import CliRunner
 
 from bulkio.api.client import Client
+from bulkio.cli.app import app
 from bulkio.errors import ApplyError
 from bulkio.plan import FieldChange, Kind, Plan, RowPlan
 from bulkio.resources import CUSTOMER
@@ -26,6 +28,9 @@ from bulkio.run.results import Status
 from bulkio.run.undo import undo
 from bulkio.sandbox import Sandbox
 from bulkio.validate.report import ValidationReport
+
+from ..commands import cli_env, exported
+from ..workbooks import cell
 
 
 class _NoSleep:
@@ -237,23 +242,12 @@ def test_the_pace_note_names_the_bulk_option_when_updates_are_many(sb: Sandbox) 
         assert "just before the write, not in it" in note
 
 
-def test_bulkio_apply_names_the_bulk_option_and_applies_with_it(sb: Sandbox, tmp_path: Path,
-                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.usefixtures("in_tmp")
+def test_bulkio_apply_names_the_bulk_option_and_applies_with_it(sb: Sandbox, tmp_path: Path) -> None:
     """The whole round trip as a user makes it: export, 60 phones each its own, ``bulkio apply`` (which says how
     long the PATCHes would take and names ``--bulk-updates``), then ``bulkio apply --bulk-updates``."""
-    from typer.testing import CliRunner
-
-    from bulkio.cli.app import app
-    from bulkio.export.table import export_table
-    from bulkio.sheets.write import write_workbook
-
-    from ..workbooks import cell, edit_sheet
-
-    monkeypatch.chdir(tmp_path)
-    env = {"BULKIO_BASE_URL": sb.url, "BULKIO_API_KEY": sb.api_key, "BULKIO_CONFIG": "", "COLUMNS": "200"}
-    with _client(sb) as client:
-        path = write_workbook(export_table(client, "customer"), tmp_path / "c.xlsx")
-    edit_sheet(path, {(row, "phone"): f"+44 20 7946 {row:04d}" for row in range(2, 62)})
+    env = cli_env(sb)
+    path = exported(sb, tmp_path / "c.xlsx", {(row, "phone"): f"+44 20 7946 {row:04d}" for row in range(2, 62)})
     runner = CliRunner()
     asked = runner.invoke(app, ["apply", str(path)], env=env, input="n\n")
     assert "60 requests" in asked.output and "--bulk-updates" in asked.output, asked.output
@@ -293,22 +287,11 @@ def test_a_server_that_ignores_the_resolution_gets_guarded_patches(sb: Sandbox, 
     assert len(_mine(sb)) == before
 
 
-def test_bulkio_apply_says_when_bulk_updates_fell_back(sb: Sandbox, tmp_path: Path,
-                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.usefixtures("in_tmp")
+def test_bulkio_apply_says_when_bulk_updates_fell_back(sb: Sandbox, tmp_path: Path) -> None:
     """The fallback's one line reaches the person at the terminal, beside the run's counts."""
-    from typer.testing import CliRunner
-
-    from bulkio.cli.app import app
-    from bulkio.export.table import export_table
-    from bulkio.sheets.write import write_workbook
-
-    from ..workbooks import edit_sheet
-
-    monkeypatch.chdir(tmp_path)
-    env = {"BULKIO_BASE_URL": sb.url, "BULKIO_API_KEY": sb.keys["nocreate"], "BULKIO_CONFIG": "", "COLUMNS": "200"}
-    with _client(sb) as client:
-        path = write_workbook(export_table(client, "customer"), tmp_path / "c.xlsx")
-    edit_sheet(path, {(row, "phone"): f"+44 20 7946 {row:04d}" for row in range(2, 5)})
+    env = cli_env(sb, key=sb.keys["nocreate"])
+    path = exported(sb, tmp_path / "c.xlsx", {(row, "phone"): f"+44 20 7946 {row:04d}" for row in range(2, 5)})
     done = CliRunner().invoke(app, ["apply", str(path), "--yes", "--bulk-updates"], env=env)
     assert done.exit_code == 0, done.output
     assert "warning:" in done.output and "guarded PATCH" in done.output, done.output

@@ -28,6 +28,7 @@ from bulkio.sheets.values import from_cell, from_custom_cell, normalize, shown_a
 from bulkio.sheets.write import write_csv, write_workbook
 from bulkio.validate.report import IssueCode
 
+from ..commands import cli_env
 from ..workbooks import cell, edit_sheet, header
 
 _LONG = {
@@ -239,7 +240,7 @@ def test_text_a_spreadsheet_took_for_a_number_is_left_out_unless_accepted(client
                                                                   ("website", "123", "warning")}
     assert all("'1E5'" in i.message or "'00123'" in i.message for i in flagged)
     assert not result.has_changes
-    env = {"BULKIO_BASE_URL": sandbox.url, "BULKIO_API_KEY": sandbox.api_key, "BULKIO_CONFIG": "", "COLUMNS": "200"}
+    env = cli_env(sandbox)
     runner = CliRunner()
     kept = runner.invoke(app, ["plan", str(path), "--resource", "customer"], env=env)
     assert kept.exit_code == 0 and "looks changed by a spreadsheet program" in kept.output
