@@ -173,11 +173,15 @@ def export_command(
         "filters": ", ".join(info.filters) or "none"}))
 
 
+SheetTable = Annotated[str | None, typer.Option(
+    "--resource", help="Table (default: from the workbook; needed for CSV).")]
+"""The table a sheet holds, for the commands that read one (validate, plan, apply)."""
+
+
 @app.command()
 def validate(
     file: Annotated[Path, typer.Argument(help="The edited workbook (.xlsx) or CSV file.")],
-    resource: Annotated[str | None, typer.Option(help="Table (default: from the workbook; needed for CSV).")
-                        ] = None,
+    resource: SheetTable = None,
     errors: Annotated[Path | None, typer.Option(help="Error workbook to write (default: <file>.errors.xlsx).")
                       ] = None,
     base_url: BaseUrl = None,
@@ -340,8 +344,7 @@ def _write_report(result: Plan, report: Path) -> None:
 @app.command("plan")
 def plan_command(
     file: Annotated[Path, typer.Argument(help="The edited workbook (.xlsx) or CSV file.")],
-    resource: Annotated[str | None, typer.Option(help="Table (default: from the workbook; needed for CSV).")
-                        ] = None,
+    resource: SheetTable = None,
     delete_missing: DeleteMissing = False,
     skip_invalid: SkipInvalid = False,
     accept_reformatted: AcceptReformatted = False,
@@ -546,8 +549,7 @@ def _apply_saved(client: Client, file: Path, yes: bool, without_sheet: bool, bat
 def apply_command(
     file: Annotated[Path | None, typer.Argument(help="The edited workbook (.xlsx) or CSV file, or a plan saved by "
                                                      "'bulkio plan --save'.")] = None,
-    resource: Annotated[str | None, typer.Option(help="Table (default: from the workbook; needed for CSV).")
-                        ] = None,
+    resource: SheetTable = None,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Apply without asking.")] = False,
     delete_missing: DeleteMissing = False,
     skip_invalid: SkipInvalid = False,

@@ -87,16 +87,22 @@ def _clipped(value: Any, width: int = 40) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
+def _counts_table(title: str, counts: dict[str, int]) -> Table:
+    """Rows by kind (a plan's) or by status (a run's), each in its colour; kinds with no rows left out."""
+    table = Table()
+    table.add_column(title)
+    table.add_column("rows", justify="right")
+    for name, n in counts.items():
+        if n:
+            table.add_row(f"[{_KIND_STYLES[name]}]{name}[/]", str(n))
+    return table
+
+
 def plan_tables(plan: Plan, limit: int = 30) -> list[Text | Table]:
     """A plan as the CLI shows it: the counts, then the field-level changes (the first `limit` of them)."""
     head = Text(f"plan: {plan.resource.name} from {plan.source} ({'three-way' if plan.three_way else 'two-way'} "
                 f"compare, {plan.requests} requests)", style="bold")
-    counts = Table()
-    counts.add_column("kind")
-    counts.add_column("rows", justify="right")
-    for kind, n in plan.counts().items():
-        if n:
-            counts.add_row(f"[{_KIND_STYLES[kind.value]}]{kind.value}[/]", str(n))
+    counts = _counts_table("kind", {kind.value: n for kind, n in plan.counts().items()})
     frame = plan.to_frame()
     frame = frame[frame["kind"] != "unchanged"]
     if frame.empty:
@@ -117,12 +123,7 @@ def plan_tables(plan: Plan, limit: int = 30) -> list[Text | Table]:
 def results_table(results: Results, limit: int = 30) -> list[Text | Table]:
     """A run's outcome: counts by status, then the rows that failed or conflicted."""
     head = Text(f"run {results.run_id}: {results.requests} requests, {results.retries} retries", style="bold")
-    counts = Table()
-    counts.add_column("status")
-    counts.add_column("rows", justify="right")
-    for status, n in results.counts().items():
-        if n:
-            counts.add_row(f"[{_KIND_STYLES[status.value]}]{status.value}[/]", str(n))
+    counts = _counts_table("status", {status.value: n for status, n in results.counts().items()})
     notes = [Text(f"warning: {line}", style="yellow") for line in results.warnings]  # e.g. bulk updates fell back
     problems = [r for r in results.rows if r.status.value in ("failed", "conflict")]
     if not problems:
