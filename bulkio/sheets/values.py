@@ -164,10 +164,14 @@ def _as_millis(moments: pd.DatetimeIndex) -> np.ndarray:
     return np.floor_divide(moments.as_unit("us").asi8 + 500, 1000).astype(float)
 
 
+def _at_sheet_precision(number: float) -> float:
+    """`number` as a spreadsheet's number cell holds it: rounded to `SHEET_DIGITS` significant digits."""
+    return float(f"{number:.{SHEET_DIGITS}g}")
+
+
 def _denoise(number: float) -> float | int:
     """Undo binary float noise from Excel: 15 significant digits, integers as int."""
-    cleaned = float(f"{number:.15g}")
-    return int(cleaned) if cleaned.is_integer() and abs(cleaned) < 2**53 else cleaned
+    return _exact(_at_sheet_precision(number))
 
 
 def _exact(number: float) -> float | int:
@@ -180,7 +184,7 @@ def fits_a_cell(number: int | float) -> bool:
     below 10**15, so that reading the cell back gives the very same number. Any other number is written as text."""
     if isinstance(number, int):
         return abs(number) < _EXACT_LIMIT
-    return math.isfinite(number) and float(f"{number:.15g}") == number \
+    return math.isfinite(number) and _at_sheet_precision(number) == number \
         and not (number.is_integer() and abs(number) >= _EXACT_LIMIT)
 
 
