@@ -23,6 +23,7 @@ from .customer import (
     CUSTOMER_TYPE,
     USER,
 )
+from .family import Link, children_of
 from .openapi import (
     TableInfo,
     column_type,
@@ -45,10 +46,12 @@ __all__ = [
     "USER",
     "Column",
     "ColumnType",
+    "Link",
     "Reference",
     "Resource",
     "TableInfo",
     "UnknownResource",
+    "children_of",
     "column_type",
     "definition_differences",
     "differences",
