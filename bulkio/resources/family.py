@@ -36,6 +36,13 @@ class Link:
         reference = self.child.column(self.column).reference
         return reference.on_delete if reference is not None else "no action"
 
+    @property
+    def label(self) -> str:
+        """The parent column a child sheet names its parent by: the parent's label (``name``), else its natural
+        key's first column, else its key (a table with nothing better to show keeps ids)."""
+        parent = self.parent
+        return parent.label or (parent.natural_key[0] if parent.natural_key else parent.key)
+
     def __str__(self) -> str:
         return f"{self.child.name}.{self.column} -> {self.parent.name}.{self.parent.key}"
 

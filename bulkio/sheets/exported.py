@@ -1,7 +1,7 @@
 """What an export hands the sheet writer: the rows (`Export`: raw API values flattened to sheet columns, with the
 lookups that show their labels) and where they came from (`ExportInfo`, stored in the workbook's ``_bulkio``
-sheet). Here, below both the exporter that fills it and the writers that render it, so that the format does not
-depend on the stage above it."""
+sheet); a table with its children (`FamilyExport`, one workbook of several sheets). Here, below both the exporter
+that fills them and the writers that render them, so that the format does not depend on the stage above it."""
 
 from __future__ import annotations
 
@@ -13,9 +13,9 @@ import pandas as pd
 
 from .._version import __version__
 from ..api.lookups import Lookup
-from ..resources import Resource
+from ..resources import Link, Resource
 
-__all__ = ["Export", "ExportInfo", "display_frame", "flat_columns"]
+__all__ = ["Export", "ExportInfo", "FamilyExport", "display_frame", "flat_columns"]
 
 
 @dataclass(frozen=True)
@@ -53,6 +53,31 @@ class Export:
     def display(self) -> pd.DataFrame:
         """The frame people see: reference ids replaced by labels (unless the export was asked with raw ids)."""
         return self.frame.copy() if self.info.raw_ids else display_frame(self.frame, self.lookups)
+
+
+@dataclass(frozen=True)
+class FamilyExport:
+    """A parent table's export and its children's (`bulkio.export.family.export_family`), in the order the
+    workbook shows them.
+
+    :param parent: the parent's export, as `bulkio.export.table.export_table` makes it.
+    :param children: one export per child table, in the order asked for.
+    :param links: how each child hangs from the parent (``links[i]`` belongs to ``children[i]``).
+    """
+
+    parent: Export
+    children: tuple[Export, ...]
+    links: tuple[Link, ...]
+
+    def __post_init__(self) -> None:
+        if len(self.children) != len(self.links):
+            raise ValueError("a family export needs one link per child export")
+
+    @property
+    def rows(self) -> dict[str, int]:
+        """Rows exported per table, parent first: ``{"customer": 120, "customerContact": 40}``."""
+        return {self.parent.resource.name: len(self.parent.frame),
+                **{child.resource.name: len(child.frame) for child in self.children}}
 
 
 def display_frame(frame: pd.DataFrame, lookups: Mapping[str, Lookup]) -> pd.DataFrame:

@@ -19,7 +19,11 @@ __all__ = [
     "META_SHEET",
     "NOT_DATA_SHEETS",
     "RESULT_COLUMNS",
+    "WITH_KEY",
+    "base_sheet",
     "escape_formula",
+    "is_data_sheet",
+    "meta_sheet",
     "unescape_formula",
 ]
 
@@ -36,6 +40,38 @@ ERRORS_SHEET = "Errors"
 """The error workbook's list of problems, beside the user's sheet."""
 NOT_DATA_SHEETS = frozenset({LOOKUP_SHEET, META_SHEET, BASE_SHEET, EXAMPLE_SHEET, ERRORS_SHEET})
 """Sheets bulkio writes beside the data: the reader never takes one of them for the data sheet."""
+WITH_KEY = "with"
+"""The parent's ``_bulkio`` key naming a family workbook's child tables (a JSON list: ``["customerContact"]``)."""
+
+
+def meta_sheet(table: str | None = None) -> str:
+    """The very hidden metadata sheet: the workbook's first table's (``_bulkio``), else a child table's
+    (``_bulkio.customerContact``). A family's parent keeps the plain name, so that a reader that knows only one
+    table per workbook reads the parent exactly as before.
+
+    >>> meta_sheet(), meta_sheet("customerContact")
+    ('_bulkio', '_bulkio.customerContact')
+    """
+    return META_SHEET if table is None else f"{META_SHEET}.{table}"
+
+
+def base_sheet(table: str | None = None) -> str:
+    """The very hidden snapshot sheet: ``_base``, or a child table's ``_base.customerContact`` (as `meta_sheet`).
+
+    >>> base_sheet(), base_sheet("customerContact")
+    ('_base', '_base.customerContact')
+    """
+    return BASE_SHEET if table is None else f"{BASE_SHEET}.{table}"
+
+
+def is_data_sheet(name: str) -> bool:
+    """Whether a sheet may hold a table's rows: not one bulkio writes beside the data (`NOT_DATA_SHEETS`, and a
+    child table's ``_bulkio.<table>`` and ``_base.<table>``).
+
+    >>> is_data_sheet("customerContact"), is_data_sheet("_base.customerContact"), is_data_sheet("Lookups")
+    (True, False, False)
+    """
+    return name not in NOT_DATA_SHEETS and not name.startswith((f"{META_SHEET}.", f"{BASE_SHEET}."))
 
 # ------------------------------------------------------------------------------------------------ columns
 ACTION_COLUMN = "_action"

@@ -37,7 +37,7 @@ from xlsxwriter.utility import xl_cell_to_rowcol, xl_col_to_name
 
 from ..errors import WorkbookError
 from ..resources import ColumnType, Resource, get_resource
-from .layout import BASE_SHEET, META_SHEET, NOT_DATA_SHEETS, unescape_formula
+from .layout import BASE_SHEET, META_SHEET, WITH_KEY, base_sheet, is_data_sheet, meta_sheet, unescape_formula
 from .precision import restore_untouched
 from .snapshot import Snapshot
 from .values import CELL_KINDS, cell_kinds
@@ -52,6 +52,7 @@ __all__ = [
     "read_sheet",
     "scan_sheet_xml",
     "sheet_xml_member",
+    "workbook_family",
     "workbook_table",
 ]
 
@@ -227,13 +228,14 @@ def _read_xlsx(path: Path, resource: Resource | None, sheet_name: str | None) ->
         raise _open_error(path, exc) from None
     visible = {m.name: str(m.visible).endswith("Visible") for m in book.sheets_metadata}
     names = book.sheet_names
+    meta_name, base_name = _hidden_sheets(names, sheet_name or (resource.name if resource is not None else None))
     meta = None
-    if META_SHEET in names:
-        _refuse_oversized(path, META_SHEET)
-        meta = {str(r[0]): str(r[1]) for r in book.get_sheet_by_name(META_SHEET).to_python() if r and r[0]}
+    if meta_name in names:
+        _refuse_oversized(path, meta_name)
+        meta = {str(r[0]): str(r[1]) for r in book.get_sheet_by_name(meta_name).to_python() if r and r[0]}
     if resource is None:
         wanted = meta.get("resource") if meta else None
-        candidates = [n for n in names if n not in NOT_DATA_SHEETS and visible.get(n, True)]
+        candidates = [n for n in names if is_data_sheet(n) and visible.get(n, True)]
         guess = wanted or sheet_name or (candidates[0] if candidates else None)
         try:
             resource = get_resource(guess or "")
@@ -242,13 +244,13 @@ def _read_xlsx(path: Path, resource: Resource | None, sheet_name: str | None) ->
                                 file=file) from None
     if sheet_name is None:
         sheet_name = resource.name if resource.name in names else next(
-            (n for n in names if n not in NOT_DATA_SHEETS and visible.get(n, True)), None)
+            (n for n in names if is_data_sheet(n) and visible.get(n, True)), None)
     if sheet_name not in names:
         raise WorkbookError(f"no sheet named {sheet_name!r}; the workbook has: {', '.join(names)}", file=file)
     # calamine parses without holding the GIL: the snapshot loads on the other core while the data sheet is
     # measured and loaded, and the sheet's XML is scanned there too (a third of the time, for 100,000 rows)
     with ThreadPoolExecutor(max_workers=2, thread_name_prefix="bulkio-read") as pool:
-        snapshot = pool.submit(_read_base, path, resource) if BASE_SHEET in names else None
+        snapshot = pool.submit(_read_base, path, resource, base_name) if base_name in names else None
         _refuse_oversized(path, sheet_name)
         frame, rows, kinds, warnings = _read_data(path, book, sheet_name, pool)
         base = snapshot.result() if snapshot is not None else None
@@ -258,6 +260,14 @@ def _read_xlsx(path: Path, resource: Resource | None, sheet_name: str | None) ->
     elif base is not None:  # cells a spreadsheet program re-wrote at its own precision are the exported values
         frame, _ = restore_untouched(frame, base, resource)
     return Sheet(file, sheet_name, resource, frame, rows, meta, base, warnings, kinds)
+
+
+def _hidden_sheets(names: Sequence[str], table: str | None) -> tuple[str, str]:
+    """The metadata and snapshot sheets of the data sheet (or table) `table`: a family's child table has its own
+    (``_bulkio.customerContact``, ``_base.customerContact``); any other sheet, the workbook's ``_bulkio``/``_base``."""
+    if table is not None and meta_sheet(table) in names:
+        return meta_sheet(table), base_sheet(table)
+    return META_SHEET, BASE_SHEET
 
 
 def _refuse_oversized(path: Path, sheet_name: str, too_large: WorkbookError | None = None) -> None:
@@ -559,17 +569,18 @@ def scan_sheet_xml(path: Path, sheet_name: str, chunk: int = 1 << 22, *, extent:
                      _sheet_extent(path, sheet_name, chunk) if extent else (0, 0), errors, booleans)
 
 
-def _read_base(path: Path, resource: Resource) -> Snapshot | None:
-    """The ``_base`` sheet as a `Snapshot`, or None when the workbook has none (or an empty one).
+def _read_base(path: Path, resource: Resource, sheet: str = BASE_SHEET) -> Snapshot | None:
+    """The ``_base`` sheet (or a family child's `sheet`, ``_base.customerContact``) as a `Snapshot`, or None when
+    the workbook has none (or an empty one).
 
     Runs on its own thread while the data sheet loads (`_read_xlsx`): calamine parses without holding the GIL, so
     the two sheets load on two cores. It opens the workbook itself (a calamine workbook is not shared by threads)."""
     file = str(path)
-    damaged = WorkbookError("the hidden export snapshot (_base) is damaged; export again, or delete the _base sheet "
-                            "to plan without it", file=file, sheet=BASE_SHEET)
-    _refuse_oversized(path, BASE_SHEET, damaged)  # as for the data sheet: before calamine loads it
+    damaged = WorkbookError(f"the hidden export snapshot ({sheet}) is damaged; export again, or delete the {sheet} "
+                            "sheet to plan without it", file=file, sheet=sheet)
+    _refuse_oversized(path, sheet, damaged)  # as for the data sheet: before calamine loads it
     try:
-        table = python_calamine.CalamineWorkbook.from_path(file).get_sheet_by_name(BASE_SHEET).to_python()
+        table = python_calamine.CalamineWorkbook.from_path(file).get_sheet_by_name(sheet).to_python()
     except Exception:  # calamine's own error types, for a sheet whose XML is cut short or broken
         raise damaged from None
     if not table or len(table[0]) < 2:
@@ -651,22 +662,46 @@ def _read_csv(path: Path, resource: Resource | None, max_bytes: int) -> Sheet:
     return Sheet(file, None, resource, frame, rows, None, None, [warning])
 
 
+def _workbook_meta(path: Path) -> dict[str, str]:
+    """The workbook's ``_bulkio`` values; {} for a CSV, a workbook without them, or one that cannot be opened
+    (`read_sheet` then says why)."""
+    if path.suffix.lower() not in (".xlsx", ".xlsm") or not path.exists():
+        return {}
+    try:
+        book = python_calamine.CalamineWorkbook.from_path(str(path))
+        if META_SHEET not in book.sheet_names:
+            return {}
+        _refuse_oversized(path, META_SHEET)  # a far stray cell would make calamine abort the process
+        cells = book.get_sheet_by_name(META_SHEET).to_python()
+    except Exception:  # unreadable: read_sheet reports it, naming the file
+        return {}
+    return {str(r[0]): str(r[1]) for r in cells if len(r) > 1}
+
+
 def workbook_table(path: str | Path) -> str | None:
     """The table an exported workbook names in its hidden ``_bulkio`` sheet; None when it names none or cannot be
     opened (`read_sheet` then says why). Read before the sheet, so that a table only the server describes can be
     resolved through a client (`bulkio.api.catalog.resource_for`) first."""
-    path = Path(path)
-    if path.suffix.lower() not in (".xlsx", ".xlsm") or not path.exists():
+    return _workbook_meta(Path(path)).get("resource") or None
+
+
+def workbook_family(path: str | Path) -> tuple[str, list[str]] | None:
+    """(parent table, child tables) of a family workbook (``("customer", ["customerContact"])``), from the
+    ``with`` list of its ``_bulkio`` sheet; None for a one-table workbook, a CSV, or a file that cannot be opened.
+
+    :raises WorkbookError: the ``with`` value is not a JSON list of table names (the workbook was tampered with).
+    """
+    meta = _workbook_meta(Path(path))
+    if not meta.get(WITH_KEY) or not meta.get("resource"):
         return None
     try:
-        book = python_calamine.CalamineWorkbook.from_path(str(path))
-        if META_SHEET not in book.sheet_names:
-            return None
-        _refuse_oversized(path, META_SHEET)  # a far stray cell would make calamine abort the process
-        cells = book.get_sheet_by_name(META_SHEET).to_python()
-    except Exception:  # unreadable: read_sheet reports it, naming the file
-        return None
-    return {str(r[0]): str(r[1]) for r in cells if len(r) > 1}.get("resource") or None
+        children = json.loads(meta[WITH_KEY])
+    except ValueError:
+        children = None
+    if not isinstance(children, list) or not all(isinstance(c, str) and c for c in children):
+        raise WorkbookError(f"the hidden {META_SHEET} sheet's {WITH_KEY!r} is not a list of table names: export "
+                            "the workbook again", file=str(path), sheet=META_SHEET)
+    return (meta["resource"], children) if children else None
 
 
 def read_sheet(path: str | Path, resource: Resource | str | None = None, *, sheet: str | None = None,

@@ -9,6 +9,11 @@ Layout of an exported workbook:
 - ``_bulkio`` (very hidden): what was exported, from which host, when (never the key);
 - ``_base`` (very hidden): the exported values with raw ids, for the three-way plan.
 
+A family export (a table and its children: `FamilyExport`) adds a data sheet per child table after the parent's,
+their lookups in the same ``Lookups`` sheet under ``<table>.<column>`` headers, and per child its own very hidden
+``_bulkio.<table>`` and ``_base.<table>``; the parent's ``_bulkio`` names the children (``with``). A child's link
+column (``customerId``) shows the parent's label, with a dropdown of the parent sheet's labels.
+
 The names of these sheets and columns, and the formula escape, belong to the format, shared with the reader:
 `bulkio.sheets.layout`. Cells are rendered by `bulkio.sheets.values.to_cell`, the one place that decides how a
 value looks in a sheet, so an untouched workbook reads back equal.
@@ -20,6 +25,7 @@ import csv
 import json
 import tempfile
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
@@ -31,10 +37,20 @@ from xlsxwriter.utility import xl_col_to_name
 from .._version import __version__
 from ..api.lookups import Lookup
 from ..errors import WorkbookError
-from ..resources import Column, ColumnType, Resource
+from ..resources import Column, ColumnType, Link, Resource
 from . import xmlrows
-from .exported import Export, ExportInfo, display_frame, flat_columns
-from .layout import ACTION_COLUMN, ACTIONS, BASE_SHEET, DELETE, EXAMPLE_SHEET, LOOKUP_SHEET, META_SHEET, escape_formula
+from .exported import Export, ExportInfo, FamilyExport, display_frame, flat_columns
+from .layout import (
+    ACTION_COLUMN,
+    ACTIONS,
+    DELETE,
+    EXAMPLE_SHEET,
+    LOOKUP_SHEET,
+    WITH_KEY,
+    base_sheet,
+    escape_formula,
+    meta_sheet,
+)
 from .values import to_cell, to_cells
 
 __all__ = ["PagedWorkbook", "csv_rows", "template_columns", "write_csv", "write_template", "write_workbook"]
@@ -140,15 +156,16 @@ def _write_lookups(book: xlsxwriter.Workbook, fmt: _Formats, lookups: Mapping[st
 
 
 def _write_header(sheet: Any, fmt: _Formats, frame: pd.DataFrame, columns: Sequence[str],
-                  meta: Sequence[Column | None], lookups: Mapping[str, Lookup]) -> None:
-    """Header cells with comments, and per column a width and the format empty cells take (text for ids and
-    phones, so a phone number typed into a new row stays text)."""
+                  meta: Sequence[Column | None], lookups: Mapping[str, Lookup],
+                  comments: Mapping[str, str] | None = None) -> None:
+    """Header cells with comments (`comments` replaces a column's own), and per column a width and the format empty
+    cells take (text for ids and phones, so a phone number typed into a new row stays text)."""
     column_formats = _formats_for(fmt, meta)[0]
     for col, (name, column) in enumerate(zip([*columns, ACTION_COLUMN], [*meta, None], strict=True)):
         read_only = column is not None and column.read_only
         sheet.write_string(0, col, name, fmt.header_ro if read_only else fmt.header)
-        comment = (_ACTION_COMMENT if name == ACTION_COLUMN
-                   else _header_comment(column, len(lookups[name].choices) if name in lookups else 0))
+        comment = (_ACTION_COMMENT if name == ACTION_COLUMN else (comments or {}).get(name)
+                   or _header_comment(column, len(lookups[name].choices) if name in lookups else 0))
         if comment:
             sheet.write_comment(0, col, comment, {"x_scale": 2, "y_scale": 1.2})
         sample = [len(str(v)) + 2 for v in frame[name].head(200).tolist()] if name in frame else []
@@ -157,9 +174,9 @@ def _write_header(sheet: Any, fmt: _Formats, frame: pd.DataFrame, columns: Seque
 
 
 def _finish_data_sheet(sheet: Any, rows: int, columns: Sequence[str], meta: Sequence[Column | None],
-                       ranges: Mapping[str, str]) -> None:
+                       ranges: Mapping[str, str], options: Mapping[str, Mapping[str, str]] | None = None) -> None:
     """Freeze the header, filter, and add the dropdowns of editable reference columns (for at least 1,000 rows,
-    so new rows get them too)."""
+    so new rows get them too); `options` adds to or replaces a column's dropdown settings (its messages)."""
     last_row = max(rows, 1000)
     sheet.freeze_panes(1, 0)
     sheet.autofilter(0, 0, max(rows, 1), len(columns))
@@ -167,8 +184,9 @@ def _finish_data_sheet(sheet: Any, rows: int, columns: Sequence[str], meta: Sequ
         if name in ranges and not (column is not None and column.read_only):
             sheet.data_validation(1, col, last_row, col, {
                 "validate": "list", "source": ranges[name], "ignore_blank": True,
-                "error_type": "warning", "error_title": f"Unknown {name}",
-                "error_message": f"Pick a value from the {LOOKUP_SHEET} sheet; unknown values fail on import."})
+                "error_type": "warning", "error_title": f"Unknown {name}"[:32],
+                "error_message": f"Pick a value from the {LOOKUP_SHEET} sheet; unknown values fail on import.",
+                **(options or {}).get(name, {})})
     sheet.data_validation(1, len(columns), last_row, len(columns), {
         "validate": "list", "source": list(ACTIONS), "ignore_blank": True})
 
@@ -266,22 +284,22 @@ def _base_rows(base: pd.DataFrame, resource: Resource | None, converted: Mapping
     return key, [str(k) for k in cells[names.index(key)]], [encode(list(values)) for values in zip(*cells, strict=True)]
 
 
-def _base_sheet(book: xlsxwriter.Workbook, key: str, names: Sequence[str]) -> Any:
-    """The ``_base`` sheet with its header row (the key column's name, then the column names as JSON); the caller
-    adds the rows (all at once, or page by page) and hides it."""
-    sheet = book.add_worksheet(BASE_SHEET)
+def _base_sheet(book: xlsxwriter.Workbook, key: str, names: Sequence[str], table: str | None = None) -> Any:
+    """The ``_base`` sheet (a family child's `table`: ``_base.<table>``) with its header row (the key column's
+    name, then the column names as JSON); the caller adds the rows (all at once, or page by page) and hides it."""
+    sheet = book.add_worksheet(base_sheet(table))
     sheet.write_string(0, 0, key)
     sheet.write_string(0, 1, json.dumps(list(names), ensure_ascii=False))
     return sheet
 
 
 def _write_base(book: xlsxwriter.Workbook, base: pd.DataFrame, resource: Resource | None,
-                converted: Mapping[str, list[Any]] | None = None) -> None:
+                converted: Mapping[str, list[Any]] | None = None, table: str | None = None) -> None:
     """The very hidden snapshot of what was exported: row 1 names the columns (JSON), then per row the key and the
     row's raw values as one JSON array. JSON keeps the API's values exactly (Excel never retypes them), and two
-    cells a row instead of one per column halve the workbook's writing time."""
+    cells a row instead of one per column halve the workbook's writing time. `table`: a family child's own."""
     key, keys, rows = _base_rows(base, resource, converted)
-    sheet = _base_sheet(book, key, [str(c) for c in base.columns])
+    sheet = _base_sheet(book, key, [str(c) for c in base.columns], table)
     if xmlrows.can_append(sheet):
         xmlrows.append_rows(sheet, 1, [keys, rows], [None, None])
     else:
@@ -291,9 +309,10 @@ def _write_base(book: xlsxwriter.Workbook, base: pd.DataFrame, resource: Resourc
     sheet.very_hidden()
 
 
-def _write_meta(book: xlsxwriter.Workbook, values: Mapping[str, Any]) -> None:
-    """The very hidden ``_bulkio`` sheet, one name and value a row: the reader learns the table and host from it."""
-    sheet = book.add_worksheet(META_SHEET)
+def _write_meta(book: xlsxwriter.Workbook, values: Mapping[str, Any], table: str | None = None) -> None:
+    """The very hidden ``_bulkio`` sheet (a family child's `table`: ``_bulkio.<table>``), one name and value a row:
+    the reader learns the table and host from it."""
+    sheet = book.add_worksheet(meta_sheet(table))
     for row, (key, value) in enumerate(values.items()):
         sheet.write_string(row, 0, key)
         shown = json.dumps(list(value)) if isinstance(value, tuple) else ("" if value is None else str(value))
@@ -317,10 +336,44 @@ def _close(book: xlsxwriter.Workbook, path: Path) -> Path:
     return path
 
 
-def write_workbook(source: Export | pd.DataFrame, path: str | Path, *, resource: Resource | None = None,
-                   constant_memory: bool | None = None, metadata: Mapping[str, Any] | None = None,
+@dataclass(frozen=True)
+class _Rendered:
+    """An export's cells, converted once: raw (for the snapshot) and shown (labels, for the data sheet), and the
+    first rows as people see them (for the column widths)."""
+
+    export: Export
+    raw: dict[str, list[Any]]
+    shown: dict[str, list[Any]]
+    sample: pd.DataFrame
+
+    @classmethod
+    def of(cls, export: Export) -> _Rendered:
+        shown_lookups = {} if export.info.raw_ids else export.lookups
+        raw, shown = _sheet_cells(export.frame, [str(c) for c in export.frame.columns], export.resource,
+                                  shown_lookups)
+        return cls(export, raw, shown, display_frame(export.frame.head(200), shown_lookups))  # as display() shows
+
+
+def _write_data_sheet(sheet: Any, fmt: _Formats, frame: pd.DataFrame, resource: Resource | None,
+                      lookups: Mapping[str, Lookup], ranges: Mapping[str, str], *, sample: pd.DataFrame,
+                      cells: Mapping[str, list[Any]] | None = None, comments: Mapping[str, str] | None = None,
+                      options: Mapping[str, Mapping[str, str]] | None = None) -> int:
+    """One data sheet: header, rows (their `cells` when converted already), dropdowns; returns the row count."""
+    columns = [str(c) for c in frame.columns if c != ACTION_COLUMN]
+    meta = [_column_for(resource, name) for name in columns]
+    _write_header(sheet, fmt, sample, columns, meta, lookups, comments)
+    formats, date_formats = _formats_for(fmt, meta)
+    rows = _write_rows(sheet, frame, columns, meta, formats, date_formats, cells=cells)
+    _finish_data_sheet(sheet, rows, columns, meta, ranges, options)
+    return rows
+
+
+def write_workbook(source: Export | FamilyExport | pd.DataFrame, path: str | Path, *,
+                   resource: Resource | None = None, constant_memory: bool | None = None,
+                   metadata: Mapping[str, Any] | None = None,
                    snapshot: tuple[Sequence[str], Mapping[str, Sequence[Any]]] | None = None) -> Path:
-    """Write an export (or any frame of a resource's columns) to a formatted XLSX workbook; returns the path.
+    """Write an export (a table with its children, or any frame of a resource's columns) to a formatted XLSX
+    workbook; returns the path.
 
     :param constant_memory: xlsxwriter's constant_memory mode (rows are flushed as written, strings inline): the
         default, as it is both lighter and about three times faster here; False keeps a shared-strings table.
@@ -329,43 +382,111 @@ def write_workbook(source: Export | pd.DataFrame, path: str | Path, *, resource:
     :raises WorkbookError: when the file cannot be written (names the file).
     """
     path = Path(path)
-    raw_cells: dict[str, list[Any]] | None = None
-    shown_cells: dict[str, list[Any]] | None = None
-    if isinstance(source, Export):
-        frame, resource, info, lookups = source.frame, source.resource, source.info, source.lookups
-        base: pd.DataFrame | None = source.frame
-        shown_lookups = {} if info.raw_ids else lookups
-        raw_cells, shown_cells = _sheet_cells(frame, [str(c) for c in frame.columns], resource, shown_lookups)
-        sample = display_frame(frame.head(200), shown_lookups)  # (what source.display() shows)
-    else:
-        frame, info, lookups, base = source, None, {}, None
-        sample = frame
-    book = _open(path, True if constant_memory is None else constant_memory)
+    memory = True if constant_memory is None else constant_memory
+    if isinstance(source, FamilyExport):
+        return _write_family(source, path, memory)
+    book = _open(path, memory)
     fmt = _Formats(book)
-    sheet = book.add_worksheet(resource.name[:31] if resource is not None else "data")
-    columns = [str(c) for c in frame.columns if c != ACTION_COLUMN]
-    meta = [_column_for(resource, name) for name in columns]
-    ranges = _write_lookups(book, fmt, lookups)
-    _write_header(sheet, fmt, sample, columns, meta, lookups)
-    formats, date_formats = _formats_for(fmt, meta)
-    rows = _write_rows(sheet, frame, columns, meta, formats, date_formats, cells=shown_cells)
-    _finish_data_sheet(sheet, rows, columns, meta, ranges)
-    if info is not None:
-        _write_meta(book, info.to_dict())
-    elif metadata is not None:
-        _write_meta(book, metadata)
-    if base is not None:
-        _write_base(book, base, resource, raw_cells)
-    elif snapshot is not None:
-        names, snapshot_rows = snapshot
-        snapshot_sheet = _base_sheet(book, resource.key if resource is not None else "id", names)
-        for offset, (row_key, values) in enumerate(snapshot_rows.items(), start=1):
-            snapshot_sheet.write_string(offset, 0, str(row_key))
-            snapshot_sheet.write_string(offset, 1, json.dumps(list(values), ensure_ascii=False, default=str,
-                                                              separators=(",", ":")))
-        snapshot_sheet.very_hidden()
+    if isinstance(source, Export):
+        rendered = _Rendered.of(source)
+        sheet = book.add_worksheet(source.resource.name[:31])
+        ranges = _write_lookups(book, fmt, source.lookups)
+        _write_data_sheet(sheet, fmt, source.frame, source.resource, source.lookups, ranges,
+                          sample=rendered.sample, cells=rendered.shown)
+        _write_meta(book, source.info.to_dict())
+        _write_base(book, source.frame, source.resource, rendered.raw)
+    else:
+        sheet = book.add_worksheet(resource.name[:31] if resource is not None else "data")
+        _write_data_sheet(sheet, fmt, source, resource, {}, {}, sample=source)
+        if metadata is not None:
+            _write_meta(book, metadata)
+        if snapshot is not None:
+            _write_snapshot(book, resource, snapshot)
     sheet.activate()
     return _close(book, path)
+
+
+def _write_snapshot(book: xlsxwriter.Workbook, resource: Resource | None,
+                    snapshot: tuple[Sequence[str], Mapping[str, Sequence[Any]]]) -> None:
+    """A ``_base`` sheet of rows kept from an earlier snapshot (a results workbook's), values as it holds them."""
+    names, snapshot_rows = snapshot
+    sheet = _base_sheet(book, resource.key if resource is not None else "id", names)
+    for offset, (row_key, values) in enumerate(snapshot_rows.items(), start=1):
+        sheet.write_string(offset, 0, str(row_key))
+        sheet.write_string(offset, 1, json.dumps(list(values), ensure_ascii=False, default=str,
+                                                 separators=(",", ":")))
+    sheet.very_hidden()
+
+
+def _family_lookups(family: FamilyExport) -> dict[str, Lookup]:
+    """The ``Lookups`` sheet's columns of a family: the parent's by column name (as in a one-table workbook), each
+    child's as ``<table>.<column>`` (two tables may both have a ``currencyCode``); a child's link column is left
+    out (its list is the parent sheet's labels)."""
+    lookups = dict(family.parent.lookups)
+    for child, link in zip(family.children, family.links, strict=True):
+        lookups.update({f"{child.resource.name}.{name}": lookup for name, lookup in child.lookups.items()
+                        if name != link.column})
+    return lookups
+
+
+def _link_dropdown(parent: _Rendered, link: Link, rows: int) -> tuple[str, str, dict[str, str]] | None:
+    """A child's link column's dropdown: (source, header comment, validation messages), its list the parent sheet's
+    label column down to 1,000 rows below the last one, so parents added at the bottom are offered too; None when
+    the parent sheet has no label column (a raw-ids export) to pick from."""
+    columns = [str(c) for c in parent.export.frame.columns if c != ACTION_COLUMN]
+    label = link.label
+    if label not in columns:
+        return None
+    letter = xl_col_to_name(columns.index(label))
+    sheet = link.parent.name[:31]
+    source = f"='{sheet}'!${letter}$2:${letter}${rows + 1001}"
+    what = f"the {link.parent.name} this row belongs to, by its {label}"
+    comment = (f"Required: {what}. Pick one of the {sheet} sheet (a new row there works too), or name one on the "
+               "server.")
+    options = {"input_title": f"{link.parent.name} ({label})"[:32],
+               "input_message": f"Names {what}: one of the {sheet} sheet, or one on the server."[:255],
+               "error_title": f"Unknown {link.parent.name}"[:32],
+               "error_message": f"Not a {label} of the {sheet} sheet: an unknown {link.parent.name} fails on "
+                                "import unless the server has it."[:255]}
+    return source, comment, options
+
+
+def _write_family(family: FamilyExport, path: Path, constant_memory: bool) -> Path:
+    """A parent's data sheet, then one per child, the shared ``Lookups``, and the hidden sheets: the parent's as in
+    a one-table workbook (plus ``with``), each child's as ``_bulkio.<table>`` / ``_base.<table>``."""
+    tables = [family.parent.resource.name, *(child.resource.name for child in family.children)]
+    too_long = [t for t in tables if len(meta_sheet(t)) > 31 or len(t) > 31]
+    if too_long or len(set(tables)) < len(tables):
+        raise WorkbookError(f"cannot name the sheets of {', '.join(too_long or tables)}: a sheet name holds 31 "
+                            "characters, and each table one sheet", file=str(path))
+    parent = _Rendered.of(family.parent)
+    book = _open(path, constant_memory)
+    fmt = _Formats(book)
+    sheets = [book.add_worksheet(name) for name in tables]
+    ranges = _write_lookups(book, fmt, _family_lookups(family))
+    rows = _write_data_sheet(sheets[0], fmt, family.parent.frame, family.parent.resource, family.parent.lookups,
+                             ranges, sample=parent.sample, cells=parent.shown)
+    _write_meta(book, {**family.parent.info.to_dict(), WITH_KEY: tuple(tables[1:])})
+    _write_base(book, family.parent.frame, family.parent.resource, parent.raw)
+    for child, link, sheet in zip(family.children, family.links, sheets[1:], strict=True):
+        _write_child(book, fmt, sheet, _Rendered.of(child), link, ranges, _link_dropdown(parent, link, rows))
+    sheets[0].activate()
+    return _close(book, path)
+
+
+def _write_child(book: xlsxwriter.Workbook, fmt: _Formats, sheet: Any, child: _Rendered, link: Link,
+                 ranges: Mapping[str, str], dropdown: tuple[str, str, dict[str, str]] | None) -> None:
+    """A child table's data sheet and its own hidden ``_bulkio.<table>`` and ``_base.<table>``."""
+    export, table = child.export, child.export.resource.name
+    own = {name: ranges[f"{table}.{name}"] for name in export.lookups if f"{table}.{name}" in ranges}
+    comments: dict[str, str] = {}
+    options: dict[str, dict[str, str]] = {}
+    if dropdown is not None and link.column in export.lookups:
+        own[link.column], comments[link.column], options[link.column] = dropdown
+    _write_data_sheet(sheet, fmt, export.frame, export.resource, export.lookups, own, sample=child.sample,
+                      cells=child.shown, comments=comments, options=options)
+    _write_meta(book, {**export.info.to_dict(), "parent": link.parent.name, "parent_column": link.column}, table)
+    _write_base(book, export.frame, export.resource, child.raw, table)
 
 
 class PagedWorkbook:
