@@ -152,17 +152,35 @@ def export_command(
     limit: Annotated[int | None, typer.Option(help="At most this many rows.")] = None,
     raw_ids: Annotated[bool, typer.Option(help="Keep reference ids instead of labels.")] = False,
     no_escape: Annotated[bool, typer.Option(help="CSV: do not escape formula-looking cells.")] = False,
+    with_: Annotated[list[str] | None, typer.Option(
+        "--with", help="Also export this child table's rows of the exported rows, on a sheet of its own, e.g. "
+                       "customerContact (repeatable; .xlsx only; bulkio resources <table> lists them).")] = None,
     base_url: BaseUrl = None,
 ) -> None:
     """Export every row of a table to XLSX (formatted, with dropdowns and a hidden snapshot), CSV or Parquet."""
     from ..api.catalog import resource_for
+    from ..export.family import export_family
     from ..export.stream import stream_export
+    from ..sheets.write import write_workbook
     from .render import facts_table, row_progress
 
     suffix = output.suffix.lower()
     if suffix not in (".xlsx", ".csv", ".parquet"):
         raise typer.BadParameter(f"{output}: the file name must end in .xlsx, .csv or .parquet")
+    if with_ and suffix != ".xlsx":
+        raise typer.BadParameter(f"{output}: a {suffix} file holds one table; --with needs an .xlsx workbook "
+                                 "(one sheet per table)", param_hint="--with")
     columns = [c.strip() for c in select.split(",") if c.strip()] if select else None
+    if with_:
+        with _errors(), _client(base_url) as client, row_progress(err_console, f"export {resource}") as progress:
+            family = export_family(client, resource, with_, select=columns, filters=where, order=order,
+                                   limit=limit, raw_ids=raw_ids, progress=progress)
+            write_workbook(family, output)
+        info = family.parent.info
+        console.print(facts_table(f"exported {sum(family.rows.values())} rows", {
+            **{f"{table} rows": count for table, count in family.rows.items()},
+            "file": output.resolve(), "host": info.host, "filters": ", ".join(info.filters) or "none"}))
+        return
     with _errors(), _client(base_url) as client, row_progress(err_console, f"export {resource}") as progress:
         res = resource_for(client, resource)  # any table the server has: hand-written, else from its OpenAPI
         # page by page: CSV and Parquet in constant memory; XLSX rows written while the next pages are fetched
@@ -654,7 +672,7 @@ def resources(
     """List the tables your key can see (from the server's OpenAPI document), or one table's columns."""
     from rich.table import Table
 
-    from ..api.catalog import resource_for, server_differences, server_tables
+    from ..api.catalog import related_tables, resource_for, server_differences, server_tables
     from ..resources import RESOURCES
 
     with _errors(), _client(base_url) as client:
@@ -663,6 +681,7 @@ def resources(
         else:
             res = resource_for(client, table)
             drift = server_differences(client, res)
+            children = related_tables(client, res)
     if table is None:
         listing = Table(title=f"{len(tables)} tables this key can see", title_justify="left")
         for title in ("table", "columns", "definition", "writes", "description"):
@@ -688,6 +707,9 @@ def resources(
         detail.add_row(column.name, column.type.value, "yes" if column.required else "",
                        "key" if column.name == res.key else "", shown, notes)
     console.print(detail)
+    family = ", ".join(f"{link.child.name} ({link.child.name}.{link.column}, on delete {link.on_delete})"
+                       for link in children)
+    console.print(f"can be exported with: {family or 'none'}", highlight=False)
     for line in drift:
         err_console.print(f"[yellow]differs from the server:[/] {line}", highlight=False)
 

@@ -654,12 +654,15 @@ def csv_rows(frame: pd.DataFrame, names: Sequence[str], resource: Resource | Non
     return (list(row) for row in zip(*columns, strict=True))
 
 
-def write_csv(source: Export | pd.DataFrame | Iterable[pd.DataFrame], path: str | Path, *,
+def write_csv(source: Export | FamilyExport | pd.DataFrame | Iterable[pd.DataFrame], path: str | Path, *,
               resource: Resource | None = None, escape: bool = True, columns: Sequence[str] | None = None) -> Path:
     """Write CSV as Excel likes it: UTF-8 with a BOM, cells rendered by `values.to_cell`, formula-looking text
     escaped (OWASP) unless ``escape=False``. `source` may be an iterable of frames (streamed, with `columns`).
     Returns the path."""
     path = Path(path)
+    if isinstance(source, FamilyExport):
+        raise WorkbookError(f"a CSV file holds one table, and this export has {len(source.rows)} "
+                            f"({', '.join(source.rows)}): write it to .xlsx", file=str(path))
     if isinstance(source, Export):
         frames: Iterable[pd.DataFrame] = [source.display()]
         resource = source.resource
