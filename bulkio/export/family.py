@@ -81,10 +81,9 @@ def _child_frame(link: Link, pages: Iterator[list[dict[str, Any]]], columns: Seq
 def _child_info(parent: Export, link: Link, columns: Sequence[str], rows: int, whole: bool) -> ExportInfo:
     """What the child export read: stamped with the parent's time (taken before the first read of the family),
     its filter the link in words. The words hold no ``=`` on purpose: they are not a PostgREST filter, and a plan
-    must not send them as one; a child read whole (the parent unfiltered) has no filter at all."""
-    parent_name = link.parent.name
-    scope = () if whole else (f"{link.column} in the exported {parent_name} rows "
-                              f"({', '.join(parent.info.filters) or f'limit {parent.info.limit}'})",)
+    must not send them as one (`as_params` refuses them); a child read whole (the parent unfiltered) has no filter
+    at all, as a one-table export of the whole child table."""
+    scope = () if whole else (f"{link.column} in the exported {link.parent.name} rows",)  # the parent's say which
     return replace(parent.info, resource=link.child.name, select=tuple(columns), filters=scope,
                    order=f"{link.column}.asc,{link.child.key}.asc", rows=rows, limit=None)
 
