@@ -15,10 +15,11 @@ def header(sheet: Any) -> dict[str, int]:
 
 
 def edit_sheet(path: Path, edits: Mapping[tuple[int, str], Any] | None = None, *,
-               append: Iterable[Mapping[str, Any]] = (), drop_rows: Iterable[int] = ()) -> Path:
-    """Change cells ``(excel_row, column) -> value``, append rows and delete rows, then save."""
+               append: Iterable[Mapping[str, Any]] = (), drop_rows: Iterable[int] = (), sheet_name: str = "customer"
+               ) -> Path:
+    """Change cells ``(excel_row, column) -> value`` of one data sheet, append rows and delete rows, then save."""
     book = openpyxl.load_workbook(path)
-    sheet = book["customer"]
+    sheet = book[sheet_name]
     columns = header(sheet)
     for (row, name), value in (edits or {}).items():
         sheet.cell(row=row, column=columns[name]).value = value
@@ -32,7 +33,7 @@ def edit_sheet(path: Path, edits: Mapping[tuple[int, str], Any] | None = None, *
     return path
 
 
-def cell(path: Path, row: int, name: str) -> Any:
-    """The value of one cell of the data sheet."""
-    sheet = openpyxl.load_workbook(path)["customer"]
+def cell(path: Path, row: int, name: str, sheet_name: str = "customer") -> Any:
+    """The value of one cell of a data sheet."""
+    sheet = openpyxl.load_workbook(path)[sheet_name]
     return sheet.cell(row=row, column=header(sheet)[name]).value

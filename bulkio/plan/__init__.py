@@ -22,15 +22,17 @@ The package, in the order a plan is made: `rows` (the model: `Kind`, `RowPlan`, 
 values and canonical forms), `diff` and `compare` (the vectorised three-way compare), `build` (rows into kinds, with
 guards), `make` (`plan` and `make_plan`: the phases), `match` and `foreign` (sheets from other systems: rows
 matched on a natural key, headers read as columns, ``only`` and the blank rule, before and after the phases),
-`report` (DataFrame, Markdown, JSON, XLSX), `html` (the review page and the notebook view) and `saved` (a plan kept
-in a file, to apply later exactly as reviewed).
+`report` (DataFrame, Markdown, JSON, XLSX), `html` (the review page and the notebook view), `saved` (a plan kept
+in a file, to apply later exactly as reviewed), and `parents` and `family` (a workbook of a table and its children:
+one plan per sheet, the children naming their parents by label, new parents included).
 """
 
 from .compare import Columns, columns, compared_columns, diff_rows
+from .family import Cascade, FamilyPlan, plan_family
 from .make import make_plan, plan
 from .model import Plan
 from .reader import CellReader, server_value
 from .rows import Batch, FieldChange, Kind, RowPlan, Unchanged
 
-__all__ = ["Batch", "CellReader", "Columns", "FieldChange", "Kind", "Plan", "RowPlan", "Unchanged", "columns",
-           "compared_columns", "diff_rows", "make_plan", "plan", "server_value"]
+__all__ = ["Batch", "Cascade", "CellReader", "Columns", "FamilyPlan", "FieldChange", "Kind", "Plan", "RowPlan",
+           "Unchanged", "columns", "compared_columns", "diff_rows", "make_plan", "plan", "plan_family", "server_value"]

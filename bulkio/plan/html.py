@@ -461,6 +461,26 @@ def render(plan: Plan, *, page: bool = True, limit: int | None = None) -> str:
                             css=css, header=header, options=options, body=body, script=_SCRIPT)
 
 
+def render_family(plans: Sequence[Plan], notes: Sequence[str], source: str, *, page: bool = True,
+                  limit: int | None = None) -> str:
+    """A family workbook's plans (a table and its children) as one page: `notes` first (what the database deletes
+    along: the cascades), then each table's review under its name, as `render` shows one."""
+    limit = (PAGE_LIMIT if page else NOTEBOOK_LIMIT) if limit is None else limit
+    name = Path(source).name
+    hint = f"<code>bulkio plan {_text(name)} --report plan.md</code> lists every row"
+    told = "".join(f"<li>{_text(n)}</li>" for n in notes)
+    header = f'<ul class="notes">{told}</ul>' if told else ""
+    body = "\n".join(f'<h2 id="{_text(p.resource.name)}">{_text(p.resource.name)}</h2>'
+                     f"{_header(p, p.counts(), name)}{_body(p, limit, hint)}" for p in plans)
+    if not page:
+        return f'<div class="bulkio-plan"><style>{_css(_DARK_NOTEBOOK)}</style>{header}{body}</div>'
+    columns = sorted({c for p in plans for c in _changed_columns(p)})
+    options = "".join(f'<option value="{_text(c)}">{_text(c)}</option>' for c in columns)
+    tables = ", ".join(p.resource.name for p in plans)
+    return _PAGE.substitute(title=_text(f"Dry run: {tables} from {name}"), light=_LIGHT, dark=_DARK,
+                            css=_css(_DARK_PAGE), header=header, options=options, body=body, script=_SCRIPT)
+
+
 def write(plan: Plan, path: str | Path, *, limit: int | None = None) -> Path:
     """The page written to `path` (UTF-8); returns the path."""
     path = Path(path)

@@ -24,6 +24,7 @@ import pandas as pd
 
 from ..api.catalog import resource_for
 from ..api.lookups import Lookup, fetch_lookups
+from ..errors import ConfigError
 from ..resources import Resource, get_resource
 from ..sheets.flatten import split_custom
 from ..sheets.layout import ACTION_COLUMN, DELETE, RESULT_COLUMNS
@@ -35,6 +36,7 @@ from ..validate.rules import validate
 from ..validate.server import new_row_names, present_on_server, taken_name_issues, unknown_key_issues
 from .build import create_row, delete_row, row_label, without_control_characters
 from .compare import compared_columns, diff_rows, edited_rows
+from .family import FamilyPlan, family_of, plan_family
 from .fetch import ServerRows, changed_since, fetch_server_rows, read_lean, select_columns, stale_scope, state_hash
 from .foreign import finish, parse_only, prepare
 from .model import Plan
@@ -51,8 +53,11 @@ def plan(client: Client, source: str | Path | Sheet | pd.DataFrame, *, resource:
          sheet: str | None = None, delete_missing: bool = False, skip_invalid: bool = False,
          lookups: Mapping[str, Lookup] | None = None, accept_reformatted: bool = False, full_read: bool = False,
          match: str | Sequence[str] | None = None, only: str | Iterable[str] | None = None, blank: str | None = None,
-         mapping: Mapping[str, str] | str | Path | None = None) -> Plan:
+         mapping: Mapping[str, str] | str | Path | None = None) -> Plan | FamilyPlan:
     """Plan importing `source` (a workbook or CSV path, a `Sheet`, or a DataFrame of sheet columns). Never writes.
+
+    A workbook exported with its children (``bulkio export customer --with customerContact``) is planned whole:
+    the result is then a `FamilyPlan`, one `Plan` per sheet (`family.plan_family`).
 
     :param delete_missing: rows of the export that the sheet no longer holds are deleted (needs the export
         snapshot, which says which rows the sheet covered).
@@ -72,6 +77,13 @@ def plan(client: Client, source: str | Path | Sheet | pd.DataFrame, *, resource:
     :raises WorkbookError: the file cannot be read. :raises ValueError: ``delete_missing`` without a snapshot.
     :raises ConfigError: a bad ``match``, ``only``, ``blank`` or ``mapping``.
     """
+    if resource is None and sheet is None and family_of(source) is not None:  # a table and its children
+        if any(option is not None for option in (match, only, blank, mapping)):
+            raise ConfigError(f"{source}: match, only, blank and mapping are for one-table sheets from other "
+                              "systems; a workbook exported with --with is planned whole")
+        return plan_family(client, Path(source), delete_missing=delete_missing,  # type: ignore[arg-type]
+                           skip_invalid=skip_invalid, accept_reformatted=accept_reformatted, full_read=full_read,
+                           lookups=lookups)
     start = client.requests_made
     if resource is None and isinstance(source, str | Path):
         resource = workbook_table(source)  # an export names its table, maybe one only the server describes

@@ -46,7 +46,8 @@ if TYPE_CHECKING:
     from ..api.client import Client
     from .model import Plan
 
-__all__ = ["FORMAT", "SUFFIX", "VERSION", "SavedPlan", "load_saved", "looks_saved", "save"]
+__all__ = ["FORMAT", "SUFFIX", "VERSION", "SavedPlan", "decode_plan", "encode_plan", "load_saved", "looks_saved",
+           "save"]
 
 FORMAT = "bulkio-plan"
 """The ``format`` every saved plan names first: how a JSON file is known as one."""
@@ -94,7 +95,7 @@ def save(plan: Plan, path: str | Path) -> Path:
     whole or not at all (a temporary file renamed into place).
     """
     target = Path(path)
-    body = _encode_plan(plan)
+    body = encode_plan(plan)
     document: dict[str, Any] = {"format": FORMAT, "version": VERSION, "bulkio": __version__,
                                 "saved_at": datetime.now(UTC).isoformat(timespec="seconds"),
                                 "sheet": _sheet_facts(plan), "plan": body}
@@ -129,7 +130,7 @@ def _sheet_facts(plan: Plan) -> dict[str, Any] | None:
     return {"path": plan.source, "absolute": str(source.resolve()), "sha256": digest}
 
 
-def _encode_plan(plan: Plan) -> dict[str, Any]:
+def encode_plan(plan: Plan) -> dict[str, Any]:
     """Every field of `plan` as JSON-ready data."""
     out: dict[str, Any] = {"resource": plan.resource.name, "rows": [_encode_row(r) for r in plan.rows],
                            "unchanged": {"keys": [k for k, _ in plan.unchanged],
@@ -229,7 +230,7 @@ def load_saved(path: str | Path, client: Client, plan_type: type[Plan], *, requi
         raise ConfigError(f"{path}: this plan was made against {body.get('host')}, and bulkio is set to {host} "
                           "(--base-url, $BULKIO_BASE_URL): apply it there, or plan again here")
     try:
-        plan = _decode_plan(body, client, plan_type)
+        plan = decode_plan(body, client, plan_type)
     except (KeyError, TypeError, ValueError) as exc:
         raise WorkbookError(f"a damaged saved plan ({type(exc).__name__}: {exc}): save it again",
                             file=str(path)) from None
@@ -293,7 +294,7 @@ def _find_sheet(path: Path, facts: Any, require_sheet: bool) -> Path | None:
     return None
 
 
-def _decode_plan(body: Mapping[str, Any], client: Client, plan_type: type[Plan]) -> Plan:
+def decode_plan(body: Mapping[str, Any], client: Client, plan_type: type[Plan]) -> Plan:
     """The `Plan` of a saved plan's ``plan`` object (checked by `_read_document`)."""
     names = {spec.name for spec in dataclasses.fields(plan_type)}
     unknown = sorted(set(body) - names)

@@ -38,6 +38,7 @@ from ..api.catalog import resource_for
 from ..api.query import guarded_filters, in_
 from ..errors import ApiError, ApplyError, PlanConflict, TransportError
 from ..plan import Kind, Plan, RowPlan
+from ..plan.family import FamilyPlan
 from ..resources import RESOURCES, ColumnType, Resource
 from ..sheets.values import normalize
 from .batches import JournalRow, bulk_batches, guarded_chunks, journal_batches, split_batch, unwritten_rows
@@ -481,7 +482,7 @@ def _bulk_select(resource: Resource, rows: Sequence[JournalRow | RowPlan]) -> li
 
 
 # ------------------------------------------------------------------------------------------------ entry points
-def apply(client: Client, plan: Plan, *, batch_size: int | None = None, concurrency: int | None = None,
+def apply(client: Client, plan: Plan | FamilyPlan, *, batch_size: int | None = None, concurrency: int | None = None,
           check_stale: bool = False, root: str | Path | None = None, progress: Progress | None = None,
           bulk_updates: bool = False) -> Results:
     """Carry out `plan`; return every row's outcome. The run's journal goes to ``<root>/.bulkio/runs/<run-id>/``.
@@ -500,6 +501,11 @@ def apply(client: Client, plan: Plan, *, batch_size: int | None = None, concurre
     :raises ApplyError: the run stopped (retries ran out, the key was refused): ``.results`` holds what was done and
         ``bulkio apply --resume <run>`` (or `resume`) finishes it.
     """
+    if isinstance(plan, FamilyPlan):  # a table and its children: phases of runs like this one (`family`)
+        from .family import apply_family
+
+        return apply_family(client, plan, batch_size=batch_size, concurrency=concurrency,  # type: ignore[return-value]
+                            check_stale=check_stale, root=root, progress=progress, bulk_updates=bulk_updates)
     plan.check_applicable()
     batch_size = client.settings.batch_size if batch_size is None else batch_size  # the config file's, as the CLI
     if check_stale and plan.is_stale(client):
@@ -532,6 +538,11 @@ def resume(client: Client, run: str | Path, *, root: str | Path | None = None, c
     deletes by whether the rows still exist. Only what did not happen is sent again.
     """
     journal = Journal(find_run(run, root))
+    if journal.header().get("kind") == "family":  # a family's run: its phases, each resumed or started
+        from .family import resume_family
+
+        return resume_family(client, journal.folder, concurrency=concurrency,  # type: ignore[return-value]
+                             progress=progress)
     return _execute(client, journal, concurrency, progress, client.requests_made, client.retries)
 
 

@@ -1,0 +1,311 @@
+"""Applying a `FamilyPlan` (a table and its children, one workbook) as one run of phases, each an ordinary run.
+
+The order makes every write valid when it is sent: the children's deletes first (a parent the database would not
+delete while they exist can then go), then the parent's rows (creates, updates, deletes), then the children's
+creates and updates, their pending parent ids (`bulkio.plan.parents.pending_id`) replaced by the ids the parent's
+creates were given. A child whose new parent was not created is not sent: it is skipped, saying which parent row
+failed and why; it never points at a wrong parent.
+
+On disk, the family's run is a folder like any run's (``.bulkio/runs/<run>/``): its ``run.json`` (``"kind":
+"family"``) holds the phases and every table's plan, each phase runs under ``phase-<n>/`` with its own journal, and
+`resume_family` goes through the phases in order: a finished phase is read back (no request), a stopped one resumed
+(`bulkio.run.apply.resume`: nothing is sent twice), one never started is started, with the parents' ids from the
+journals of the phases before it. `undo_family` reverts the phases in reverse order: the children's creates and
+updates, then the parent's rows (its deletes put back with the children the database deleted along), then the
+children's deletes (their parents exist again).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from ..errors import ApplyError, PlanConflict
+from ..plan.family import FamilyPlan
+from ..plan.model import Plan
+from ..plan.parents import pending_row
+from ..plan.rows import Kind, RowPlan, Unchanged
+from ..plan.saved import decode_plan, encode_plan
+from .apply import apply, resume
+from .journal import RUNS_DIR, Journal, find_run
+from .results import Results, RowResult, Status
+from .undo import undo
+
+if TYPE_CHECKING:
+    from ..api.client import Client
+    from .apply import Progress
+
+__all__ = ["FAMILY", "FamilyResults", "apply_family", "is_family_run", "resume_family", "undo_family"]
+
+FAMILY = "family"
+"""The ``kind`` of a family run's ``run.json``."""
+
+
+@dataclass
+class FamilyResults:
+    """Every row's outcome, per table of the family, and how to resume the run if it stopped.
+
+    :param tables: one `Results` per table, parent first (a table's phases merged, rows in sheet order).
+    """
+
+    run_id: str
+    folder: Path
+    tables: list[Results]
+    stopped: str | None = None
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def requests(self) -> int:
+        """The requests the run took, every phase."""
+        return sum(r.requests for r in self.tables)
+
+    @property
+    def complete(self) -> bool:
+        """Whether every table's rows were done."""
+        return self.stopped is None and all(r.complete for r in self.tables)
+
+    def results_for(self, table: str) -> Results:
+        """One table's outcomes. :raises KeyError: naming the family's tables."""
+        for r in self.tables:
+            if r.resource.name == table:
+                return r
+        raise KeyError(f"the run has no table {table!r}; it has {', '.join(r.resource.name for r in self.tables)}")
+
+    def counts(self) -> dict[str, dict[Status, int]]:
+        """Rows per status, per table."""
+        return {r.resource.name: r.counts() for r in self.tables}
+
+    def resume_hint(self) -> str:
+        """The command that finishes this run."""
+        return f"bulkio apply --resume {self.run_id}"
+
+    def _repr_html_(self) -> str:
+        return "".join(f"<h3>{r.resource.name}</h3>{r._repr_html_()}" for r in self.tables)
+
+    def __repr__(self) -> str:
+        def line(r: Results) -> str:
+            counts = ", ".join(f"{n} {s.value}" for s, n in r.counts().items() if n)
+            return f"{r.resource.name}: {counts or 'nothing'}"
+        state = f", stopped: {self.stopped}" if self.stopped else ""
+        tables = "; ".join(map(line, self.tables))
+        return f"<FamilyResults run {self.run_id}: {tables}; {self.requests} requests{state}>"
+
+
+@dataclass(frozen=True)
+class _Phase:
+    """One step of a family run: a table's deletes (``deletes``), all its rows (``all``: the parent), or its other
+    rows (``rest``: the children's creates and updates, once the parents have ids)."""
+
+    n: int
+    table: str
+    part: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"n": self.n, "table": self.table, "part": self.part}
+
+
+def _phases(family: FamilyPlan) -> list[_Phase]:
+    """The family's phases in the order they are sent."""
+    steps = [(p.resource.name, "deletes") for p in reversed(family.children) if p.of(Kind.DELETE)]
+    steps.append((family.parent.resource.name, "all"))
+    steps += [(p.resource.name, "rest") for p in family.children]
+    return [_Phase(n, table, part) for n, (table, part) in enumerate(steps)]
+
+
+def _json_ready(value: Any) -> Any:
+    """What `json` cannot write itself in a plan's values: numpy scalars."""
+    if isinstance(value, np.generic):
+        return value.item()
+    return str(value)
+
+
+def apply_family(client: Client, family: FamilyPlan, *, batch_size: int | None = None,
+                 concurrency: int | None = None, check_stale: bool = False, root: str | Path | None = None,
+                 progress: Progress | None = None, bulk_updates: bool = False) -> FamilyResults:
+    """Carry out `family`: every table's rows, in the order that keeps every reference valid (the module says
+    which). Options as `bulkio.apply`'s; `check_stale` re-reads every table's rows to write before the first write.
+
+    :raises ValidationFailed: a sheet has errors (nothing is written). :raises PlanConflict: with `check_stale`.
+    :raises ApplyError: a phase stopped: ``.results`` is a `FamilyResults` and ``bulkio apply --resume <run>``
+        (`resume_family`) finishes the run.
+    """
+    family.check_applicable()
+    if check_stale and family.is_stale(client):
+        raise PlanConflict("the server's rows changed since the plan was made: plan again")
+    plans = {p.resource.name: json.loads(json.dumps(encode_plan(p), default=_json_ready)) for p in family.plans}
+    header = {"kind": FAMILY, "source": family.source, "host": family.parent.host,
+              "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+              "tables": [p.resource.name for p in family.plans],
+              "links": [{"parent": link.parent.name, "child": link.child.name, "column": link.column}
+                        for link in family.links],
+              "phases": [phase.to_dict() for phase in _phases(family)], "plans": plans,
+              "options": {"batch_size": batch_size, "bulk_updates": bulk_updates}}
+    journal = Journal.create(root, header)
+    return _run(client, journal, concurrency, progress)
+
+
+def resume_family(client: Client, run: str | Path, *, root: str | Path | None = None,
+                  concurrency: int | None = None, progress: Progress | None = None) -> FamilyResults:
+    """Finish a stopped or killed family run: each phase is read back, resumed or started (the module says how);
+    nothing done is sent again."""
+    return _run(client, Journal(find_run(run, root)), concurrency, progress)
+
+
+def is_family_run(run: str | Path, root: str | Path | None = None) -> bool:
+    """Whether `run` is a family run (its ``run.json`` says so)."""
+    return Journal(find_run(run, root)).header().get("kind") == FAMILY
+
+
+def _phase_run(journal: Journal, phase: _Phase) -> Path | None:
+    """The folder of the run a phase started, if it started (there is at most one)."""
+    runs = journal.folder / f"phase-{phase.n}" / RUNS_DIR
+    found = sorted(p for p in runs.glob("*") if (p / "run.json").exists()) if runs.is_dir() else []
+    return found[-1] if found else None
+
+
+def _run(client: Client, journal: Journal, concurrency: int | None, progress: Progress | None) -> FamilyResults:
+    """Every phase in order, each read back, resumed or started; the outcomes merged per table."""
+    header = journal.header()
+    plans = {table: decode_plan(body, client, Plan) for table, body in header["plans"].items()}
+    options = header.get("options", {})
+    done: dict[int, Results] = {}
+    stopped = None
+    for phase in (_Phase(**p) for p in header["phases"]):
+        started = _phase_run(journal, phase)
+        try:
+            if started is not None:
+                done[phase.n] = resume(client, started, concurrency=concurrency, progress=progress)
+            else:
+                step = _phase_plan(plans[phase.table], phase, header, done)
+                done[phase.n] = apply(client, step, root=journal.folder / f"phase-{phase.n}",
+                                      batch_size=options.get("batch_size"), concurrency=concurrency,
+                                      progress=progress, bulk_updates=bool(options.get("bulk_updates")))
+        except ApplyError as exc:
+            if isinstance(exc.results, Results):
+                done[phase.n] = exc.results
+            # why the phase stopped, not its own resume hint: the family's run is the one to resume
+            stopped = exc.results.stopped if isinstance(exc.results, Results) and exc.results.stopped else \
+                str(exc).split(". Nothing is lost")[0]
+            break
+    results = FamilyResults(journal.run_id, journal.folder, _merged(journal, header, plans, done), stopped)
+    if stopped:
+        raise ApplyError(f"the run stopped in its phase {len(done)} of {len(header['phases'])} ({stopped}). Nothing is "
+                         f"lost: finish it with `{results.resume_hint()}`", results=results)
+    return results
+
+
+def _phase_plan(plan: Plan, phase: _Phase, header: dict[str, Any], done: dict[int, Results]) -> Plan:
+    """The part of a table's plan a phase sends; a child's rows with their new parents' ids."""
+    if phase.part == "deletes":
+        return replace(plan, rows=tuple(r for r in plan.rows if r.kind is Kind.DELETE), unchanged=Unchanged())
+    if phase.part == "all":
+        return plan
+    rows = tuple(r for r in plan.rows if r.kind is not Kind.DELETE)
+    return replace(plan, rows=tuple(_with_parents(r, _new_ids(header, done)) for r in rows))
+
+
+def _new_ids(header: dict[str, Any], done: dict[int, Results]) -> dict[tuple[str, int], RowResult]:
+    """The outcome of every new row of the phases done, by (table, Excel row): what a pending id stands for."""
+    outcomes: dict[tuple[str, int], RowResult] = {}
+    for phase in header["phases"]:
+        results = done.get(phase["n"])
+        for r in results.rows if results is not None else ():
+            if r.row is not None:  # a pending id names the row of a create: its outcome is this row's
+                outcomes[(phase["table"], r.row)] = r
+    return outcomes
+
+
+def _with_parents(row: RowPlan, outcomes: dict[tuple[str, int], RowResult]) -> RowPlan:
+    """`row` with each pending parent id in its body replaced by the id the parent was created with; skipped,
+    saying why, when that parent was not created."""
+    if row.kind not in (Kind.CREATE, Kind.UPDATE):
+        return row
+    body = dict(row.body)
+    for column, value in row.body.items():
+        at = pending_row(value)
+        if at is None:
+            continue
+        outcome = outcomes.get(at)
+        if outcome is None or outcome.status is not Status.CREATED or not outcome.id:
+            status = outcome.status.value if outcome is not None else "not sent"
+            why = f": {outcome.error}" if outcome is not None and outcome.error else ""
+            return RowPlan(Kind.SKIPPED, row.key, row.row, row.label,
+                           reason=f"its {at[0]} (row {at[1]} of its sheet) was not created ({status}{why}): "
+                                  "this row was not sent")
+        body[column] = outcome.id
+    if body == row.body:
+        return row
+    changes = tuple(replace(c, after=body[c.column]) if c.column in body else c for c in row.changes)
+    return replace(row, body=body, changes=changes)
+
+
+def _merged(journal: Journal, header: dict[str, Any], plans: dict[str, Plan], done: dict[int, Results]
+            ) -> list[Results]:
+    """One `Results` per table, parent first: the rows of its phases in sheet order; a phase never started shows
+    its rows as pending."""
+    out = []
+    for table in header["tables"]:
+        phases = [p for p in header["phases"] if p["table"] == table]
+        rows: list[RowResult] = []
+        requests = retries = 0
+        warnings: list[str] = []
+        resource = plans[table].resource
+        for phase in phases:
+            results = done.get(phase["n"])
+            if results is None:
+                rows += _pending(plans[table], phase["part"])
+                continue
+            rows += results.rows
+            requests, retries = requests + results.requests, retries + results.retries
+            warnings += results.warnings
+        rows = _one_each(rows)
+        out.append(Results(journal.run_id, journal.folder, resource, rows, requests, retries, None,
+                           header.get("source"), table, warnings=warnings))
+    return out
+
+
+def _pending(plan: Plan, part: str) -> list[RowResult]:
+    """The rows of a phase not started, as pending."""
+    rows = [r for r in plan.rows if (r.kind is Kind.DELETE) == (part == "deletes") or part == "all"]
+    return [RowResult(r.row, r.key, Status.PENDING, r.label) for r in rows
+            if r.kind in (Kind.CREATE, Kind.UPDATE, Kind.DELETE)]
+
+
+def _one_each(rows: Sequence[RowResult]) -> list[RowResult]:
+    """Each row once, in sheet order: the deletes phase and the other phase of a child both list its unchanged
+    rows; a row written in one phase is listed by that phase's outcome."""
+    best: dict[tuple[int | None, str | None], RowResult] = {}
+    for r in rows:
+        at = (r.row, r.key) if r.row is not None else (None, r.key)
+        if at not in best or best[at].status is Status.UNCHANGED:
+            best[at] = r
+    return sorted(best.values(), key=lambda r: (r.row is None, r.row or 0))
+
+
+def undo_family(client: Client, run: str | Path, *, root: str | Path | None = None,
+                concurrency: int | None = None, progress: Progress | None = None) -> FamilyResults:
+    """Revert a family run: its phases undone in reverse order (the module says why that order), each as
+    `bulkio.undo` reverts a run (guarded: a row changed since is a conflict, not overwritten)."""
+    journal = Journal(find_run(run, root))
+    header = journal.header()
+    by_table: dict[str, list[Results]] = {}
+    for phase in reversed([_Phase(**p) for p in header["phases"]]):
+        started = _phase_run(journal, phase)
+        if started is None:
+            continue
+        by_table.setdefault(phase.table, []).append(
+            undo(client, started, root=journal.folder / f"undo-{phase.n}", concurrency=concurrency, progress=progress))
+    tables = []
+    for table in header["tables"]:
+        parts = by_table.get(table, [])
+        if not parts:
+            continue
+        first = parts[0]
+        tables.append(replace(first, rows=[r for p in parts for r in p.rows], requests=sum(p.requests for p in parts)))
+    return FamilyResults(f"undo of {journal.run_id}", journal.folder, tables)

@@ -1,0 +1,166 @@
+"""Applying a workbook of customers and their contacts (issue 19): parents first on create, children first on
+delete, new ids linked, one run that resumes after a stop between the parent and child batches, and one undo."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from bulkio.api.client import Client
+from bulkio.errors import ApplyError
+from bulkio.plan import plan
+from bulkio.run.apply import apply, resume
+from bulkio.run.family import FamilyResults, is_family_run
+from bulkio.run.results import Status
+from bulkio.run.undo import undo
+from bulkio.sandbox import Sandbox
+from tests.plan.test_family_plan import CONTACTS, family_workbook, rows_of
+from tests.workbooks import edit_sheet
+
+VOLATILE = {"updatedAt", "updatedBy"}
+
+
+def state(sandbox: Sandbox) -> dict[str, dict[str, dict[str, Any]]]:
+    """Both tables of the main company, by id, without the columns every write changes."""
+    return {table: {r["id"]: {c: v for c, v in r.items() if c not in VOLATILE}
+                    for r in sandbox.rows(table) if r["companyId"] == sandbox.company_id}
+            for table in ("customer", CONTACTS)}
+
+
+def contacts_of(sandbox: Sandbox, name: str) -> list[dict[str, Any]]:
+    """The main company's contacts of the customer called `name`."""
+    [customer] = [c for c in sandbox.rows("customer") if c["name"] == name and c["companyId"] == sandbox.company_id]
+    return sorted((c for c in sandbox.rows(CONTACTS) if c["customerId"] == customer["id"]),
+                  key=lambda c: c["email"] or "")
+
+
+@pytest.fixture
+def workbook(sandbox: Sandbox, tmp_path: Path) -> Path:
+    return family_workbook(sandbox, tmp_path / "family.xlsx")
+
+
+def new_family(path: Path, name: str = "Ørsted Façades Ltd") -> Path:
+    """A new customer and two new contacts of it, as a user types them."""
+    edit_sheet(path, append=[{"name": name, "phone": "+45 99 55 11 00"}])
+    return edit_sheet(path, sheet_name=CONTACTS, append=[
+        {"customerId": name, "firstName": "Åsa", "email": "asa@orsted.example"},
+        {"customerId": name, "firstName": "Zoë", "email": "zoe@orsted.example"}])
+
+
+def test_a_new_customer_and_its_two_new_contacts_in_one_apply(sandbox: Sandbox, workbook: Path,
+                                                             tmp_path: Path) -> None:
+    new_family(workbook)
+    with Client(sandbox.url, sandbox.api_key) as client:
+        result = plan(client, workbook)
+        done = apply(client, result, root=tmp_path)
+    assert isinstance(done, FamilyResults) and done.complete
+    [customer] = done.results_for("customer").of(Status.CREATED)
+    contacts = contacts_of(sandbox, "Ørsted Façades Ltd")
+    assert [c["email"] for c in contacts] == ["asa@orsted.example", "zoe@orsted.example"]
+    assert {c["customerId"] for c in contacts} == {customer.id}
+    assert sorted(r.id for r in done.results_for(CONTACTS).of(Status.CREATED)) == sorted(c["id"] for c in contacts)
+    posts = [path.split("?")[0] for method, path in sandbox.requests if method == "POST"]
+    assert posts == ["/customer", f"/{CONTACTS}"]  # parents first, one bulk POST per table
+
+
+def test_a_contact_moved_to_another_customer_is_applied(sandbox: Sandbox, workbook: Path, tmp_path: Path) -> None:
+    contacts, customers = rows_of(workbook, CONTACTS), rows_of(workbook, "customer")
+    row, contact = next(iter(contacts.items()))
+    other = next(c for c in customers.values() if c["name"] != contact["customerId"])
+    edit_sheet(workbook, {(row, "customerId"): other["name"]}, sheet_name=CONTACTS)
+    with Client(sandbox.url, sandbox.api_key) as client:
+        done = apply(client, plan(client, workbook), root=tmp_path)
+    assert [r.status for r in done.results_for(CONTACTS).rows if r.row == row] == [Status.UPDATED]
+    [moved] = [c for c in sandbox.rows(CONTACTS) if c["id"] == contact["id"]]
+    assert moved["customerId"] == other["id"]
+
+
+def test_a_parent_delete_takes_its_contacts_and_undo_brings_the_whole_family_back(sandbox: Sandbox,
+                                                                                 workbook: Path,
+                                                                                 tmp_path: Path) -> None:
+    before = state(sandbox)
+    contacts = rows_of(workbook, CONTACTS)
+    customers = {c["name"]: r for r, c in rows_of(workbook, "customer").items()}
+    doomed = next(c["customerId"] for c in contacts.values()
+                  if not any(x["intercompanyCompanyId"] for x in rows_of(workbook, "customer").values()
+                             if x["name"] == c["customerId"]))
+    edit_sheet(workbook, {(customers[doomed], "_action"): "delete"})
+    new_family(workbook)
+    with Client(sandbox.url, sandbox.api_key) as client:
+        result = plan(client, workbook)
+        assert [c.label for c in result.cascades] == [doomed]
+        done = apply(client, result, root=tmp_path)
+        assert done.complete
+        assert doomed not in {c["name"] for c in state(sandbox)["customer"].values()}
+        assert done.results_for("customer").counts()[Status.DELETED] == 1
+        assert len(state(sandbox)["customer"]) == len(before["customer"])  # one gone, one new
+        assert is_family_run(done.folder)
+        reverted = undo(client, done.folder)
+    assert isinstance(reverted, FamilyResults)
+    assert not any(r.status in (Status.FAILED, Status.CONFLICT) for t in reverted.tables for r in t.rows)
+    assert state(sandbox) == before
+
+
+class _LoseChildWrites(httpx.BaseTransport):
+    """The network between the parent's and the children's batches: each POST to the child table is sent, then
+    its answer lost (`sent`), or never sent at all (the connection refused)."""
+
+    def __init__(self, *, sent: bool) -> None:
+        self.inner = httpx.HTTPTransport()
+        self.sent = sent
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        if request.method == "POST" and request.url.path == f"/{CONTACTS}":
+            if self.sent:
+                self.inner.handle_request(request).read()
+                raise httpx.ReadError("connection reset after the request was sent", request=request)
+            raise httpx.ConnectError("connection refused", request=request)
+        return self.inner.handle_request(request)
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+@pytest.mark.parametrize("sent", [False, True], ids=["before-the-child-batch", "answer-of-the-child-batch-lost"])
+def test_a_run_stopped_between_the_parent_and_child_batches_resumes_without_duplicates(
+        sandbox: Sandbox, workbook: Path, tmp_path: Path, sent: bool) -> None:
+    new_family(workbook)
+    flaky = Client(sandbox.url, sandbox.api_key, transport=_LoseChildWrites(sent=sent), max_retries=1,
+                   sleep=lambda _: None)
+    with flaky:
+        result = plan(flaky, workbook)
+        with pytest.raises(ApplyError, match="--resume") as stopped:
+            apply(flaky, result, root=tmp_path)
+    partial = stopped.value.results
+    assert f"--resume {partial.run_id}`" in str(stopped.value) and partial.run_id in str(partial.folder)
+    assert "--resume" not in (partial.stopped or "-")  # the phase's own run is not the one to resume
+    assert isinstance(partial, FamilyResults) and not partial.complete
+    assert len(partial.results_for("customer").of(Status.CREATED)) == 1  # the parent phase was done
+    assert len(partial.results_for(CONTACTS).of(Status.PENDING)) == 2  # not sent, or sent and its answer lost
+    assert len(contacts_of(sandbox, "Ørsted Façades Ltd")) == (2 if sent else 0)
+    with Client(sandbox.url, sandbox.api_key) as client:
+        done = resume(client, partial.folder)
+        again = resume(client, partial.folder)  # a finished run: read back, nothing sent
+    assert done.complete and again.complete
+    contacts = contacts_of(sandbox, "Ørsted Façades Ltd")
+    assert [c["email"] for c in contacts] == ["asa@orsted.example", "zoe@orsted.example"]  # each once
+    [customer] = done.results_for("customer").of(Status.CREATED)
+    assert {c["customerId"] for c in contacts} == {customer.id}
+
+
+def test_a_parent_that_fails_to_be_created_leaves_its_children_unwritten(sandbox: Sandbox, workbook: Path,
+                                                                        tmp_path: Path) -> None:
+    new_family(workbook, "Taken Meanwhile Ltd")
+    with Client(sandbox.url, sandbox.api_key) as client:
+        result = plan(client, workbook)
+        client.insert("customer", [{"name": "Taken Meanwhile Ltd", "companyId": sandbox.company_id}])
+        done = apply(client, result, root=tmp_path)
+    [failed] = done.results_for("customer").of(Status.FAILED)
+    skipped = done.results_for(CONTACTS).of(Status.SKIPPED)
+    assert len(skipped) == 2
+    assert all(f"row {failed.row} of its sheet) was not created (failed" in (r.error or "") for r in skipped)
+    assert contacts_of(sandbox, "Taken Meanwhile Ltd") == []
+
