@@ -26,6 +26,8 @@ from ..sheets.layout import RESULT_COLUMNS
 if TYPE_CHECKING:  # annotations only: the commands import the library themselves, when they run
     from ..api.client import Client
     from ..plan import Plan
+    from ..plan.family import FamilyPlan
+    from ..run.family import FamilyResults
     from ..run.results import Results
 
 __all__ = ["app", "main"]
@@ -207,12 +209,19 @@ def validate(
     """Check every cell of an edited sheet; on errors, write an error workbook and exit 1."""
     from ..api.catalog import resource_for
     from ..api.lookups import fetch_lookups
-    from ..sheets.read import read_sheet, workbook_table
+    from ..sheets.read import read_sheet, workbook_family, workbook_table
     from ..validate.errorbook import write_error_workbook
     from ..validate.rules import validate as run_validation
     from .render import issues_table
 
     with _errors():
+        if resource is None and workbook_family(file) is not None:  # a table and its children: every sheet
+            from .family import validate_family
+
+            with _client(base_url) as client:
+                if validate_family(console, err_console, client, file, errors):
+                    raise typer.Exit(1)
+            return
         with _client(base_url) as client:
             table = resource or workbook_table(file)
             sheet = read_sheet(file, resource_for(client, table) if table else None)
@@ -325,8 +334,15 @@ def _make_plan(client: Client, file: Path, resource: str | None, delete_missing:
                 accept_reformatted=accept_reformatted, full_read=full_read, **foreign)
 
 
-def _show_plan(result: Plan) -> None:
+def _show_plan(result: Plan | FamilyPlan) -> None:
+    from ..plan.family import FamilyPlan
     from .render import issues_table, plan_tables
+
+    if isinstance(result, FamilyPlan):
+        from .family import show_family_plan
+
+        show_family_plan(console, err_console, result)
+        return
 
     for warning in result.warnings:
         err_console.print(f"[yellow]warning:[/] {warning}", highlight=False)
@@ -344,7 +360,14 @@ def _save_mapping(file: Path, result: Plan, mapping: dict[str, str] | None, targ
     console.print(f"wrote the header mapping to {target} (use it with --mapping {target})", highlight=False)
 
 
-def _write_report(result: Plan, report: Path) -> None:
+def _write_report(result: Plan | FamilyPlan, report: Path) -> None:
+    from ..plan.family import FamilyPlan
+
+    if isinstance(result, FamilyPlan):
+        from .family import family_report
+
+        family_report(console, result, report)
+        return
     suffix = report.suffix.lower()
     if suffix == ".xlsx":
         result.to_excel(report)
@@ -393,6 +416,7 @@ def plan_command(
         foreign = _foreign_options(match, map_header, mapping, only, blank)
         result = _make_plan(client, file, resource, delete_missing, skip_invalid, accept_reformatted, full_read,
                             **foreign)
+        _refused_for_family(result, ("--server-check", server_check), ("--save", save is not None))
         _show_plan(result)
         if save_mapping is not None:
             _save_mapping(file, result, foreign["mapping"], save_mapping)
@@ -421,6 +445,18 @@ def plan_command(
     raise typer.Exit(EXIT_CHANGES if result.has_changes else 0)
 
 
+def _refused_for_family(result: Plan | FamilyPlan, *options: tuple[str, bool]) -> None:
+    """Options that work on one table's plan, given for a workbook of a table and its children: refused by name
+    before anything is shown or written."""
+    from ..plan.family import FamilyPlan
+
+    given = [name for name, on in options if on]
+    if isinstance(result, FamilyPlan) and given:
+        from .family import refuse_for_family
+
+        refuse_for_family(", ".join(given))
+
+
 def _save_plan(result: Plan, path: Path) -> None:
     """``bulkio plan --save``: write the plan and say how to apply exactly it."""
     written = result.save(path)
@@ -446,8 +482,17 @@ def _confirm(yes: bool, question: str) -> bool:
     return typer.confirm(question, default=False)
 
 
-def _finish(results: Results, sheet_file: Path | None, output: Path | None) -> None:
+def _finish(results: Results | FamilyResults, sheet_file: Path | None, output: Path | None) -> None:
+    from ..run.family import FamilyResults
     from .render import results_table
+
+    if isinstance(results, FamilyResults):
+        from .family import show_family_results
+
+        show_family_results(console, results, sheet_file, output)
+        if any(r.status.value in ("failed", "conflict") for t in results.tables for r in t.rows):
+            raise typer.Exit(EXIT_CONFLICTS)
+        return
 
     for table in results_table(results):
         console.print(table)
@@ -484,7 +529,7 @@ def _resume(client: Client, run: str, file: Path | None, results: Path | None, c
     _finish(done, file or source, results)
 
 
-def _nothing_to_apply(result: Plan) -> bool:
+def _nothing_to_apply(result: Plan | FamilyPlan) -> bool:
     """Whether `result` writes nothing (said so, and exit 4 when rows conflict); refuses a plan with errors first."""
     result.check_applicable()
     if result.has_changes:
@@ -495,8 +540,8 @@ def _nothing_to_apply(result: Plan) -> bool:
     return True
 
 
-def _write(client: Client, result: Plan, sheet_file: Path | None, results: Path | None, batch_size: int | None,
-           concurrency: int | None, bulk_updates: bool = False) -> None:
+def _write(client: Client, result: Plan | FamilyPlan, sheet_file: Path | None, results: Path | None,
+           batch_size: int | None, concurrency: int | None, bulk_updates: bool = False) -> None:
     """Apply `result` with progress bars, then show the outcome and write the results workbook beside `sheet_file`
     (also when the run stops): the one write of both ways into `bulkio apply`, so an option of the run is passed
     in one place."""
@@ -514,14 +559,15 @@ def _write(client: Client, result: Plan, sheet_file: Path | None, results: Path 
     _finish(done, sheet_file, results)
 
 
-def _pace(client: Client, result: Plan, batch_size: int | None, bulk_updates: bool) -> None:
+def _pace(client: Client, result: Plan | FamilyPlan, batch_size: int | None, bulk_updates: bool) -> None:
     """Before asking: how long the plan's updates take at the key's rate when they need many requests, and the
-    bulk option with its trade-off (`bulkio.run.apply.pace_note`)."""
+    bulk option with its trade-off (`bulkio.run.apply.pace_note`), for each table of a family."""
     from ..run.apply import pace_note
 
-    note = pace_note(client, result, _batch_size(client, batch_size), bulk_updates=bulk_updates)
-    if note:
-        err_console.print(f"[yellow]note:[/] {note}", highlight=False)
+    for each in getattr(result, "plans", (result,)):
+        note = pace_note(client, each, _batch_size(client, batch_size), bulk_updates=bulk_updates)
+        if note:
+            err_console.print(f"[yellow]note:[/] {each.resource.name}: {note}", highlight=False)
 
 
 def _plan_options_refused(resource: str | None, delete_missing: bool, skip_invalid: bool,
@@ -645,11 +691,17 @@ def undo(
 
     Guarded like any import: a row changed since the run is a conflict, not overwritten.
     """
+    from ..run.family import is_family_run
     from ..run.undo import plan_undo
     from ..run.undo import undo as revert
     from .render import kind_progress
 
     with _errors(), _client(base_url) as client:
+        if is_family_run(run):  # a table and its children: each phase's reversal, undone in reverse order
+            from .family import undo_family_run
+
+            undo_family_run(console, err_console, client, run, yes, _confirm)
+            return
         reversal = plan_undo(client, run)
         _show_plan(reversal)
         if not reversal.has_changes:

@@ -35,7 +35,7 @@ from .rows import Kind, RowPlan
 if TYPE_CHECKING:
     from ..api.client import Client
 
-__all__ = ["Cascade", "FamilyPlan", "plan_family"]
+__all__ = ["Cascade", "FamilyPlan", "child_lookups", "plan_family"]
 
 
 @dataclass(frozen=True)
@@ -192,9 +192,9 @@ def plan_family(client: Client, source: str | Path, *, delete_missing: bool = Fa
     for table in child_tables:
         link = link_for(client, parent_plan.resource, table)
         child_sheet = read_sheet(source, sheet=table)
-        child_lookups = _child_lookups(client, link, parent_sheet, child_sheet)
-        plans.append(plan(client, child_sheet, lookups=child_lookups, **options))
-        members.append(_Member(link, child_sheet, child_lookups[link.column]))
+        looked_up = child_lookups(client, link, parent_sheet, child_sheet)
+        plans.append(plan(client, child_sheet, lookups=looked_up, **options))
+        members.append(_Member(link, child_sheet, looked_up[link.column]))
     result = FamilyPlan(str(source), tuple(plans), tuple(m.link for m in members))
     return _checked(client, result, parent_sheet, members)
 
@@ -209,7 +209,7 @@ class _Member:
     lookup: Lookup
 
 
-def _child_lookups(client: Client, link: Link, parent: Sheet, child: Sheet) -> dict[str, Lookup]:
+def child_lookups(client: Client, link: Link, parent: Sheet, child: Sheet) -> dict[str, Lookup]:
     """The child sheet's lookups: its link column's from the parent sheet, the others fetched as usual."""
     others = [str(c) for c in child.frame.columns if c in child.resource and c != link.column]
     return {**fetch_lookups(client, child.resource, others), link.column: parent_lookup(client, link, parent, child)}

@@ -13,7 +13,9 @@ never a guess).
 
 from __future__ import annotations
 
+import difflib
 import re
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -63,14 +65,32 @@ class ParentLookup(Lookup):
         try:
             found = super().id_for(label)
         except LabelError as exc:
-            if former is None or exc.code != "unknown_label":
+            if exc.code != "unknown_label":
                 raise
+            if former is None:
+                raise self._unknown(label) from None
             return former
         if former is not None and former != found:
             raise LabelError(f"{label!r} is the {self.label} of {self.table} {found} now and was the {self.label} of "
                              f"{self.table} {former} at export: write the {self.label} the {self.table} has now",
                              code="ambiguous_label", choices=self.choices)
         return found
+
+
+    def _unknown(self, label: str) -> LabelError:
+        """An unknown parent, with the labels that look like it (accents, case and punctuation aside): a name typed
+        without its accents is the usual slip, and a list of every customer is no help."""
+        folded = {_folded(choice): choice for choice in self.choices}
+        close = [folded[f] for f in difflib.get_close_matches(_folded(label), list(folded), n=3, cutoff=0.75)]
+        hint = f"; did you mean {' or '.join(map(repr, close))}?" if close else "; pick one from the cell's list"
+        return LabelError(f"unknown {self.table} {label!r}: no row of the {self.table} sheet and no {self.table} on "
+                          f"the server has that {self.label}{hint}", code="unknown_label", choices=self.choices)
+
+
+def _folded(text: str) -> str:
+    """`text` without accents, case and punctuation, for telling a slip from another name."""
+    plain = unicodedata.normalize("NFKD", text.replace("ø", "o").replace("Ø", "O"))
+    return " ".join("".join(c for c in plain if c.isalnum() or c.isspace()).casefold().split())
 
 
 def parent_lookup(client: Client, link: Link, parent: Sheet, child: Sheet) -> ParentLookup:

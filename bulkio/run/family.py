@@ -41,7 +41,7 @@ if TYPE_CHECKING:
     from ..api.client import Client
     from .apply import Progress
 
-__all__ = ["FAMILY", "FamilyResults", "apply_family", "is_family_run", "resume_family", "undo_family"]
+__all__ = ["FAMILY", "FamilyResults", "apply_family", "is_family_run", "resume_family", "undo_family", "undo_order"]
 
 FAMILY = "family"
 """The ``kind`` of a family run's ``run.json``."""
@@ -160,6 +160,13 @@ def resume_family(client: Client, run: str | Path, *, root: str | Path | None = 
 def is_family_run(run: str | Path, root: str | Path | None = None) -> bool:
     """Whether `run` is a family run (its ``run.json`` says so)."""
     return Journal(find_run(run, root)).header().get("kind") == FAMILY
+
+
+def undo_order(run: str | Path, root: str | Path | None = None) -> list[tuple[str, Path]]:
+    """(table, run folder) of each phase a family run started, in the order `undo_family` reverts them."""
+    journal = Journal(find_run(run, root))
+    phases = reversed([_Phase(**p) for p in journal.header()["phases"]])
+    return [(phase.table, started) for phase in phases if (started := _phase_run(journal, phase)) is not None]
 
 
 def _phase_run(journal: Journal, phase: _Phase) -> Path | None:

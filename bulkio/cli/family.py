@@ -1,0 +1,160 @@
+"""`bulkio plan`, `apply` and `undo` of a workbook holding a table and its children (``export --with``): each
+table shown under its name, one results workbook per table, a family run undone phase by phase.
+
+The commands in `app` stay one path: they hand a `FamilyPlan` or `FamilyResults` here, and everything else as
+before.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import typer
+from rich.console import Console
+from rich.rule import Rule
+
+from ..sheets.layout import RESULT_COLUMNS
+
+if TYPE_CHECKING:
+    from ..api.client import Client
+    from ..plan.family import FamilyPlan
+    from ..run.family import FamilyResults
+
+__all__ = ["family_report", "refuse_for_family", "results_file", "show_family_plan", "show_family_results",
+           "undo_family_run", "validate_family"]
+
+
+def show_family_plan(console: Console, err_console: Console, result: FamilyPlan) -> None:
+    """Every table's plan under a rule with its name (warnings and issues with it), the cascades first."""
+    from .render import issues_table, plan_tables
+
+    for cascade in result.cascades:
+        err_console.print(f"[yellow]cascade:[/] {cascade}", highlight=False)
+    for p in result.plans:
+        console.print(Rule(f"{p.resource.name} (sheet {p.sheet or p.resource.name})", align="left"))
+        for warning in p.warnings:
+            err_console.print(f"[yellow]warning:[/] {warning}", highlight=False)
+        if p.issues.issues:
+            console.print(issues_table(p.issues))
+        for table in plan_tables(p):
+            console.print(table)
+
+
+def results_file(sheet_file: Path, table: str, parent: bool, output: Path | None) -> Path:
+    """Where a table's results workbook goes: `output` (the parent's; a child's beside it, named after its table),
+    else beside the sheet: ``family.results.xlsx``, ``family.customerContact.results.xlsx``."""
+    base = output or sheet_file.with_name(f"{sheet_file.stem}.results.xlsx")
+    return base if parent else base.with_name(f"{base.name.removesuffix('.results.xlsx').removesuffix('.xlsx')}"
+                                              f".{table}.results.xlsx")
+
+
+def show_family_results(console: Console, done: FamilyResults, sheet_file: Path | None, output: Path | None, *,
+                        undoable: bool = True) -> None:
+    """Each table's outcome, its results workbook written beside the sheet (your rows with their status, new ids
+    and errors), and how to undo the whole run."""
+    from ..run.results import write_results_workbook
+    from ..sheets.read import read_sheet
+    from .render import results_table
+
+    for position, results in enumerate(done.tables):
+        console.print(Rule(results.resource.name, align="left"))
+        for table in results_table(results):
+            console.print(table)
+        if sheet_file is not None and sheet_file.exists():
+            target = results_file(sheet_file, results.resource.name, position == 0, output)
+            sheet = read_sheet(sheet_file, sheet=results.resource.name)
+            write_results_workbook(results, sheet.frame, sheet.rows, target, base=sheet.base, meta=sheet.meta)
+            console.print(f"wrote {target}: the {results.resource.name} rows with {', '.join(RESULT_COLUMNS[:-1])} "
+                          f"and {RESULT_COLUMNS[-1]}", highlight=False)
+    if done.stopped:
+        console.print(f"[red]stopped:[/] {done.stopped}", highlight=False)
+    if undoable:
+        console.print(f"undo with: bulkio undo {done.run_id}", highlight=False)
+
+
+def family_report(console: Console, result: FamilyPlan, report: Path) -> None:
+    """``bulkio plan --report`` of a family: the page, Markdown or JSON of every table (an XLSX report is one
+    table's: plan each sheet with --sheet for it)."""
+    suffix = report.suffix.lower()
+    if suffix in (".html", ".htm"):
+        result.to_html(report)
+    elif suffix == ".md":
+        result.to_markdown(report)
+    elif suffix == ".json":
+        result.to_json(report)
+    else:
+        raise typer.BadParameter(f"{report}: a workbook of several tables is reported as .html, .md or .json")
+    console.print(f"wrote the plan report to {report}", highlight=False)
+
+
+def refuse_for_family(option: str) -> None:
+    """An option that works on one table's plan only, given for a family's."""
+    raise typer.BadParameter(f"{option} is for a one-table sheet; this workbook holds a table and its children "
+                             "(plan and apply it without it)")
+
+
+def undo_family_run(console: Console, err_console: Console, client: Client, run: str, yes: bool,
+                    confirm: Callable[[bool, str], bool]) -> None:
+    """``bulkio undo`` of a family run: each phase's reversal shown in the order it is undone (the children's
+    creates and updates, the parent's rows, the children's deletes), one confirmation, then `undo_family`."""
+    from ..run.family import undo_family, undo_order
+    from ..run.undo import plan_undo
+    from .render import kind_progress, plan_tables
+
+    reversals = [(table, plan_undo(client, folder)) for table, folder in undo_order(run)]
+    for table, reversal in reversals:
+        console.print(Rule(f"undo {table}", align="left"))
+        for shown in plan_tables(reversal):
+            console.print(shown)
+    if not any(r.has_changes for _, r in reversals):
+        console.print("nothing to undo", highlight=False)
+        return
+    if not confirm(yes, "undo these changes?"):
+        console.print("nothing was written", highlight=False)
+        raise typer.Exit(1)
+    with kind_progress(err_console, client) as progress:
+        done = undo_family(client, run, progress=progress)
+    show_family_results(console, done, None, None, undoable=False)
+
+
+def validate_family(console: Console, err_console: Console, client: Client, file: Path, errors: Path | None
+                    ) -> int:
+    """``bulkio validate`` of a family workbook: every sheet checked, a child's parent names against the parent
+    sheet (and the server), an error workbook per sheet with errors (the parent's at `errors`, a child's beside it
+    named after its table). Returns how many errors there were."""
+    from ..api.catalog import link_for
+    from ..api.lookups import fetch_lookups
+    from ..plan.family import child_lookups
+    from ..sheets.read import read_sheet, workbook_family
+    from ..validate.errorbook import error_workbook_path, write_error_workbook
+    from ..validate.rules import validate as run_validation
+    from .render import issues_table
+
+    children = (workbook_family(file) or ("", []))[1]
+    parent = read_sheet(file)
+    sheets = [(parent, fetch_lookups(client, parent.resource))]
+    for table in children:
+        child = read_sheet(file, sheet=table)
+        sheets.append((child, child_lookups(client, link_for(client, parent.resource, table), parent, child)))
+    total = 0
+    for position, (sheet, lookups) in enumerate(sheets):
+        report = run_validation(sheet, lookups, client=client)
+        console.print(Rule(f"{sheet.resource.name} (sheet {sheet.sheet})", align="left"))
+        for warning in sheet.warnings:
+            err_console.print(f"[yellow]warning:[/] {warning}", highlight=False)
+        if report.issues:
+            console.print(issues_table(report))
+        if report.has_errors():
+            target = errors or error_workbook_path(sheet.file)
+            if position:
+                target = target.with_name(f"{target.name.removesuffix('.errors.xlsx')}.{sheet.resource.name}"
+                                          ".errors.xlsx")
+            written = write_error_workbook(sheet, report, target)
+            console.print(f"[bold red]{len(report.errors)} error(s)[/] in {sheet.resource.name}; wrote {written} "
+                          "with each bad cell highlighted", highlight=False)
+        else:
+            console.print(f"[green]no errors[/] in {len(sheet.frame)} {sheet.resource.name} rows", highlight=False)
+        total += len(report.errors)
+    return total
