@@ -25,10 +25,12 @@ from .errors import (
     ValidationFailed,
     WorkbookError,
 )
+from .export.family import FamilyExport, export_family
 from .export.table import export, export_table
-from .plan import Kind, Plan, plan
-from .resources import CUSTOMER, Column, ColumnType, Reference, Resource, get_resource
+from .plan import FamilyPlan, Kind, Plan, plan
+from .resources import CUSTOMER, Column, ColumnType, Link, Reference, Resource, get_resource
 from .run.apply import apply, resume
+from .run.family import FamilyResults
 from .run.results import Results, Status
 from .run.undo import undo
 from .sheets.read import Sheet, read_sheet
@@ -49,8 +51,12 @@ __all__ = [
     "Column",
     "ColumnType",
     "ConfigError",
+    "FamilyExport",
+    "FamilyPlan",
+    "FamilyResults",
     "Kind",
     "LabelError",
+    "Link",
     "Plan",
     "PlanConflict",
     "Reference",
@@ -67,6 +73,7 @@ __all__ = [
     "__version__",
     "apply",
     "export",
+    "export_family",
     "export_table",
     "fetch_lookups",
     "get_resource",

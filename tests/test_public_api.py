@@ -12,11 +12,14 @@ import bulkio.errors
 
 PUBLIC_API = {
     # the pipeline, in the order a round trip runs it
-    "Client", "Settings", "get_resource", "resource_for", "fetch_lookups", "export", "export_table", "write_workbook",
+    "Client", "Settings", "get_resource", "resource_for", "fetch_lookups", "export", "export_table", "export_family",
+    "write_workbook",
     "write_csv", "read_sheet", "read_workbook", "validate", "plan", "apply", "resume", "undo",
     # what it hands around
     "CUSTOMER", "Resource", "Column", "ColumnType", "Reference", "Sheet", "ValidationReport", "Plan", "Kind",
     "Results", "Status", "__version__",
+    # a table and its children in one workbook (export_family, then plan/apply/resume/undo take it whole)
+    "Link", "FamilyExport", "FamilyPlan", "FamilyResults",
     # every exception it raises on purpose (the tree in bulkio.errors)
     "BulkioError", "ConfigError", "UnknownResource", "ApiError", "TransportError", "WorkbookError", "CellError",
     "LabelError", "ValidationFailed", "PlanConflict", "ApplyError",
