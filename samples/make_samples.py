@@ -17,7 +17,12 @@
 - ``customers-edited.plan.html``: the dry run as the page to review (``--report plan.html``), and
   ``customers-edited.plan.png``, a screenshot of it in headless Chromium for the README (``apt-get install chromium
   fonts-droid-fallback``: the fallback font draws the Japanese customer's name);
-- ``customers-edited.results.xlsx``: what ``bulkio apply customers-edited.xlsx`` writes after applying it.
+- ``customers-edited.results.xlsx``: what ``bulkio apply customers-edited.xlsx`` writes after applying it;
+- ``customers-with-contacts.xlsx``: ``bulkio export customer --with customerContact``, the 20 customers and their
+  contacts in one workbook, untouched;
+- ``customers-with-contacts-edited.xlsx``: a copy with `FAMILY_EDITS` (a new customer with two new contacts, a
+  contact moved to another customer, a customer deleted whose contacts the database deletes with it); and
+  ``customers-with-contacts-edited.plan.md``, its dry run (``bulkio plan ... --report``), every table's plan.
 
 The same seed always gives the same rows and ids, so running this again gives the same cells: only the export
 time, the sandbox's port and bulkio's version (in the very hidden ``_bulkio`` sheet) change; the screenshot's pixels
@@ -41,8 +46,9 @@ import openpyxl
 
 from bulkio.api.client import Client
 from bulkio.api.lookups import fetch_lookups
+from bulkio.export.family import export_family
 from bulkio.export.table import export_table
-from bulkio.plan import Plan, plan
+from bulkio.plan import FamilyPlan, Plan, plan
 from bulkio.run.apply import apply
 from bulkio.run.results import write_results_workbook
 from bulkio.sandbox import Sandbox
@@ -55,8 +61,8 @@ from bulkio.validate.rules import validate
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script: the repository's tests/ helpers
 from tests.browser import screenshot as browser_screenshot
 
-__all__ = ["CRM_MAPPING", "CRM_ROWS", "EDITS", "INVALID_EDITS", "ROWS", "SEED", "SERVER_EDITS", "Samples",
-           "make_samples"]
+__all__ = ["CRM_MAPPING", "CRM_ROWS", "EDITS", "FAMILY_EDITS", "INVALID_EDITS", "ROWS", "SEED", "SERVER_EDITS",
+           "Samples", "make_samples"]
 
 SAMPLES = Path(__file__).resolve().parent
 ROWS = 20
@@ -119,6 +125,28 @@ CRM_ROWS: list[tuple[int | str, str, str, str]] = [
 copies that customer's value."""
 CRM_MAPPING = {"Customer Name": "name", "Tel": "phone"}
 """Headers the CRM names its own way; ``Web Site`` and ``Tax Percent`` bulkio reads without help."""
+
+FAMILY_EDITS: dict[str, dict[tuple[int, str], Any]] = {
+    "customer": {
+        (3, "_action"): "delete",                    # Łódź Metalworks S.A.: its one contact goes with it (cascade)
+        (22, "name"): "Fjord Lighting AS",           # a new customer ...
+        (22, "phone"): "+47 22 12 34 56",
+    },
+    "customerContact": {
+        (5, "customerId"): "Smith, Jones & Co. Ltd.",  # O'Brien "Tools" (Cork)'s contact moved to another customer
+        (8, "customerId"): "Fjord Lighting AS",        # ... and its two new contacts, naming it before it has an id
+        (8, "firstName"): "Kari",
+        (8, "lastName"): "Nordmann",
+        (8, "email"): "kari@fjordlighting.example.com",
+        (9, "customerId"): "Fjord Lighting AS",
+        (9, "firstName"): "Ola",
+        (9, "lastName"): "Hansen",
+        (9, "email"): "ola@fjordlighting.example.com",
+    },
+}
+"""The edits that make ``customers-with-contacts-edited.xlsx``, by sheet, then (Excel row, column) as in `EDITS`:
+the customer sheet's row 22 and the contact sheet's rows 8 and 9 are the first empty rows (20 customers, 6 contacts).
+"""
 
 
 @dataclass(frozen=True)
@@ -256,6 +284,39 @@ def customers_edited_results(samples: Samples, edited: Path, planned: Plan) -> P
                                       base=sheet.base, meta=sheet.meta)
 
 
+def customers_with_contacts(samples: Samples) -> Path:
+    """customers-with-contacts.xlsx: ``bulkio export customer --with customerContact``, untouched."""
+    family = export_family(samples.client, "customer", ["customerContact"])
+    return write_workbook(family, samples.out / "customers-with-contacts.xlsx")
+
+
+def customers_with_contacts_edited(samples: Samples, exported: Path) -> Path:
+    """customers-with-contacts-edited.xlsx: `FAMILY_EDITS` made with openpyxl, in both sheets."""
+    path = samples.out / "customers-with-contacts-edited.xlsx"
+    shutil.copyfile(exported, path)
+    book = openpyxl.load_workbook(path)
+    for sheet_name, edits in FAMILY_EDITS.items():
+        sheet = book[sheet_name]
+        header = {cell.value: cell.column for cell in sheet[1]}
+        for (row, name), value in edits.items():
+            sheet.cell(row=row, column=header[name]).value = value
+    book.save(path)
+    return path
+
+
+def customers_with_contacts_plan(samples: Samples, edited: Path) -> Path:
+    """customers-with-contacts-edited.plan.md: the family's dry run, every table's plan under its name (``bulkio
+    plan customers-with-contacts-edited.xlsx --report plan.md``)."""
+    planned = plan(samples.client, edited)
+    assert isinstance(planned, FamilyPlan)
+    text = planned.to_markdown()
+    for table in planned.plans:
+        text = text.replace(table.host, "127.0.0.1").replace(table.created_at, "(plan time)")
+    markdown = samples.out / "customers-with-contacts-edited.plan.md"
+    markdown.write_text(text, encoding="utf-8")
+    return markdown
+
+
 def make_samples(out: Path = SAMPLES, *, screenshot: bool = True) -> list[Path]:
     """Every sample, from one seeded sandbox; returns the files written. `screenshot`: also the page's PNG (needs
     Chromium)."""
@@ -264,6 +325,9 @@ def make_samples(out: Path = SAMPLES, *, screenshot: bool = True) -> list[Path]:
         prepare(sandbox, client)
         samples = Samples(out, sandbox, client)
         exported = customers(samples)
+        family = customers_with_contacts(samples)  # before the edited sample's server edits and apply change rows
+        family_edited = customers_with_contacts_edited(samples, family)
+        family_plan = customers_with_contacts_plan(samples, family_edited)
         invalid = customers_invalid(samples, exported)
         errors, _ = customers_invalid_errors(samples, invalid)
         missing = customers_missing_column(samples, exported)
@@ -273,7 +337,8 @@ def make_samples(out: Path = SAMPLES, *, screenshot: bool = True) -> list[Path]:
         markdown, report, planned = customers_edited_plan(samples, edited)
         pages = customers_edited_page(samples, planned, screenshot=screenshot)
         results = customers_edited_results(samples, edited, planned)
-    return [exported, invalid, errors, missing, crm, crm_plan, edited, markdown, report, *pages, results]
+    return [exported, invalid, errors, missing, crm, crm_plan, edited, markdown, report, *pages, results, family,
+            family_edited, family_plan]
 
 
 def main() -> None:

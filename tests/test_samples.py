@@ -1,5 +1,5 @@
-"""samples/: the committed files are what samples/make_samples.py makes today, and the invalid sample really holds
-every validation error a customer sheet can have."""
+"""samples/: the committed files are what samples/make_samples.py makes today, the invalid sample really holds
+every validation error a customer sheet can have, and the edited family workbook plans as samples/README.md says."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ import openpyxl
 
 from bulkio.api.client import Client
 from bulkio.api.lookups import fetch_lookups
+from bulkio.plan import FamilyPlan, Kind, plan
 from bulkio.sandbox import Sandbox
 from bulkio.sheets.read import read_sheet
 from bulkio.validate.report import IssueCode
@@ -26,7 +27,9 @@ FILES = ("customers.xlsx", "customers-invalid.xlsx", "customers-invalid.errors.x
          "customers-missing-column.csv", "customers-from-crm.csv", "customers-from-crm.plan.md",
          "customers-edited.xlsx",
          "customers-edited.plan.md", "customers-edited.plan.xlsx", "customers-edited.plan.html",
-         "customers-edited.plan.png", "customers-edited.results.xlsx")
+         "customers-edited.plan.png", "customers-edited.results.xlsx",
+         "customers-with-contacts.xlsx", "customers-with-contacts-edited.xlsx",
+         "customers-with-contacts-edited.plan.md")
 PICTURES = {"customers-edited.plan.png"}
 """Compared as pictures, not bytes: a screenshot's pixels follow the machine's fonts and Chromium's version."""
 VOLATILE = {"host", "exported_at", "version", "run", "created_at", "source"}  # differs from run to run
@@ -60,6 +63,11 @@ def _masked(value: Any, new: set[str]) -> Any:
     return value
 
 
+def _stamped(title: str) -> bool:
+    """A sheet holding the volatile metadata: ``_bulkio``, a child table's ``_bulkio.<table>``, a plan's Summary."""
+    return title in ("_bulkio", "Summary") or title.startswith("_bulkio.")
+
+
 def _cells(path: Path) -> Any:
     """Every sheet's cell values and comments (what a person sees), without the volatile metadata and with the ids
     a run drew masked."""
@@ -70,7 +78,7 @@ def _cells(path: Path) -> Any:
     out: dict[str, Any] = {}
     for sheet in book.worksheets:
         rows = [tuple(_masked(v, new) for v in row) for row in sheet.iter_rows(values_only=True)
-                if not (sheet.title in ("_bulkio", "Summary") and row and row[0] in VOLATILE)]
+                if not (_stamped(sheet.title) and row and row[0] in VOLATILE)]
         comments = [(cell.coordinate, cell.comment.text) for row in sheet.iter_rows() for cell in row if cell.comment]
         out[sheet.title] = (sheet.sheet_state, rows, comments)
     return out
@@ -139,3 +147,40 @@ def test_the_crm_sample_is_matched_on_names() -> None:
         assert f"| {kind} | {rows} |" in plan_text, kind
     assert "matched on name: 3 row(s) to existing customer rows (rows 2-4); 2 row(s) matched nothing" in plan_text
     assert "'Web Site' -> website (loose)" in plan_text and "blank cells leave fields as they are" in plan_text
+
+
+def test_the_family_sample_plans_a_new_customer_with_contacts_a_move_and_a_cascading_delete() -> None:
+    script = load_script()
+    with Sandbox(rows=script.ROWS, seed=script.SEED) as sandbox, Client(sandbox.url, sandbox.api_key) as client:
+        script.prepare(sandbox, client)
+        planned = plan(client, SAMPLES / "customers-with-contacts-edited.xlsx")
+        ids = {row["name"]: row["id"] for row in sandbox.rows("customer") if row["companyId"] == sandbox.company_id}
+    assert isinstance(planned, FamilyPlan) and not planned.errors and not planned.has_conflicts
+    customers, contacts = planned.plan_for("customer"), planned.plan_for("customerContact")
+    assert {k: n for k, n in customers.counts().items() if n} == {Kind.CREATE: 1, Kind.DELETE: 1,
+                                                                   Kind.UNCHANGED: script.ROWS - 1}
+    assert {k: n for k, n in contacts.counts().items() if n} == {Kind.CREATE: 2, Kind.UPDATE: 1, Kind.UNCHANGED: 5}
+    [new] = customers.of(Kind.CREATE)
+    [gone] = customers.of(Kind.DELETE)
+    assert (new.row, new.label, gone.row, gone.label) == (22, "Fjord Lighting AS", 3, "Łódź Metalworks S.A.")
+    [cascade] = planned.cascades
+    assert (cascade.row, cascade.child, cascade.children) == (3, "customerContact", 1)
+    for row in contacts.of(Kind.CREATE):  # linked to the new customer by its pending id, not by a name
+        [link] = [c for c in row.changes if c.column == "customerId"]
+        assert link.after == "<new customer row 22>"
+    [moved] = contacts.of(Kind.UPDATE)
+    assert [(c.column, c.before, c.after) for c in moved.changes] == [
+        ("customerId", ids['O\'Brien "Tools" (Cork)'], ids["Smith, Jones & Co. Ltd."])]
+    text = (SAMPLES / "customers-with-contacts-edited.plan.md").read_text(encoding="utf-8")
+    assert "deleting customer 'Łódź Metalworks S.A.' (row 3) also deletes its 1 customerContact row(s)" in text
+    assert text.count("<new customer row 22>") == 2 and "## customer\n" in text and "## customerContact\n" in text
+
+
+def test_the_family_sample_holds_both_tables_each_with_its_snapshot() -> None:
+    book = openpyxl.load_workbook(SAMPLES / "customers-with-contacts.xlsx")
+    assert {"customer", "customerContact", "_bulkio", "_base", "_bulkio.customerContact",
+            "_base.customerContact"} <= set(book.sheetnames)
+    contacts = list(book["customerContact"].iter_rows(values_only=True))
+    names = {row[2] for row in book["customer"].iter_rows(min_row=2, values_only=True)}
+    link = contacts[0].index("customerId")
+    assert len(contacts) == 7 and all(row[link] in names for row in contacts[1:])  # names, not ids
