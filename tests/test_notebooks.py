@@ -19,7 +19,8 @@ WRITES = {
     "01-export.ipynb": ["customers.xlsx", "customers.csv"],
     "02-edit-and-dry-run.ipynb": ["customers-edited.xlsx", "customers-edited.errors.xlsx",
                                   "customers-edited.plan.xlsx", "customers-edited.plan.md"],
-    "03-apply-and-undo.ipynb": ["customers-edited.results.xlsx", ".bulkio/runs"],
+    "03-apply-and-undo.ipynb": ["customers-edited.results.xlsx", ".bulkio/runs", "customers-with-contacts.xlsx",
+                                "customers-with-contacts-edited.xlsx"],
 }
 
 
