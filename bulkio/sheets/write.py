@@ -9,10 +9,8 @@ Layout of an exported workbook:
 - ``_bulkio`` (very hidden): what was exported, from which host, when (never the key);
 - ``_base`` (very hidden): the exported values with raw ids, for the three-way plan.
 
-A family export (a table and its children: `FamilyExport`) adds a data sheet per child table after the parent's,
-their lookups in the same ``Lookups`` sheet under ``<table>.<column>`` headers, and per child its own very hidden
-``_bulkio.<table>`` and ``_base.<table>``; the parent's ``_bulkio`` names the children (``with``). A child's link
-column (``customerId``) shows the parent's label, with a dropdown of the parent sheet's labels.
+A family export (a table and its children: `FamilyExport`) adds a data sheet per child table and their hidden
+sheets: `bulkio.sheets.family` decides those, and writes them through this module's `_Book`.
 
 The names of these sheets and columns, and the formula escape, belong to the format, shared with the reader:
 `bulkio.sheets.layout`. Cells are rendered by `bulkio.sheets.values.to_cell`, the one place that decides how a
@@ -37,20 +35,11 @@ from xlsxwriter.utility import xl_col_to_name
 from .._version import __version__
 from ..api.lookups import Lookup
 from ..errors import WorkbookError
-from ..resources import Column, ColumnType, Link, Resource
+from ..resources import Column, ColumnType, Resource
 from . import xmlrows
 from .exported import Export, ExportInfo, FamilyExport, display_frame, flat_columns
-from .layout import (
-    ACTION_COLUMN,
-    ACTIONS,
-    DELETE,
-    EXAMPLE_SHEET,
-    LOOKUP_SHEET,
-    WITH_KEY,
-    base_sheet,
-    escape_formula,
-    meta_sheet,
-)
+from .family import write_family
+from .layout import ACTION_COLUMN, ACTIONS, DELETE, EXAMPLE_SHEET, LOOKUP_SHEET, base_sheet, escape_formula, meta_sheet
 from .values import to_cell, to_cells
 
 __all__ = ["PagedWorkbook", "csv_rows", "template_columns", "write_csv", "write_template", "write_workbook"]
@@ -368,6 +357,36 @@ def _write_data_sheet(sheet: Any, fmt: _Formats, frame: pd.DataFrame, resource: 
     return rows
 
 
+class _Book:
+    """A workbook being written, its cell formats, and the sheets every export workbook has: a family workbook
+    (`bulkio.sheets.family.write_family`) is written through it too, so the formatting has one copy."""
+
+    def __init__(self, path: Path, constant_memory: bool) -> None:
+        self.path, self.book = path, _open(path, constant_memory)
+        self.fmt = _Formats(self.book)
+
+    def add_sheet(self, name: str) -> Any:
+        return self.book.add_worksheet(name)
+
+    def lookups(self, lookups: Mapping[str, Lookup]) -> dict[str, str]:
+        return _write_lookups(self.book, self.fmt, lookups)
+
+    def export(self, sheet: Any, export: Export, ranges: Mapping[str, str], meta: Mapping[str, Any], *,
+               table: str | None = None, comments: Mapping[str, str] | None = None,
+               options: Mapping[str, Mapping[str, str]] | None = None) -> int:
+        """An export's data sheet into `sheet`, then its very hidden ``_bulkio`` (`meta`) and ``_base`` (a family
+        child's `table`: ``_bulkio.<table>``, ``_base.<table>``), its cells converted once; returns the rows."""
+        rendered = _Rendered.of(export)
+        rows = _write_data_sheet(sheet, self.fmt, export.frame, export.resource, export.lookups, ranges,
+                                 sample=rendered.sample, cells=rendered.shown, comments=comments, options=options)
+        _write_meta(self.book, meta, table)
+        _write_base(self.book, export.frame, export.resource, rendered.raw, table)
+        return rows
+
+    def close(self) -> Path:
+        return _close(self.book, self.path)
+
+
 def write_workbook(source: Export | FamilyExport | pd.DataFrame, path: str | Path, *,
                    resource: Resource | None = None, constant_memory: bool | None = None,
                    metadata: Mapping[str, Any] | None = None,
@@ -384,26 +403,20 @@ def write_workbook(source: Export | FamilyExport | pd.DataFrame, path: str | Pat
     path = Path(path)
     memory = True if constant_memory is None else constant_memory
     if isinstance(source, FamilyExport):
-        return _write_family(source, path, memory)
-    book = _open(path, memory)
-    fmt = _Formats(book)
+        return write_family(source, path, lambda file: _Book(file, memory))
+    book = _Book(path, memory)
     if isinstance(source, Export):
-        rendered = _Rendered.of(source)
-        sheet = book.add_worksheet(source.resource.name[:31])
-        ranges = _write_lookups(book, fmt, source.lookups)
-        _write_data_sheet(sheet, fmt, source.frame, source.resource, source.lookups, ranges,
-                          sample=rendered.sample, cells=rendered.shown)
-        _write_meta(book, source.info.to_dict())
-        _write_base(book, source.frame, source.resource, rendered.raw)
+        sheet = book.add_sheet(source.resource.name[:31])
+        book.export(sheet, source, book.lookups(source.lookups), source.info.to_dict())
     else:
-        sheet = book.add_worksheet(resource.name[:31] if resource is not None else "data")
-        _write_data_sheet(sheet, fmt, source, resource, {}, {}, sample=source)
+        sheet = book.add_sheet(resource.name[:31] if resource is not None else "data")
+        _write_data_sheet(sheet, book.fmt, source, resource, {}, {}, sample=source)
         if metadata is not None:
-            _write_meta(book, metadata)
+            _write_meta(book.book, metadata)
         if snapshot is not None:
-            _write_snapshot(book, resource, snapshot)
+            _write_snapshot(book.book, resource, snapshot)
     sheet.activate()
-    return _close(book, path)
+    return book.close()
 
 
 def _write_snapshot(book: xlsxwriter.Workbook, resource: Resource | None,
@@ -416,77 +429,6 @@ def _write_snapshot(book: xlsxwriter.Workbook, resource: Resource | None,
         sheet.write_string(offset, 1, json.dumps(list(values), ensure_ascii=False, default=str,
                                                  separators=(",", ":")))
     sheet.very_hidden()
-
-
-def _family_lookups(family: FamilyExport) -> dict[str, Lookup]:
-    """The ``Lookups`` sheet's columns of a family: the parent's by column name (as in a one-table workbook), each
-    child's as ``<table>.<column>`` (two tables may both have a ``currencyCode``); a child's link column is left
-    out (its list is the parent sheet's labels)."""
-    lookups = dict(family.parent.lookups)
-    for child, link in zip(family.children, family.links, strict=True):
-        lookups.update({f"{child.resource.name}.{name}": lookup for name, lookup in child.lookups.items()
-                        if name != link.column})
-    return lookups
-
-
-def _link_dropdown(parent: _Rendered, link: Link, rows: int) -> tuple[str, str, dict[str, str]] | None:
-    """A child's link column's dropdown: (source, header comment, validation messages), its list the parent sheet's
-    label column down to 1,000 rows below the last one, so parents added at the bottom are offered too; None when
-    the parent sheet has no label column (a raw-ids export) to pick from."""
-    columns = [str(c) for c in parent.export.frame.columns if c != ACTION_COLUMN]
-    label = link.label
-    if label not in columns:
-        return None
-    letter = xl_col_to_name(columns.index(label))
-    sheet = link.parent.name[:31]
-    source = f"='{sheet}'!${letter}$2:${letter}${rows + 1001}"
-    what = f"the {link.parent.name} this row belongs to, by its {label}"
-    comment = (f"Required: {what}. Pick one of the {sheet} sheet (a new row there works too), or name one on the "
-               "server.")
-    options = {"input_title": f"{link.parent.name} ({label})"[:32],
-               "input_message": f"Names {what}: one of the {sheet} sheet, or one on the server."[:255],
-               "error_title": f"Unknown {link.parent.name}"[:32],
-               "error_message": f"Not a {label} of the {sheet} sheet: an unknown {link.parent.name} fails on "
-                                "import unless the server has it."[:255]}
-    return source, comment, options
-
-
-def _write_family(family: FamilyExport, path: Path, constant_memory: bool) -> Path:
-    """A parent's data sheet, then one per child, the shared ``Lookups``, and the hidden sheets: the parent's as in
-    a one-table workbook (plus ``with``), each child's as ``_bulkio.<table>`` / ``_base.<table>``."""
-    tables = [family.parent.resource.name, *(child.resource.name for child in family.children)]
-    too_long = [t for t in tables if len(meta_sheet(t)) > 31 or len(t) > 31]
-    if too_long or len(set(tables)) < len(tables):
-        raise WorkbookError(f"cannot name the sheets of {', '.join(too_long or tables)}: a sheet name holds 31 "
-                            "characters, and each table one sheet", file=str(path))
-    parent = _Rendered.of(family.parent)
-    book = _open(path, constant_memory)
-    fmt = _Formats(book)
-    sheets = [book.add_worksheet(name) for name in tables]
-    ranges = _write_lookups(book, fmt, _family_lookups(family))
-    rows = _write_data_sheet(sheets[0], fmt, family.parent.frame, family.parent.resource, family.parent.lookups,
-                             ranges, sample=parent.sample, cells=parent.shown)
-    _write_meta(book, {**family.parent.info.to_dict(), WITH_KEY: tuple(tables[1:])})
-    _write_base(book, family.parent.frame, family.parent.resource, parent.raw)
-    for child, link, sheet in zip(family.children, family.links, sheets[1:], strict=True):
-        _write_child(book, fmt, sheet, _Rendered.of(child), link, ranges, _link_dropdown(parent, link, rows))
-    sheets[0].activate()
-    return _close(book, path)
-
-
-def _write_child(book: xlsxwriter.Workbook, fmt: _Formats, sheet: Any, child: _Rendered, link: Link,
-                 ranges: Mapping[str, str], dropdown: tuple[str, str, dict[str, str]] | None) -> None:
-    """A child table's data sheet and its own hidden ``_bulkio.<table>`` and ``_base.<table>``."""
-    export, table = child.export, child.export.resource.name
-    own = {name: ranges[f"{table}.{name}"] for name in export.lookups if f"{table}.{name}" in ranges}
-    comments: dict[str, str] = {}
-    options: dict[str, dict[str, str]] = {}
-    if dropdown is not None and link.column in export.lookups:
-        own[link.column], comments[link.column], options[link.column] = dropdown
-    _write_data_sheet(sheet, fmt, export.frame, export.resource, export.lookups, own, sample=child.sample,
-                      cells=child.shown, comments=comments, options=options)
-    _write_meta(book, {**export.info.to_dict(), "parent": link.parent.name, "parent_column": link.column}, table)
-    _write_base(book, export.frame, export.resource, child.raw, table)
 
 
 class PagedWorkbook:
