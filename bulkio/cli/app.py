@@ -327,8 +327,17 @@ def _foreign_refused(foreign: dict[str, Any]) -> None:
 
 def _make_plan(client: Client, file: Path, resource: str | None, delete_missing: bool, skip_invalid: bool,
                accept_reformatted: bool = False, full_read: bool = False, **foreign: Any) -> Plan:
-    """The plan of `file`; `foreign`: match, only, blank, mapping (`_foreign_options`)."""
+    """The plan of `file`; `foreign`: match, only, blank, mapping (`_foreign_options`), refused by name (a usage
+    error) for a workbook of a table and its children."""
     from ..plan import plan as make
+    from ..sheets.read import workbook_family
+
+    given = {"match": "--match", "only": "--only", "blank": "--blank", "mapping": "--map/--mapping"}
+    named = [option for name, option in given.items() if foreign.get(name) is not None]
+    if named and resource is None and workbook_family(file) is not None:
+        from .family import refuse_for_family
+
+        refuse_for_family(", ".join(named))
 
     return make(client, file, resource=resource, delete_missing=delete_missing, skip_invalid=skip_invalid,
                 accept_reformatted=accept_reformatted, full_read=full_read, **foreign)
