@@ -162,7 +162,7 @@ def main() -> None:
     parser.add_argument("--output", type=Path, default=None,
                         help="where the figures go (default: results.json, and only for a full run)")
     parser.add_argument("--quick", action="store_true", help="CI: check the harness runs, keep no results")
-    parser.add_argument("--only", choices=("csv", "xlsx", "pipeline", "read", "plan", "apply", "edit"),
+    parser.add_argument("--only", choices=("csv", "xlsx", "pipeline", "read", "plan", "apply", "edit", "family"),
                         help="run one group of figures")
     args = parser.parse_args()
 
@@ -233,6 +233,10 @@ def main() -> None:
                 from .edit_requests import measure_edit
 
                 figures["edit_requests"] = measure_edit(args.rows)
+            if args.only in (None, "family"):  # fresh sandboxes of their own, of at most 1,000 customers
+                from .family_requests import measure_family
+
+                figures.update(measure_family(min(args.rows, 1000)))
     finally:
         server.terminate()
         server.wait(timeout=30)
