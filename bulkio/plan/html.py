@@ -468,6 +468,7 @@ def render_family(plans: Sequence[Plan], notes: Sequence[str], source: str, *, p
     limit = (PAGE_LIMIT if page else NOTEBOOK_LIMIT) if limit is None else limit
     name = Path(source).name
     hint = f"<code>bulkio plan {_text(name)} --report plan.md</code> lists every row"
+    plans = [p.readable() for p in plans]  # reference labels, not ids, as `report.to_html` shows one plan
     told = "".join(f"<li>{_text(n)}</li>" for n in notes)
     header = f'<ul class="notes">{told}</ul>' if told else ""
     body = "\n".join(f'<h2 id="{_text(p.resource.name)}">{_text(p.resource.name)}</h2>'

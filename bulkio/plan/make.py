@@ -134,7 +134,22 @@ def make_plan(client: Client, sh: Sheet, lookups: Mapping[str, Lookup], report: 
         warnings=(*sh.warnings, *notes), server_hash=state_hash(sh.resource, [server.rows[k] for k in written]),
         fetched=tuple(written), created_at=datetime.now(UTC).isoformat(timespec="seconds"),
         host=urlsplit(client.base_url).netloc, requests=client.requests_made - start, select=tuple(job.select),
-        scope=stale_scope(client, sh, server.scope, written, job.select), source_sha256=sh.sha256)
+        scope=stale_scope(client, sh, server.scope, written, job.select), source_sha256=sh.sha256,
+        labels=_labels(rows, lookups))
+
+
+def _labels(rows: Iterable[RowPlan], lookups: Mapping[str, Lookup]) -> dict[str, dict[str, str]]:
+    """The labels of the reference ids the rows' changes hold, by column (`Plan.labels`: what reports show)."""
+    found: dict[str, dict[str, str]] = {}
+    for r in rows:
+        for change in (*r.changes, *r.kept):
+            lookup = lookups.get(change.column)
+            if lookup is None:
+                continue
+            for value in (change.before, change.after, change.base):
+                if isinstance(value, str) and value in lookup.labels:
+                    found.setdefault(change.column, {})[value] = lookup.labels[value]
+    return found
 
 
 @dataclass(frozen=True)

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -16,7 +16,8 @@ from ..resources import Resource
 from ..validate.report import Issue, ValidationReport
 from . import report, saved
 from .fetch import reread, state_hash
-from .rows import Batch, Kind, RowPlan
+from .parents import pending_row
+from .rows import Batch, FieldChange, Kind, RowPlan
 
 if TYPE_CHECKING:
     from ..api.client import Client
@@ -59,6 +60,35 @@ class Plan:
     source_sha256: str | None = None
     """The SHA-256 of the sheet file as the plan read it (None: a DataFrame, or a `Sheet` given in memory): what
     a saved plan vouches for (`saved`)."""
+    labels: dict[str, dict[str, str]] = field(default_factory=dict)
+    """``{column: {id: label}}`` for the reference ids the rows' changes hold (a customer type's name, a contact's
+    customer): what the reports show instead of ids (`readable`). Rows keep the ids `apply` sends."""
+
+    # ------------------------------------------------------------------ for people
+    def shown(self, column: str, value: Any) -> Any:
+        """`value` of `column` as people know it: a reference id as its label, a new parent (a pending id, see
+        `parents`) as its label and sheet row; anything else as it is."""
+        names = self.labels.get(column)
+        if not names or not isinstance(value, str) or value not in names:
+            return value
+        at = pending_row(value)
+        return f"{names[value]} (new, row {at[1]})" if at else names[value]
+
+    def readable(self) -> Plan:
+        """A copy whose changes show reference labels instead of ids (`shown`), for the reports; the plan itself
+        keeps the ids `apply` sends."""
+        if not self.labels:
+            return self
+
+        def show(change: FieldChange) -> FieldChange:
+            if change.column not in self.labels:
+                return change
+            return replace(change, before=self.shown(change.column, change.before),
+                           after=self.shown(change.column, change.after), base=self.shown(change.column, change.base))
+
+        rows = tuple(replace(r, changes=tuple(map(show, r.changes)), kept=tuple(map(show, r.kept)))
+                     if any(c.column in self.labels for c in (*r.changes, *r.kept)) else r for r in self.rows)
+        return replace(self, rows=rows)
 
     # ------------------------------------------------------------------ questions
     def of(self, kind: Kind) -> list[RowPlan]:

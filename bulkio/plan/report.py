@@ -56,8 +56,8 @@ def _field_rows(r: RowPlan) -> list[dict[str, Any]]:
 
 def to_frame(plan: Plan) -> pd.DataFrame:
     """One row per changed field (and one per row without fields: deletes, skipped rows); unchanged rows are
-    counted, not listed."""
-    records = [rec for r in plan.rows if r.kind is not Kind.UNCHANGED or r.kept for rec in _field_rows(r)]
+    counted, not listed. References show their labels (`Plan.readable`), as every report built on it does."""
+    records = [rec for r in plan.readable().rows if r.kind is not Kind.UNCHANGED or r.kept for rec in _field_rows(r)]
     frame = pd.DataFrame(records, columns=FRAME_COLUMNS)
     frame["row"] = frame["row"].astype("Int64")
     return frame
@@ -143,7 +143,7 @@ def to_html(plan: Plan, path: str | Path | None = None, *, page: bool = False, l
 
     :param limit: rows a section lists before its "and N more" line (default: 1,000 on a page, 50 in a notebook).
     """
-    text = _html.render(plan, page=page, limit=limit)
+    text = _html.render(plan.readable(), page=page, limit=limit)
     if path is not None:
         Path(path).write_text(text, encoding="utf-8")
     return text

@@ -121,7 +121,7 @@ def test_the_fixed_workbook_plans_both_tables_and_reports_them(sandbox: Sandbox,
     assert parent < text.index(NEW) < child  # the new customer under its table's rule
     assert f"create {customer_row} {NEW} name {NEW}" in text
     for row, email in zip(contact_rows, EMAILS, strict=True):
-        assert f"create {row} {email} customerId <new customer row {customer_row}>" in text[child:]
+        assert f"create {row} {email} customerId {NEW} (new, row {customer_row})" in text[child:]
     assert "error" not in text
 
     html = runner.invoke(app, ["plan", str(path), "--report", "plan.html"], env=cli_env(sandbox))

@@ -168,3 +168,20 @@ def test_the_parent_sheet_alone_still_plans_as_one_table(sandbox: Sandbox, workb
     with Client(sandbox.url, sandbox.api_key) as client:
         result = plan(client, workbook, sheet="customer")
     assert result.resource.name == "customer" and not result.has_changes
+
+
+def test_reports_name_a_contacts_customers_and_a_new_one_by_its_row(sandbox: Sandbox, workbook: Path) -> None:
+    contacts, customers = rows_of(workbook, CONTACTS), rows_of(workbook, "customer")
+    row, contact = next(iter(contacts.items()))
+    other = next(c for c in customers.values() if c["name"] != contact["customerId"])
+    edit_sheet(workbook, {(row, "customerId"): other["name"]}, sheet_name=CONTACTS)
+    edit_sheet(workbook, append=[{"name": "Ørsted Façades Ltd"}])
+    edit_sheet(workbook, sheet_name=CONTACTS, append=[{"customerId": "Ørsted Façades Ltd", "email": "a@o.example"}])
+    with Client(sandbox.url, sandbox.api_key) as client:
+        result = plan(client, workbook)
+    frame = result.plan_for(CONTACTS).to_frame()
+    links = frame[frame["column"] == "customerId"].set_index("kind")
+    assert (links.loc["update", "before"], links.loc["update", "after"]) == (contact["customerId"], other["name"])
+    assert links.loc["create", "after"] == f"Ørsted Façades Ltd (new, row {max(customers) + 1})"
+    page = result.to_html()
+    assert "Ørsted Façades Ltd (new, row" in page and other["id"] not in page

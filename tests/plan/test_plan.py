@@ -439,3 +439,19 @@ def test_unchanged_rows_read_as_key_and_row_pairs() -> None:
     assert isinstance(unchanged[0][1], int) and Unchanged() == () and not Unchanged()
     with pytest.raises(ValueError):
         Unchanged(["a"], [])
+
+
+def test_reports_show_a_reference_by_its_label_while_the_plan_keeps_the_id(client: Client, tmp_path: Path) -> None:
+    path = _export(client, tmp_path / "c.xlsx")
+    types = {r["name"]: r["id"] for page in client.iter_pages("customerType", select=["id", "name"]) for r in page}
+    now = cell(path, 2, "customerTypeId")
+    other = next(name for name in sorted(types) if name != now)
+    _edit(path, {(2, "customerTypeId"): other})
+    result = plan(client, path)
+    [update] = result.of(Kind.UPDATE)
+    assert update.body == {"customerTypeId": types[other]}  # what apply sends: the id
+    shown = result.to_frame().set_index("column").loc["customerTypeId"]
+    assert (shown["before"], shown["after"]) == (now, other)  # what people read: the names
+    assert types[other] not in result.to_markdown() and f"| {other} |" in result.to_markdown()
+    assert f"<ins>{other}</ins>" in result.to_html() and types[other] not in result.to_html()
+    assert result.labels == {"customerTypeId": {types[now]: now, types[other]: other}}
