@@ -227,9 +227,11 @@ def _checked(client: Client, family: FamilyPlan, parent_sheet: Sheet, members: S
         link = member.link
         children.append(_with_issues(child, _child_issues(member, child, deleted, created)))
         on_server = _children_on_server(client, link, list(deleted))
-        if link.on_delete == "cascade":
-            cascades += [Cascade(parent.resource.name, key, r.label, r.row, link.child.name, len(on_server[key]))
-                         for key, r in deleted.items() if on_server.get(key)]
+        if link.on_delete == "cascade":  # the children the workbook deletes itself go first, not by cascade
+            going = {r.key for r in child.rows if r.kind is Kind.DELETE}
+            left = {key: [k for k in on_server.get(key, []) if k not in going] for key in deleted}
+            cascades += [Cascade(parent.resource.name, key, r.label, r.row, link.child.name, len(left[key]))
+                         for key, r in deleted.items() if left[key]]
         else:
             refused += _orphans(parent_sheet, child, link, deleted, on_server)
     return replace(family, plans=(_with_issues(parent, refused), *children), cascades=tuple(cascades))

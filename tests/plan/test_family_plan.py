@@ -185,3 +185,16 @@ def test_reports_name_a_contacts_customers_and_a_new_one_by_its_row(sandbox: San
     assert links.loc["create", "after"] == f"Ørsted Façades Ltd (new, row {max(customers) + 1})"
     page = result.to_html()
     assert "Ørsted Façades Ltd (new, row" in page and other["id"] not in page
+
+
+def test_contacts_the_workbook_deletes_itself_are_not_told_as_cascaded(sandbox: Sandbox, workbook: Path) -> None:
+    contacts = rows_of(workbook, CONTACTS)
+    customers = {c["name"]: r for r, c in rows_of(workbook, "customer").items()}
+    contact = next(iter(contacts.values()))
+    owned = [r for r, c in contacts.items() if c["customerId"] == contact["customerId"]]
+    edit_sheet(workbook, {(customers[contact["customerId"]], "_action"): "delete"})
+    edit_sheet(workbook, {(r, "_action"): "delete" for r in owned}, sheet_name=CONTACTS)
+    with Client(sandbox.url, sandbox.api_key) as client:
+        result = plan(client, workbook)
+    assert result.cascades == () and not result.errors
+    assert sorted(r.row for r in result.plan_for(CONTACTS).of(Kind.DELETE)) == owned
