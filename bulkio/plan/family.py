@@ -29,7 +29,7 @@ from ..sheets.read import Sheet, read_sheet, workbook_family
 from ..validate.report import Issue, IssueCode, ValidationReport, column_letter, sorted_report
 from . import html
 from .model import Plan
-from .parents import parent_lookup, pending_id, pending_row
+from .parents import cell_texts, parent_label, parent_lookup, pending_id, pending_row
 from .rows import Kind, RowPlan
 
 if TYPE_CHECKING:
@@ -225,7 +225,9 @@ def _checked(client: Client, family: FamilyPlan, parent_sheet: Sheet, members: S
     children, cascades, refused = [], [], []
     for member, child in zip(members, family.children, strict=True):
         link = member.link
-        children.append(_with_issues(child, _child_issues(member, child, deleted, created)))
+        issues = [*_child_issues(member, child, deleted, created),
+                  *_named_by_parents(parent_sheet, member, child, deleted)]
+        children.append(_with_issues(child, issues))
         on_server = _children_on_server(client, link, list(deleted))
         if link.on_delete == "cascade":  # the children the workbook deletes itself go first, not by cascade
             going = {r.key for r in child.rows if r.kind is Kind.DELETE}
@@ -262,6 +264,36 @@ def _child_issues(member: _Member, child: Plan, deleted: Mapping[str, RowPlan], 
         if message:
             issues.append(Issue(sheet.file, sheet.sheet, row, column_letter(sheet.frame, link.column), link.column,
                                 cell, IssueCode.UNKNOWN_LABEL, message))
+    return issues
+
+
+def _named_by_parents(parent_sheet: Sheet, member: _Member, child: Plan, deleted: Mapping[str, RowPlan]
+                      ) -> list[Issue]:
+    """Child deletes the database would refuse: a row of the parent sheet still names the child in a column it
+    guards with ``RESTRICT`` (a customer's ``salesContactId``). An error at the child's ``_action`` cell saying
+    what to do: empty the parent's cell (the parent's updates go before the children's deletes), or, when the
+    parent is deleted too, leave the child to the parent's cascade."""
+    link, sheet = member.link, member.sheet
+    going = {r.key: r for r in child.rows if r.kind is Kind.DELETE and r.key and r.row}
+    guarded = {c.name: c.reference.on_delete for c in link.parent.columns if c.reference is not None
+               and c.name in parent_sheet.frame and c.reference.table == link.child.name
+               and c.reference.on_delete in ("restrict", "no action")}
+    if not going or not guarded:
+        return []
+    keys, labels = cell_texts(parent_sheet, link.parent.key), cell_texts(parent_sheet, parent_label(link.parent))
+    issues = []
+    for name, rule in guarded.items():
+        for position, named in enumerate(cell_texts(parent_sheet, name)):
+            if named not in going:
+                continue
+            who = f"{link.parent.name} {labels[position] or keys[position]!r} (row {parent_sheet.rows[position]})"
+            todo = (f"deleting it deletes this {link.child.name} anyway (on delete cascade): leave this _action "
+                    "blank" if keys[position] in deleted and link.on_delete == "cascade"
+                    else f"empty that cell too (bulkio updates the {link.parent.name} first), or keep this row")
+            issues.append(Issue(sheet.file, sheet.sheet, going[named].row, column_letter(sheet.frame, ACTION_COLUMN),
+                                ACTION_COLUMN, "delete", IssueCode.BAD_ACTION,
+                                f"{who} names this {link.child.name} in {name}, and the database will not delete "
+                                f"it while it does (on delete {rule}): {todo}"))
     return issues
 
 

@@ -29,7 +29,7 @@ from ..sheets.values import empty_mask
 if TYPE_CHECKING:
     from ..api.client import Client
 
-__all__ = ["ParentLookup", "parent_label", "parent_lookup", "pending_id", "pending_row"]
+__all__ = ["ParentLookup", "cell_texts", "parent_label", "parent_lookup", "pending_id", "pending_row"]
 
 _PENDING = re.compile(r"<new (?P<table>[^ >]+) row (?P<row>\d+)>")
 
@@ -99,7 +99,7 @@ def parent_lookup(client: Client, link: Link, parent: Sheet, child: Sheet) -> Pa
     res = link.parent
     label = parent_label(res)
     labels: dict[str, str] = {}
-    for position, (key, name) in enumerate(zip(_texts(parent, res.key), _texts(parent, label), strict=True)):
+    for position, (key, name) in enumerate(zip(cell_texts(parent, res.key), cell_texts(parent, label), strict=True)):
         if name is None:
             continue
         labels[key if key is not None else pending_id(res.name, parent.rows[position])] = name
@@ -107,7 +107,7 @@ def parent_lookup(client: Client, link: Link, parent: Sheet, child: Sheet) -> Pa
                if row.get(label) is not None and labels.get(key) != str(row[label])}
     known = set(labels.values()) | set(aliases) | set(labels)
     folded = {k.casefold() for k in known}
-    wanted = {text for text in _texts(child, link.column) if text is not None
+    wanted = {text for text in cell_texts(child, link.column) if text is not None
               and text not in known and text.casefold() not in folded}
     if wanted:
         select = [res.key, label] if label != res.key else [res.key]
@@ -118,7 +118,7 @@ def parent_lookup(client: Client, link: Link, parent: Sheet, child: Sheet) -> Pa
     return ParentLookup(link.column, res.name, res.key, label, labels, aliases=aliases)
 
 
-def _texts(sheet: Sheet, name: str) -> list[str | None]:
+def cell_texts(sheet: Sheet, name: str) -> list[str | None]:
     """The stripped text of each cell of column `name` (None where empty, or where the sheet lacks the column)."""
     if name not in sheet.frame:
         return [None] * len(sheet.frame)

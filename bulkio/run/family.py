@@ -1,18 +1,19 @@
 """Applying a `FamilyPlan` (a table and its children, one workbook) as one run of phases, each an ordinary run.
 
-The order makes every write valid when it is sent: the children's deletes first (a parent the database would not
-delete while they exist can then go), then the parent's rows (creates, updates, deletes), then the children's
-creates and updates, their pending parent ids (`bulkio.plan.parents.pending_id`) replaced by the ids the parent's
-creates were given. A child whose new parent was not created is not sent: it is skipped, saying which parent row
-failed and why; it never points at a wrong parent.
+The order makes every write valid when it is sent: the parent's creates and updates first (a customer that stops
+naming a contact in its ``salesContactId``, which the database guards with ``ON DELETE RESTRICT``, lets it go), then
+the children's deletes, then the parent's deletes (a parent the database would not delete while its children exist
+can go now), then the children's creates and updates, their pending parent ids (`bulkio.plan.parents.pending_id`)
+replaced by the ids the parent's creates were given. A child whose new parent was not created is not sent: it is
+skipped, saying which parent row failed and why; it never points at a wrong parent.
 
 On disk, the family's run is a folder like any run's (``.bulkio/runs/<run>/``): its ``run.json`` (``"kind":
 "family"``) holds the phases and every table's plan, each phase runs under ``phase-<n>/`` with its own journal, and
 `resume_family` goes through the phases in order: a finished phase is read back (no request), a stopped one resumed
 (`bulkio.run.apply.resume`: nothing is sent twice), one never started is started, with the parents' ids from the
 journals of the phases before it. `undo_family` reverts the phases in reverse order: the children's creates and
-updates, then the parent's rows (its deletes put back with the children the database deleted along), then the
-children's deletes (their parents exist again).
+updates, the parent's deletes (put back with the children the database deleted along), the children's deletes
+(their parents exist again), then the parent's creates and updates.
 """
 
 from __future__ import annotations
@@ -99,8 +100,8 @@ class FamilyResults:
 
 @dataclass(frozen=True)
 class _Phase:
-    """One step of a family run: a table's deletes (``deletes``), all its rows (``all``: the parent), or its other
-    rows (``rest``: the children's creates and updates, once the parents have ids)."""
+    """One step of a family run: a table's deletes (``deletes``) or its other rows (``writes``: creates and
+    updates; a child's once the parents have ids)."""
 
     n: int
     table: str
@@ -112,9 +113,11 @@ class _Phase:
 
 def _phases(family: FamilyPlan) -> list[_Phase]:
     """The family's phases in the order they are sent."""
-    steps = [(p.resource.name, "deletes") for p in reversed(family.children) if p.of(Kind.DELETE)]
-    steps.append((family.parent.resource.name, "all"))
-    steps += [(p.resource.name, "rest") for p in family.children]
+    parent = family.parent
+    steps = [(parent.resource.name, "writes")]
+    steps += [(p.resource.name, "deletes") for p in reversed(family.children) if p.of(Kind.DELETE)]
+    steps += [(parent.resource.name, "deletes")] if parent.of(Kind.DELETE) else []
+    steps += [(p.resource.name, "writes") for p in family.children]
     return [_Phase(n, table, part) for n, (table, part) in enumerate(steps)]
 
 
@@ -211,8 +214,6 @@ def _phase_plan(plan: Plan, phase: _Phase, header: dict[str, Any], done: dict[in
     """The part of a table's plan a phase sends; a child's rows with their new parents' ids."""
     if phase.part == "deletes":
         return replace(plan, rows=tuple(r for r in plan.rows if r.kind is Kind.DELETE), unchanged=Unchanged())
-    if phase.part == "all":
-        return plan
     rows = tuple(r for r in plan.rows if r.kind is not Kind.DELETE)
     return replace(plan, rows=tuple(_with_parents(r, _new_ids(header, done)) for r in rows))
 
@@ -279,7 +280,7 @@ def _merged(journal: Journal, header: dict[str, Any], plans: dict[str, Plan], do
 
 def _pending(plan: Plan, part: str) -> list[RowResult]:
     """The rows of a phase not started, as pending."""
-    rows = [r for r in plan.rows if (r.kind is Kind.DELETE) == (part == "deletes") or part == "all"]
+    rows = [r for r in plan.rows if (r.kind is Kind.DELETE) == (part == "deletes")]
     return [RowResult(r.row, r.key, Status.PENDING, r.label) for r in rows
             if r.kind in (Kind.CREATE, Kind.UPDATE, Kind.DELETE)]
 

@@ -189,8 +189,9 @@ def test_reports_name_a_contacts_customers_and_a_new_one_by_its_row(sandbox: San
 
 def test_contacts_the_workbook_deletes_itself_are_not_told_as_cascaded(sandbox: Sandbox, workbook: Path) -> None:
     contacts = rows_of(workbook, CONTACTS)
+    named = {c["salesContactId"] for c in rows_of(workbook, "customer").values()}  # those a customer still names
     customers = {c["name"]: r for r, c in rows_of(workbook, "customer").items()}
-    contact = next(iter(contacts.values()))
+    contact = next(c for c in contacts.values() if c["id"] not in named)
     owned = [r for r, c in contacts.items() if c["customerId"] == contact["customerId"]]
     edit_sheet(workbook, {(customers[contact["customerId"]], "_action"): "delete"})
     edit_sheet(workbook, {(r, "_action"): "delete" for r in owned}, sheet_name=CONTACTS)
@@ -198,3 +199,28 @@ def test_contacts_the_workbook_deletes_itself_are_not_told_as_cascaded(sandbox: 
         result = plan(client, workbook)
     assert result.cascades == () and not result.errors
     assert sorted(r.row for r in result.plan_for(CONTACTS).of(Kind.DELETE)) == owned
+
+
+def sales_contact(workbook: Path) -> tuple[int, dict[str, Any], int]:
+    """(customer row, customer, contact row) of a customer that names one of its contacts as its sales contact."""
+    contacts = {c["id"]: r for r, c in rows_of(workbook, CONTACTS).items()}
+    row, customer = next((r, c) for r, c in rows_of(workbook, "customer").items()
+                         if c["salesContactId"] in contacts and not c["intercompanyCompanyId"])
+    return row, customer, contacts[customer["salesContactId"]]
+
+
+@pytest.mark.parametrize("customer_too", [False, True], ids=["customer-kept", "customer-deleted-too"])
+def test_deleting_a_contact_its_customer_still_names_is_an_error_saying_what_to_do(
+        sandbox: Sandbox, workbook: Path, customer_too: bool) -> None:
+    customer_row, customer, contact_row = sales_contact(workbook)
+    if customer_too:
+        edit_sheet(workbook, {(customer_row, "_action"): "delete"})
+    edit_sheet(workbook, {(contact_row, "_action"): "delete"}, sheet_name=CONTACTS)
+    with Client(sandbox.url, sandbox.api_key) as client:
+        result = plan(client, workbook)
+    [error] = result.errors
+    assert (error.sheet, error.row, error.column) == (CONTACTS, contact_row, "_action")
+    assert f"customer {customer['name']!r} (row {customer_row}) names this customerContact in salesContactId" \
+        in error.message
+    todo = "leave this _action blank" if customer_too else "empty that cell too"
+    assert todo in error.message and result.blocked

@@ -164,3 +164,20 @@ def test_a_parent_that_fails_to_be_created_leaves_its_children_unwritten(sandbox
     assert all(f"row {failed.row} of its sheet) was not created (failed" in (r.error or "") for r in skipped)
     assert contacts_of(sandbox, "Taken Meanwhile Ltd") == []
 
+
+
+def test_a_contact_its_customer_stops_naming_is_deleted_in_the_same_apply(sandbox: Sandbox, workbook: Path,
+                                                                         tmp_path: Path) -> None:
+    from tests.plan.test_family_plan import sales_contact
+
+    customer_row, customer, contact_row = sales_contact(workbook)
+    edit_sheet(workbook, {(customer_row, "salesContactId"): None})
+    edit_sheet(workbook, {(contact_row, "_action"): "delete"}, sheet_name=CONTACTS)
+    with Client(sandbox.url, sandbox.api_key) as client:
+        result = plan(client, workbook)
+        assert not result.errors
+        done = apply(client, result, root=tmp_path)  # the customer's update goes before the contact's delete
+    assert done.complete and not any(r.status is Status.FAILED for t in done.tables for r in t.rows)
+    after = state(sandbox)
+    assert after["customer"][customer["id"]]["salesContactId"] is None
+    assert customer["salesContactId"] not in after[CONTACTS]
