@@ -345,20 +345,14 @@ def _make_plan(client: Client, file: Path, resource: str | None, delete_missing:
 
 def _show_plan(result: Plan | FamilyPlan) -> None:
     from ..plan.family import FamilyPlan
-    from .render import issues_table, plan_tables
+    from .render import show_plan
 
     if isinstance(result, FamilyPlan):
         from .family import show_family_plan
 
         show_family_plan(console, err_console, result)
         return
-
-    for warning in result.warnings:
-        err_console.print(f"[yellow]warning:[/] {warning}", highlight=False)
-    if result.issues.issues:
-        console.print(issues_table(result.issues))
-    for table in plan_tables(result):
-        console.print(table)
+    show_plan(console, err_console, result)
 
 
 def _save_mapping(file: Path, result: Plan, mapping: dict[str, str] | None, target: Path) -> None:

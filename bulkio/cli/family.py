@@ -28,18 +28,13 @@ __all__ = ["family_report", "refuse_for_family", "results_file", "show_family_pl
 
 def show_family_plan(console: Console, err_console: Console, result: FamilyPlan) -> None:
     """Every table's plan under a rule with its name (warnings and issues with it), the cascades first."""
-    from .render import issues_table, plan_tables
+    from .render import show_plan
 
     for cascade in result.cascades:
         err_console.print(f"[yellow]cascade:[/] {cascade}", highlight=False)
     for p in result.plans:
         console.print(Rule(f"{p.resource.name} (sheet {p.sheet or p.resource.name})", align="left"))
-        for warning in p.warnings:
-            err_console.print(f"[yellow]warning:[/] {warning}", highlight=False)
-        if p.issues.issues:
-            console.print(issues_table(p.issues))
-        for table in plan_tables(p):
-            console.print(table)
+        show_plan(console, err_console, p)
 
 
 def results_file(sheet_file: Path, table: str, parent: bool, output: Path | None) -> Path:

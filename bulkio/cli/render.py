@@ -156,3 +156,13 @@ def kind_progress(console: Console, client: Client | None = None) -> Iterator[Ca
 
     with progress:
         yield update
+
+
+def show_plan(console: Console, err_console: Console, plan: Plan) -> None:
+    """A plan as `bulkio plan` prints it: its warnings (on stderr), its issues, its counts and changes."""
+    for warning in plan.warnings:
+        err_console.print(f"[yellow]warning:[/] {warning}", highlight=False)
+    if plan.issues.issues:
+        console.print(issues_table(plan.issues))
+    for table in plan_tables(plan):
+        console.print(table)
