@@ -173,7 +173,9 @@ def test_the_family_sample_plans_a_new_customer_with_contacts_a_move_and_a_casca
         ("customerId", ids['O\'Brien "Tools" (Cork)'], ids["Smith, Jones & Co. Ltd."])]
     text = (SAMPLES / "customers-with-contacts-edited.plan.md").read_text(encoding="utf-8")
     assert "deleting customer 'Łódź Metalworks S.A.' (row 3) also deletes its 1 customerContact row(s)" in text
-    assert text.count("<new customer row 22>") == 2 and "## customer\n" in text and "## customerContact\n" in text
+    assert text.count("| Fjord Lighting AS (new, row 22) |") == 2  # the report names the pending id's customer
+    assert "| O'Brien \"Tools\" (Cork) | Smith, Jones & Co. Ltd. |" in text  # and customers by name, not ids
+    assert "## customer\n" in text and "## customerContact\n" in text
 
 
 def test_the_family_sample_holds_both_tables_each_with_its_snapshot() -> None:
