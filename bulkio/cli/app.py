@@ -419,7 +419,8 @@ def plan_command(
         foreign = _foreign_options(match, map_header, mapping, only, blank)
         result = _make_plan(client, file, resource, delete_missing, skip_invalid, accept_reformatted, full_read,
                             **foreign)
-        _refused_for_family(result, ("--server-check", server_check), ("--save", save is not None))
+        _refused_for_family(result, ("--server-check", server_check), ("--save", save is not None),
+                            ("--save-mapping", save_mapping is not None))
         _show_plan(result)
         if save_mapping is not None:
             _save_mapping(file, result, foreign["mapping"], save_mapping)

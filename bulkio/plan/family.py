@@ -229,8 +229,9 @@ def _checked(client: Client, family: FamilyPlan, parent_sheet: Sheet, members: S
                   *_named_by_parents(parent_sheet, member, child, deleted)]
         children.append(_with_issues(child, issues))
         on_server = _children_on_server(client, link, list(deleted))
-        if link.on_delete == "cascade":  # the children the workbook deletes itself go first, not by cascade
-            going = {r.key for r in child.rows if r.kind is Kind.DELETE}
+        if link.on_delete == "cascade":  # children the workbook deletes or moves away go first, not by cascade
+            going = {r.key for r in child.rows if r.kind is Kind.DELETE
+                     or (r.kind is Kind.UPDATE and link.column in r.body)}
             left = {key: [k for k in on_server.get(key, []) if k not in going] for key in deleted}
             cascades += [Cascade(parent.resource.name, key, r.label, r.row, link.child.name, len(left[key]))
                          for key, r in deleted.items() if left[key]]

@@ -1,19 +1,25 @@
 """Applying a `FamilyPlan` (a table and its children, one workbook) as one run of phases, each an ordinary run.
 
-The order makes every write valid when it is sent: the parent's creates and updates first (a customer that stops
-naming a contact in its ``salesContactId``, which the database guards with ``ON DELETE RESTRICT``, lets it go), then
-the children's deletes, then the parent's deletes (a parent the database would not delete while its children exist
-can go now), then the children's creates and updates, their pending parent ids (`bulkio.plan.parents.pending_id`)
-replaced by the ids the parent's creates were given. A child whose new parent was not created is not sent: it is
-skipped, saying which parent row failed and why; it never points at a wrong parent.
+The order makes every write valid when it is sent, and loses nothing:
+
+1. the parent's creates and updates (new customers get their ids; a customer that stops naming a contact in its
+   ``salesContactId``, which the database guards with ``ON DELETE RESTRICT``, lets it go);
+2. the children's creates and updates, their pending parent ids (`bulkio.plan.parents.pending_id`) replaced by the
+   ids the parents were given (a contact moved away from a customer the workbook deletes moves before that delete,
+   and is not deleted with it);
+3. the children's deletes (a parent the database would not delete while they exist can go next);
+4. the parent's deletes (the children left go with them where the database cascades).
+
+A child whose new parent was not created is not sent: it is skipped, saying which parent row failed and why; it
+never points at a wrong parent.
 
 On disk, the family's run is a folder like any run's (``.bulkio/runs/<run>/``): its ``run.json`` (``"kind":
 "family"``) holds the phases and every table's plan, each phase runs under ``phase-<n>/`` with its own journal, and
 `resume_family` goes through the phases in order: a finished phase is read back (no request), a stopped one resumed
 (`bulkio.run.apply.resume`: nothing is sent twice), one never started is started, with the parents' ids from the
-journals of the phases before it. `undo_family` reverts the phases in reverse order: the children's creates and
-updates, the parent's deletes (put back with the children the database deleted along), the children's deletes
-(their parents exist again), then the parent's creates and updates.
+journals of the phases before it. `undo_family` reverts the phases in reverse order: the parent's deletes (put back
+with the children the database deleted along), the children's deletes (their parents exist again), the children's
+creates and updates (moved contacts go back to their customers), then the parent's creates and updates.
 """
 
 from __future__ import annotations
@@ -115,9 +121,9 @@ def _phases(family: FamilyPlan) -> list[_Phase]:
     """The family's phases in the order they are sent."""
     parent = family.parent
     steps = [(parent.resource.name, "writes")]
+    steps += [(p.resource.name, "writes") for p in family.children]
     steps += [(p.resource.name, "deletes") for p in reversed(family.children) if p.of(Kind.DELETE)]
     steps += [(parent.resource.name, "deletes")] if parent.of(Kind.DELETE) else []
-    steps += [(p.resource.name, "writes") for p in family.children]
     return [_Phase(n, table, part) for n, (table, part) in enumerate(steps)]
 
 

@@ -244,7 +244,10 @@ def test_deleting_a_customer_prints_the_cascade_naming_its_contacts(sandbox: San
     (["apply", "--match", "name", "--yes"], "--match"),
     (["plan", "--save", "x.json"], "--save"),
     (["plan", "--server-check"], "--server-check"),
-], ids=["plan-match", "apply-match", "save", "server-check"])
+    (["plan", "--save-mapping", "x.json"], "--save-mapping"),
+    (["plan", "--only", "create"], "--only"),
+    (["apply", "--map", "Name=name", "--yes"], "--map"),
+], ids=["plan-match", "apply-match", "save", "server-check", "save-mapping", "only", "map"])
 def test_one_table_options_are_refused_for_a_family_workbook(sandbox: Sandbox, in_tmp: Path, args: list[str],
                                                              option: str) -> None:
     path = _export(sandbox, in_tmp)

@@ -181,3 +181,27 @@ def test_a_contact_its_customer_stops_naming_is_deleted_in_the_same_apply(sandbo
     after = state(sandbox)
     assert after["customer"][customer["id"]]["salesContactId"] is None
     assert customer["salesContactId"] not in after[CONTACTS]
+
+
+def test_a_contact_moved_away_from_a_customer_the_workbook_deletes_survives_it(sandbox: Sandbox, workbook: Path,
+                                                                              tmp_path: Path) -> None:
+    before = state(sandbox)
+    contacts, customers = rows_of(workbook, CONTACTS), rows_of(workbook, "customer")
+    named = {c["salesContactId"] for c in customers.values()}
+    row, contact = next((r, c) for r, c in contacts.items() if c["id"] not in named)
+    doomed = next(r for r, c in customers.items() if c["name"] == contact["customerId"])
+    other = next(c for c in customers.values() if c["name"] != contact["customerId"])
+    edit_sheet(workbook, {(doomed, "_action"): "delete"})
+    edit_sheet(workbook, {(row, "customerId"): other["name"]}, sheet_name=CONTACTS)
+    with Client(sandbox.url, sandbox.api_key) as client:
+        result = plan(client, workbook)
+        assert not result.errors
+        assert all(contact["id"] not in str(c) for c in result.cascades)
+        assert sum(c.children for c in result.cascades) == sum(
+            1 for c in contacts.values() if c["customerId"] == contact["customerId"]) - 1
+        done = apply(client, result, root=tmp_path)
+        assert done.complete, done
+        moved = state(sandbox)[CONTACTS][contact["id"]]  # moved before its old customer was deleted
+        assert moved["customerId"] == other["id"]
+        undo(client, done.folder)
+    assert state(sandbox) == before
