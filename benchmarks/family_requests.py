@@ -123,10 +123,13 @@ def _edit(path: Path, sheet_name: str, edits: Mapping[tuple[int, str], Any], app
 
 def _rows(path: Path, sheet_name: str) -> dict[int, dict[str, Any]]:
     """Excel row -> {column: value} of one data sheet."""
-    sheet = openpyxl.load_workbook(path, read_only=True)[sheet_name]
-    rows = sheet.iter_rows(values_only=True)
-    names = [str(n) for n in next(rows)]
-    return {r: dict(zip(names, values, strict=False)) for r, values in enumerate(rows, start=2) if any(values)}
+    book = openpyxl.load_workbook(path, read_only=True)  # holds the file open until closed
+    try:
+        rows = book[sheet_name].iter_rows(values_only=True)
+        names = [str(n) for n in next(rows)]
+        return {r: dict(zip(names, values, strict=False)) for r, values in enumerate(rows, start=2) if any(values)}
+    finally:
+        book.close()
 
 
 class _Edit:

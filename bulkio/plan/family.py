@@ -26,7 +26,7 @@ from ..errors import ConfigError, LabelError, ValidationFailed
 from ..resources import Link
 from ..sheets.layout import ACTION_COLUMN
 from ..sheets.read import Sheet, read_sheet, workbook_family
-from ..validate.report import Issue, IssueCode, ValidationReport, column_letter, sorted_report
+from ..validate.report import Issue, IssueCode, column_letter, sorted_report
 from . import html
 from .model import Plan
 from .parents import cell_texts, parent_label, parent_lookup, pending_id, pending_row
@@ -345,15 +345,9 @@ def _with_issues(p: Plan, issues: Iterable[Issue]) -> Plan:
     why = {i.row: i.message for i in issues}
     rows = tuple(r if r.row not in why else RowPlan(Kind.SKIPPED, r.key, r.row, r.label, reason=why[r.row])
                  for r in p.rows)
-    report = ValidationReport(sorted_report([*p.issues.issues, *issues]).issues)
-    return replace(p, rows=rows, issues=report)
+    return replace(p, rows=rows, issues=sorted_report([*p.issues.issues, *issues]))
 
 
 def family_of(source: object) -> tuple[str, list[str]] | None:
     """(parent, children) when `source` is a family workbook's path; None otherwise (one table, a CSV, a frame)."""
-    if not isinstance(source, str | Path):
-        return None
-    try:
-        return workbook_family(source)
-    except (OSError, LabelError):
-        return None
+    return workbook_family(source) if isinstance(source, str | Path) else None
