@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from ..plan.family import FamilyPlan
     from ..run.family import FamilyResults
 
-__all__ = ["family_report", "refuse_for_family", "results_file", "show_family_plan", "show_family_results",
+__all__ = ["family_report", "refuse_for_family", "show_family_plan", "show_family_results",
            "undo_family_run", "validate_family"]
 
 
@@ -37,32 +37,22 @@ def show_family_plan(console: Console, err_console: Console, result: FamilyPlan)
         show_plan(console, err_console, p)
 
 
-def results_file(sheet_file: Path, table: str, parent: bool, output: Path | None) -> Path:
-    """Where a table's results workbook goes: `output` (the parent's; a child's beside it, named after its table),
-    else beside the sheet: ``family.results.xlsx``, ``family.customerContact.results.xlsx``."""
-    base = output or sheet_file.with_name(f"{sheet_file.stem}.results.xlsx")
-    return base if parent else base.with_name(f"{base.name.removesuffix('.results.xlsx').removesuffix('.xlsx')}"
-                                              f".{table}.results.xlsx")
-
-
 def show_family_results(console: Console, done: FamilyResults, sheet_file: Path | None, output: Path | None, *,
                         undoable: bool = True) -> None:
-    """Each table's outcome, its results workbook written beside the sheet (your rows with their status, new ids
-    and errors), and how to undo the whole run."""
-    from ..run.results import write_results_workbook
-    from ..sheets.read import read_sheet
+    """Each table's outcome, the results workbook written beside the sheet (a sheet per table: your rows with
+    their status, new ids and errors; it plans again as the family), and how to undo the whole run."""
+    from ..run.family import write_family_results
     from .render import results_table
 
-    for position, results in enumerate(done.tables):
+    for results in done.tables:
         console.print(Rule(results.resource.name, align="left"))
         for table in results_table(results):
             console.print(table)
-        if sheet_file is not None and sheet_file.exists():
-            target = results_file(sheet_file, results.resource.name, position == 0, output)
-            sheet = read_sheet(sheet_file, sheet=results.resource.name)
-            write_results_workbook(results, sheet.frame, sheet.rows, target, base=sheet.base, meta=sheet.meta)
-            console.print(f"wrote {target}: the {results.resource.name} rows with {', '.join(RESULT_COLUMNS[:-1])} "
-                          f"and {RESULT_COLUMNS[-1]}", highlight=False)
+    if sheet_file is not None and sheet_file.exists():
+        target = output or sheet_file.with_name(f"{sheet_file.stem}.results.xlsx")
+        write_family_results(done, sheet_file, target)
+        console.print(f"wrote {target}: a sheet per table, your rows with {', '.join(RESULT_COLUMNS[:-1])} and "
+                      f"{RESULT_COLUMNS[-1]}", highlight=False)
     if done.stopped:
         console.print(f"[red]stopped:[/] {done.stopped}", highlight=False)
     if undoable:

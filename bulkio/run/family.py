@@ -39,16 +39,19 @@ from ..plan.model import Plan
 from ..plan.parents import pending_row
 from ..plan.rows import Kind, RowPlan, Unchanged
 from ..plan.saved import decode_plan, encode_plan
+from ..sheets.read import read_sheet
+from ..sheets.write import write_frames
 from .apply import apply, resume
 from .journal import RUNS_DIR, Journal, find_run
-from .results import Results, RowResult, Status
+from .results import Results, RowResult, Status, results_sheet
 from .undo import undo
 
 if TYPE_CHECKING:
     from ..api.client import Client
     from .apply import Progress
 
-__all__ = ["FAMILY", "FamilyResults", "apply_family", "is_family_run", "resume_family", "undo_family", "undo_order"]
+__all__ = ["FAMILY", "FamilyResults", "apply_family", "is_family_run", "resume_family", "undo_family", "undo_order",
+           "write_family_results"]
 
 FAMILY = "family"
 """The ``kind`` of a family run's ``run.json``."""
@@ -300,6 +303,29 @@ def _one_each(rows: Sequence[RowResult]) -> list[RowResult]:
         if at not in best or best[at].status is Status.UNCHANGED:
             best[at] = r
     return sorted(best.values(), key=lambda r: (r.row is None, r.row or 0))
+
+
+def write_family_results(done: FamilyResults, source: str | Path, path: str | Path) -> Path:
+    """The results workbook of a family run: each table's sheet of `source` (the workbook the run applied) with
+    every row's outcome (`results.results_sheet`), and each table's snapshot of its rows after the run, named as
+    the family workbook names them, so that the results workbook plans again as the family it came from (the rows
+    done plan as unchanged; fix the failed ones and apply it)."""
+    journal = Journal(done.folder)
+    phases = [_Phase(**p) for p in journal.header()["phases"]]
+    sheets = []
+    for results in done.tables:
+        table = results.resource.name
+        batches = [batch for phase in phases if phase.table == table
+                   for batch in _phase_batches(journal, phase)]
+        sheet = read_sheet(source, sheet=table)
+        sheets.append(results_sheet(results, sheet.frame, sheet.rows, batches, base=sheet.base, meta=sheet.meta))
+    return write_frames(sheets, path)
+
+
+def _phase_batches(journal: Journal, phase: _Phase) -> list[dict[str, Any]]:
+    """The batches a phase's run planned (none for a phase never started)."""
+    started = _phase_run(journal, phase)
+    return Journal(started).header().get("batches", []) if started is not None else []
 
 
 def undo_family(client: Client, run: str | Path, *, root: str | Path | None = None,

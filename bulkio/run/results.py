@@ -20,10 +20,10 @@ import pandas as pd
 from ..resources import Resource
 from ..sheets.layout import ACTION_COLUMN, RESULT_COLUMNS
 from ..sheets.values import is_empty, to_cell, to_custom_cell
-from ..sheets.write import write_workbook
+from ..sheets.write import SheetFrame, write_frames
 from .journal import Journal
 
-__all__ = ["Results", "RowResult", "Status", "write_results_workbook"]
+__all__ = ["Results", "RowResult", "Status", "results_sheet", "write_results_workbook"]
 
 
 class Status(StrEnum):
@@ -127,15 +127,16 @@ class Results:
         return f"<Results run {self.run_id}: {counts or 'nothing'}; {self.requests} requests{state}>"
 
 
-def _snapshot(results: Results, base: Mapping[str, Mapping[str, Any]]) -> tuple[list[str], dict[str, list[Any]]]:
+def _snapshot(results: Results, base: Mapping[str, Mapping[str, Any]], batches: Sequence[Mapping[str, Any]]
+              ) -> tuple[list[str], dict[str, list[Any]]]:
     """The results workbook's own snapshot: the rows as the server holds them after the run (the exported values,
-    with what the run wrote), so importing the workbook again is three-way: a row the run left as a conflict stays
-    one, and rows it applied plan as unchanged. Deleted rows are left out."""
+    with what the run's `batches` wrote), so importing the workbook again is three-way: a row the run left as a
+    conflict stays one, and rows it applied plan as unchanged. Deleted rows are left out."""
     resource = results.resource
     names = list(next(iter(base.values())).keys()) if base else []
     sent_updates: dict[str, dict[str, Any]] = {}
     sent_creates: dict[int | None, dict[str, Any]] = {}
-    for batch in Journal(results.folder).header().get("batches", []):
+    for batch in batches:
         for row in batch["rows"]:
             if batch["kind"] == "update":  # a bulk batch's rows each carry their own body
                 sent_updates[str(row["key"])] = dict(row.get("body") or batch["body"])
@@ -189,6 +190,15 @@ def write_results_workbook(results: Results, frame: pd.DataFrame, rows: Sequence
     :param base, meta: the sheet's export snapshot and metadata: the results workbook then carries a snapshot of
         its own (`_snapshot`), so it plans three-way when imported again.
     """
+    batches = Journal(results.folder).header().get("batches", [])
+    return write_frames([results_sheet(results, frame, rows, batches, base=base, meta=meta)], path)
+
+
+def results_sheet(results: Results, frame: pd.DataFrame, rows: Sequence[int], batches: Sequence[Mapping[str, Any]],
+                  *, base: Mapping[str, Mapping[str, Any]] | None = None, meta: Mapping[str, Any] | None = None
+                  ) -> SheetFrame:
+    """One table's sheet of a results workbook (`write_results_workbook`): the user's rows with their outcome,
+    and, given the sheet's snapshot and metadata, a snapshot of the rows after the run's `batches`."""
     by_row = {r.row: r for r in results.rows if r.row is not None}
     out = frame.copy().astype(object)
     key = results.resource.key
@@ -217,6 +227,6 @@ def write_results_workbook(results: Results, frame: pd.DataFrame, rows: Sequence
     for name, cells in zip(RESULT_COLUMNS, (status, ids, readable, errors), strict=True):
         out[name] = cells
     out = out.where(out.notna(), None)
-    snapshot = _snapshot(results, base) if base else None
-    return write_workbook(out, path, resource=results.resource, snapshot=snapshot,
-                          metadata={**meta, "kind": "results", "run": results.run_id} if meta and snapshot else None)
+    snapshot = _snapshot(results, base, batches) if base else None
+    return SheetFrame(out, results.resource, {**meta, "kind": "results", "run": results.run_id}
+                      if meta and snapshot else None, snapshot)

@@ -42,7 +42,8 @@ from .family import write_family
 from .layout import ACTION_COLUMN, ACTIONS, DELETE, EXAMPLE_SHEET, LOOKUP_SHEET, base_sheet, escape_formula, meta_sheet
 from .values import to_cell, to_cells
 
-__all__ = ["PagedWorkbook", "csv_rows", "template_columns", "write_csv", "write_template", "write_workbook"]
+__all__ = ["PagedWorkbook", "SheetFrame", "csv_rows", "template_columns", "write_csv", "write_frames", "write_template",
+           "write_workbook"]
 
 _ACTION_COMMENT = f"Leave blank to create or update the row; write '{DELETE}' to delete it (only when applied)."
 
@@ -419,11 +420,47 @@ def write_workbook(source: Export | FamilyExport | pd.DataFrame, path: str | Pat
     return book.close()
 
 
+@dataclass(frozen=True)
+class SheetFrame:
+    """One table of a workbook written from frames (`write_frames`): its cells, its table, and the hidden
+    ``_bulkio`` values and ``_base`` rows it carries (see `write_workbook`'s `metadata` and `snapshot`)."""
+
+    frame: pd.DataFrame
+    resource: Resource
+    metadata: Mapping[str, Any] | None = None
+    snapshot: tuple[Sequence[str], Mapping[str, Sequence[Any]]] | None = None
+
+
+def write_frames(sheets: Sequence[SheetFrame], path: str | Path) -> Path:
+    """Several tables' frames as one workbook, a data sheet each, in order (a family's results workbook): the
+    first table's hidden sheets named as a one-table workbook's, the others' after their table (``_bulkio.<table>``,
+    ``_base.<table>``), as a family export names them, so the workbook reads back as the family it came from.
+
+    :raises WorkbookError: when the file cannot be written (names the file).
+    """
+    book = _Book(Path(path), True)
+    first = None
+    for s in sheets:
+        sheet = book.add_sheet(s.resource.name[:31])
+        first = first or sheet
+        _write_data_sheet(sheet, book.fmt, s.frame, s.resource, {}, {}, sample=s.frame)
+    for position, s in enumerate(sheets):
+        table = None if position == 0 else s.resource.name
+        if s.metadata is not None:
+            _write_meta(book.book, s.metadata, table)
+        if s.snapshot is not None:
+            _write_snapshot(book.book, s.resource, s.snapshot, table)
+    if first is not None:
+        first.activate()
+    return book.close()
+
+
 def _write_snapshot(book: xlsxwriter.Workbook, resource: Resource | None,
-                    snapshot: tuple[Sequence[str], Mapping[str, Sequence[Any]]]) -> None:
-    """A ``_base`` sheet of rows kept from an earlier snapshot (a results workbook's), values as it holds them."""
+                    snapshot: tuple[Sequence[str], Mapping[str, Sequence[Any]]], table: str | None = None) -> None:
+    """A ``_base`` sheet (a family child's `table`: ``_base.<table>``) of rows kept from an earlier snapshot (a
+    results workbook's), values as it holds them."""
     names, snapshot_rows = snapshot
-    sheet = _base_sheet(book, resource.key if resource is not None else "id", names)
+    sheet = _base_sheet(book, resource.key if resource is not None else "id", names, table)
     for offset, (row_key, values) in enumerate(snapshot_rows.items(), start=1):
         sheet.write_string(offset, 0, str(row_key))
         sheet.write_string(offset, 1, json.dumps(list(values), ensure_ascii=False, default=str,

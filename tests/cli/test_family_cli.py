@@ -1,6 +1,6 @@
 """A customer and its contacts exported, edited and imported together in one workbook (issue 19), as a user runs
 ``bulkio`` against the sandbox: export --with, validate (an error workbook per sheet with errors), plan (both
-tables, their reports, the cascades), apply (parents first, both results workbooks), undo, and the one-table
+tables, their reports, the cascades), apply (parents first, one results workbook), undo, and the one-table
 options refused."""
 
 from __future__ import annotations
@@ -154,7 +154,7 @@ def _results(path: Path, sheet: str) -> dict[int, dict[str, Any]]:
     return rows_of(path, sheet)
 
 
-def test_apply_creates_the_customer_then_its_contacts_and_writes_both_results_workbooks(sandbox: Sandbox,
+def test_apply_creates_the_customer_then_its_contacts_and_writes_the_results_workbook(sandbox: Sandbox,
                                                                                       in_tmp: Path) -> None:
     path = _export(sandbox, in_tmp)
     customer_row, contact_rows = _new_family(path)
@@ -175,11 +175,11 @@ def test_apply_creates_the_customer_then_its_contacts_and_writes_both_results_wo
     header = json.loads((in_tmp / ".bulkio" / "runs" / run / "run.json").read_text(encoding="utf-8"))
     assert header["kind"] == "family"
 
-    parent_results = in_tmp / "c.results.xlsx"
-    child_results = in_tmp / f"c.{CONTACTS}.results.xlsx"
+    results_file = in_tmp / "c.results.xlsx"  # one workbook, a sheet per table
     text = _flat(result.output)
-    assert f"wrote {parent_results}: the customer rows" in text
-    assert f"wrote {child_results}: the {CONTACTS} rows" in text
+    assert f"wrote {results_file}: a sheet per table" in text
+    assert not (in_tmp / f"c.{CONTACTS}.results.xlsx").exists()
+    parent_results = child_results = results_file
     customers = _results(parent_results, "customer")
     assert (customers[customer_row]["_status"], customers[customer_row]["_id"]) == ("created", new_id)
     assert customers[customer_row]["id"] == new_id
@@ -190,6 +190,11 @@ def test_apply_creates_the_customer_then_its_contacts_and_writes_both_results_wo
         assert (children[row]["_status"], children[row]["_id"]) == ("created", by_email[email])
         assert children[row]["customerId"] == NEW  # the results sheet names the customer as the user did
     assert {r["_status"] for row, r in children.items() if row not in contact_rows} == {"unchanged"}
+
+    again = runner.invoke(app, ["plan", str(results_file)], env=cli_env(sandbox))  # the results plan as the family
+    assert again.exit_code == 0, again.output
+    assert "customer (sheet customer)" in _flat(again.output) and f"{CONTACTS} (sheet {CONTACTS})" in \
+        _flat(again.output)
 
 
 def test_undo_puts_both_tables_back_exactly(sandbox: Sandbox, in_tmp: Path) -> None:

@@ -170,7 +170,7 @@ def test_a_killed_family_run_resumes_to_each_new_customer_and_contact_once(
             assert owner[_email(i, j)] == ids[_name(i)], f"{_email(i, j)} is not under {_name(i)}"
     assert all(c["companyId"] == sandbox.company_id for c in new_contacts)
 
-    results = {r["email"]: r for r in _results(tmp_path / f"c.{CONTACTS}.results.xlsx", CONTACTS)
+    results = {r["email"]: r for r in _results(tmp_path / "c.results.xlsx", CONTACTS)
                if r["email"] in owner}
     by_email = {c["email"]: k for k, c in after[CONTACTS].items() if k not in before[CONTACTS]}
     assert {e: (r["_status"], r["_id"]) for e, r in results.items()} == {e: ("created", k)

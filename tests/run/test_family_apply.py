@@ -11,9 +11,9 @@ import pytest
 
 from bulkio.api.client import Client
 from bulkio.errors import ApplyError
-from bulkio.plan import plan
+from bulkio.plan import Kind, plan
 from bulkio.run.apply import apply, resume
-from bulkio.run.family import FamilyResults, is_family_run
+from bulkio.run.family import FamilyResults, is_family_run, write_family_results
 from bulkio.run.results import Status
 from bulkio.run.undo import undo
 from bulkio.sandbox import Sandbox
@@ -205,3 +205,38 @@ def test_a_contact_moved_away_from_a_customer_the_workbook_deletes_survives_it(s
         assert moved["customerId"] == other["id"]
         undo(client, done.folder)
     assert state(sandbox) == before
+
+
+def test_the_results_workbook_plans_again_as_the_family_with_nothing_left_to_do(sandbox: Sandbox, workbook: Path,
+                                                                               tmp_path: Path) -> None:
+    new_family(workbook)
+    contacts, customers = rows_of(workbook, CONTACTS), rows_of(workbook, "customer")
+    row, contact = next(iter(contacts.items()))
+    other = next(c for c in customers.values() if c["name"] != contact["customerId"])
+    edit_sheet(workbook, {(row, "customerId"): other["name"]}, sheet_name=CONTACTS)
+    with Client(sandbox.url, sandbox.api_key) as client:
+        done = apply(client, plan(client, workbook), root=tmp_path)
+        results = write_family_results(done, workbook, tmp_path / "family.results.xlsx")
+        again = plan(client, results)
+    assert [p.resource.name for p in again.plans] == ["customer", CONTACTS]
+    assert not again.has_changes and not again.errors, again  # each table's snapshot is the server after the run
+    assert rows_of(results, CONTACTS)[row]["_status"] == "updated"
+
+
+def test_a_failed_customer_fixed_in_the_results_workbook_is_applied_with_its_contacts(sandbox: Sandbox,
+                                                                                   workbook: Path,
+                                                                                   tmp_path: Path) -> None:
+    new_family(workbook, "Taken Meanwhile Ltd")
+    with Client(sandbox.url, sandbox.api_key) as client:
+        result = plan(client, workbook)
+        client.insert("customer", [{"name": "Taken Meanwhile Ltd", "companyId": sandbox.company_id}])
+        done = apply(client, result, root=tmp_path)
+        results = write_family_results(done, workbook, tmp_path / "family.results.xlsx")
+        [failed] = done.results_for("customer").of(Status.FAILED)
+        skipped = [r.row for r in done.results_for(CONTACTS).of(Status.SKIPPED)]
+        edit_sheet(results, {(failed.row, "name"): "Not Taken Ltd"})  # the user fixes the failed row ...
+        edit_sheet(results, {(r, "customerId"): "Not Taken Ltd" for r in skipped}, sheet_name=CONTACTS)
+        fixed = plan(client, results)
+        assert [len(p.of(Kind.CREATE)) for p in fixed.plans] == [1, 2] and not fixed.errors
+        apply(client, fixed, root=tmp_path)  # ... and applies the results workbook
+    assert [c["firstName"] for c in contacts_of(sandbox, "Not Taken Ltd")] == ["Åsa", "Zoë"]
