@@ -419,8 +419,7 @@ def plan_command(
         foreign = _foreign_options(match, map_header, mapping, only, blank)
         result = _make_plan(client, file, resource, delete_missing, skip_invalid, accept_reformatted, full_read,
                             **foreign)
-        _refused_for_family(result, ("--server-check", server_check), ("--save", save is not None),
-                            ("--save-mapping", save_mapping is not None))
+        _refused_for_family(result, ("--server-check", server_check), ("--save-mapping", save_mapping is not None))
         _show_plan(result)
         if save_mapping is not None:
             _save_mapping(file, result, foreign["mapping"], save_mapping)
@@ -461,7 +460,7 @@ def _refused_for_family(result: Plan | FamilyPlan, *options: tuple[str, bool]) -
         refuse_for_family(", ".join(given))
 
 
-def _save_plan(result: Plan, path: Path) -> None:
+def _save_plan(result: Plan | FamilyPlan, path: Path) -> None:
     """``bulkio plan --save``: write the plan and say how to apply exactly it."""
     written = result.save(path)
     console.print(f"saved the plan to {written}: [cyan]bulkio apply {written}[/] writes exactly this, without "
@@ -593,24 +592,25 @@ def _apply_saved(client: Client, file: Path, yes: bool, without_sheet: bool, bat
     it writes (not with `bulk_updates`: each batch re-reads its rows just before writing); if the server changed,
     it warns and goes on rather than plans again, since a new plan is not what was reviewed: the guards make each
     row the server changed a conflict, never an overwrite."""
-    from ..plan import Plan
+    from ..plan import FamilyPlan, Plan
     from .render import saved_plan_table
 
     saved = Plan.load_saved(file, client, require_sheet=not without_sheet)
+    result = FamilyPlan.of_saved(client, saved) if saved.family is not None else saved.plan
     console.print(saved_plan_table(saved))
-    _show_plan(saved.plan)
-    if _nothing_to_apply(saved.plan):
+    _show_plan(result)
+    if _nothing_to_apply(result):
         return
-    _pace(client, saved.plan, batch_size, bulk_updates)
+    _pace(client, result, batch_size, bulk_updates)
     # the check only warns (guards turn each changed row into a conflict); with bulk updates each batch re-reads
     # its rows just before writing and deletes carry their guards, so the check would pay requests for nothing
-    if not bulk_updates and saved.plan.is_stale(client):
+    if not bulk_updates and result.is_stale(client):
         err_console.print("[yellow]warning:[/] the server changed since this plan was made: rows it writes that "
                           "changed become conflicts, never overwritten (plan again to include them)", highlight=False)
     if not _confirm(yes, "apply this saved plan?"):
         console.print("nothing was written", highlight=False)
         raise typer.Exit(1)
-    _write(client, saved.plan, saved.sheet, results, batch_size, concurrency, bulk_updates)
+    _write(client, result, saved.sheet, results, batch_size, concurrency, bulk_updates)
 
 
 @app.command("apply")

@@ -57,9 +57,11 @@ def saved_plan_table(saved: SavedPlan) -> Table:
         sheet = f"{plan.source}: gone (--without-sheet), so no results workbook"
     else:
         sheet = f"{plan.source} (no file)"
-    return facts_table(f"saved plan {saved.path}", {
-        "planned": f"{plan.created_at} against {plan.host}", "saved": f"{saved.saved_at} by bulkio "
-        f"{saved.bulkio_version}", "sheet": sheet})
+    facts = {"planned": f"{plan.created_at} against {plan.host}", "saved": f"{saved.saved_at} by bulkio "
+             f"{saved.bulkio_version}", "sheet": sheet}
+    if saved.children:  # a family's: every table of the workbook
+        facts["tables"] = ", ".join(p.resource.name for p in (plan, *saved.children))
+    return facts_table(f"saved plan {saved.path}", facts)
 
 
 def issues_table(report: ValidationReport, limit: int = 50) -> Table:

@@ -14,6 +14,7 @@ creates and updates with the parents' new ids.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -27,7 +28,7 @@ from ..resources import Link
 from ..sheets.layout import ACTION_COLUMN
 from ..sheets.read import Sheet, read_sheet, workbook_family
 from ..validate.report import Issue, IssueCode, column_letter, sorted_report
-from . import html
+from . import html, saved
 from .model import Plan
 from .parents import cell_texts, parent_label, parent_lookup, pending_id, pending_row
 from .rows import Kind, RowPlan
@@ -133,6 +134,28 @@ class FamilyPlan:
     def is_stale(self, client: Client) -> bool:
         """Whether the server changed a row any table's plan would write (`Plan.is_stale`)."""
         return any(p.is_stale(client) for p in self.plans)
+
+    def save(self, path: str | Path) -> Path:
+        """Save every table's plan in one file, to apply later exactly as reviewed (`saved.save`: JSON with the
+        workbook's SHA-256; save right after planning). `FamilyPlan.load` reads it back."""
+        links = [{"parent": link.parent.name, "child": link.child.name, "column": link.column} for link in self.links]
+        return saved.save(self.parent, path, children=self.children,
+                          family={"links": links, "cascades": [dataclasses.asdict(c) for c in self.cascades]})
+
+    @classmethod
+    def load(cls, path: str | Path, client: Client, *, require_sheet: bool = True) -> FamilyPlan:
+        """A saved family plan, to apply with `client`, refused as `Plan.load` refuses one (another host, a
+        workbook edited since, a workbook gone unless `require_sheet` is False)."""
+        return cls.of_saved(client, Plan.load_saved(path, client, require_sheet=require_sheet))
+
+    @classmethod
+    def of_saved(cls, client: Client, loaded: saved.SavedPlan) -> FamilyPlan:
+        """The family a saved plan holds. :raises ConfigError: the file holds one table's plan."""
+        if loaded.family is None:
+            raise ConfigError(f"{loaded.path}: the saved plan of one table: load it with Plan.load")
+        links = tuple(link_for(client, loaded.plan.resource, str(link["child"])) for link in loaded.family["links"])
+        cascades = tuple(Cascade(**c) for c in loaded.family.get("cascades", ()))
+        return cls(loaded.plan.source, (loaded.plan, *loaded.children), links, cascades)
 
     def to_markdown(self, path: str | Path | None = None, *, limit: int = 50) -> str:
         """Each table's Markdown report under its name, the cascades first."""

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from ..errors import ValidationFailed
+from ..errors import ConfigError, ValidationFailed
 from ..resources import Resource
 from ..validate.report import Issue, ValidationReport
 from . import report, saved
@@ -173,8 +173,15 @@ class Plan:
     @classmethod
     def load(cls, path: str | Path, client: Client, *, require_sheet: bool = True) -> Plan:
         """A saved plan, to apply with `client`: refused if made against another host, if its sheet was edited
-        since, or if the sheet is gone unless `require_sheet` is False (`saved.load_saved`)."""
-        return cls.load_saved(path, client, require_sheet=require_sheet).plan
+        since, or if the sheet is gone unless `require_sheet` is False (`saved.load_saved`).
+
+        :raises ConfigError: the file holds a family's plans (`FamilyPlan.load` reads it): its parent's plan alone
+            would apply part of what was reviewed."""
+        loaded = cls.load_saved(path, client, require_sheet=require_sheet)
+        if loaded.family is not None:
+            raise ConfigError(f"{path}: the saved plan of a table and its children: load it with FamilyPlan.load "
+                              "(bulkio apply reads either)")
+        return loaded.plan
 
     @classmethod
     def load_saved(cls, path: str | Path, client: Client, *, require_sheet: bool = True) -> saved.SavedPlan:

@@ -26,7 +26,7 @@ import hashlib
 import json
 import os
 import secrets
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -51,8 +51,10 @@ __all__ = ["FORMAT", "SUFFIX", "VERSION", "SavedPlan", "decode_plan", "encode_pl
 
 FORMAT = "bulkio-plan"
 """The ``format`` every saved plan names first: how a JSON file is known as one."""
-VERSION = 1
-"""The layout of the file; a bulkio that reads version N refuses a file of a later version."""
+VERSION = 2
+"""The layout of the file; a bulkio that reads version N refuses a file of a later version. Version 2 adds a family
+(``family``: the children's plans, beside the parent's ``plan``); a one-table plan is still written as version 1, so
+that a bulkio before families reads it, and refuses a family's (it would apply the parent alone)."""
 SUFFIX = ".bulkio-plan.json"
 """The suggested file ending (the content, not the name, says what a file is)."""
 
@@ -76,6 +78,9 @@ class SavedPlan:
     :param sheet: the sheet found with the SHA-256 it had when the plan was saved; None when the plan has no sheet
         file (a DataFrame) or the sheet is gone and the caller chose to go on without it (`sheet_gone`).
     :param sheet_gone: the plan's sheet is gone (loaded with ``require_sheet=False``): no results workbook.
+    :param children: a family's child plans, in order (`bulkio.plan.family`; `plan` is the parent's).
+    :param family: a family's links and cascades, as saved (``{"links": [...], "cascades": [...]}``); None for one
+        table.
     """
 
     plan: Plan
@@ -84,11 +89,15 @@ class SavedPlan:
     bulkio_version: str
     sheet: Path | None
     sheet_gone: bool = False
+    children: tuple[Plan, ...] = ()
+    family: Mapping[str, Any] | None = None
 
 
 # ------------------------------------------------------------------------------------------------ saving
-def save(plan: Plan, path: str | Path) -> Path:
-    """Write `plan` to `path` (JSON, `FORMAT` version `VERSION`) and return the path.
+def save(plan: Plan, path: str | Path, *, children: Sequence[Plan] = (), family: Mapping[str, Any] | None = None
+         ) -> Path:
+    """Write `plan` to `path` (JSON, `FORMAT` version `VERSION`) and return the path; a family's (`plan` its
+    parent's) with its `children` plans and `family` (links, cascades: `bulkio.plan.family.FamilyPlan.save`).
 
     The sheet's SHA-256 is taken now, so save right after planning: a sheet modified after the plan was made is
     refused here (`PlanConflict`), since the file would vouch for cells nobody reviewed. The file is written
@@ -96,9 +105,11 @@ def save(plan: Plan, path: str | Path) -> Path:
     """
     target = Path(path)
     body = encode_plan(plan)
-    document: dict[str, Any] = {"format": FORMAT, "version": VERSION, "bulkio": __version__,
-                                "saved_at": datetime.now(UTC).isoformat(timespec="seconds"),
+    document: dict[str, Any] = {"format": FORMAT, "version": VERSION if family is not None else 1,
+                                "bulkio": __version__, "saved_at": datetime.now(UTC).isoformat(timespec="seconds"),
                                 "sheet": _sheet_facts(plan), "plan": body}
+    if family is not None:
+        document["family"] = {**family, "children": [encode_plan(child) for child in children]}
     document = {**document, "checksum": _checksum(document)}
     text = json.dumps(document, ensure_ascii=False, indent=1, default=_json_value)
     temporary = target.with_name(f".{target.name}.{secrets.token_hex(4)}.tmp")
@@ -229,16 +240,21 @@ def load_saved(path: str | Path, client: Client, plan_type: type[Plan], *, requi
     if str(body.get("host", "")).lower() != host.lower():
         raise ConfigError(f"{path}: this plan was made against {body.get('host')}, and bulkio is set to {host} "
                           "(--base-url, $BULKIO_BASE_URL): apply it there, or plan again here")
+    family = document.get("family")
     try:
         plan = decode_plan(body, client, plan_type)
+        children = tuple(decode_plan(child, client, plan_type) for child in family["children"]) if family else ()
     except (KeyError, TypeError, ValueError) as exc:
         raise WorkbookError(f"a damaged saved plan ({type(exc).__name__}: {exc}): save it again",
                             file=str(path)) from None
     sheet = _find_sheet(path, document.get("sheet"), require_sheet)
     if sheet is not None and Path(plan.source).resolve() != sheet.resolve():
-        plan = dataclasses.replace(plan, source=str(sheet))  # moved beside the plan: results are written there
+        # moved beside the plan: results are written there (a family's sheets are all in that one workbook)
+        plan = dataclasses.replace(plan, source=str(sheet))
+        children = tuple(dataclasses.replace(child, source=str(sheet)) for child in children)
     return SavedPlan(plan, path, str(document.get("saved_at", "")), str(document.get("bulkio", "")), sheet,
-                     sheet is None and document.get("sheet") is not None)
+                     sheet is None and document.get("sheet") is not None, children,
+                     {k: v for k, v in family.items() if k != "children"} if family else None)
 
 
 def _read_document(path: Path) -> dict[str, Any]:

@@ -247,12 +247,11 @@ def test_deleting_a_customer_prints_the_cascade_naming_its_contacts(sandbox: San
 @pytest.mark.parametrize(("args", "option"), [
     (["plan", "--match", "name"], "--match"),
     (["apply", "--match", "name", "--yes"], "--match"),
-    (["plan", "--save", "x.json"], "--save"),
     (["plan", "--server-check"], "--server-check"),
     (["plan", "--save-mapping", "x.json"], "--save-mapping"),
     (["plan", "--only", "create"], "--only"),
     (["apply", "--map", "Name=name", "--yes"], "--map"),
-], ids=["plan-match", "apply-match", "save", "server-check", "save-mapping", "only", "map"])
+], ids=["plan-match", "apply-match", "server-check", "save-mapping", "only", "map"])
 def test_one_table_options_are_refused_for_a_family_workbook(sandbox: Sandbox, in_tmp: Path, args: list[str],
                                                              option: str) -> None:
     path = _export(sandbox, in_tmp)
@@ -266,3 +265,24 @@ def test_one_table_options_are_refused_for_a_family_workbook(sandbox: Sandbox, i
     assert "Traceback" not in result.output
     assert not (in_tmp / "x.json").exists()
     assert _writes(sandbox, start) == [] and state(sandbox) == before
+
+
+def test_a_saved_family_plan_is_applied_with_bulkio_apply_and_writes_the_results_workbook(sandbox: Sandbox,
+                                                                                           in_tmp: Path) -> None:
+    path = _export(sandbox, in_tmp)
+    customer_row, contact_rows = _new_family(path)
+    saved = runner.invoke(app, ["plan", str(path), "--save", "review.bulkio-plan.json"], env=cli_env(sandbox))
+    assert saved.exit_code == EXIT_CHANGES, saved.output
+    assert "bulkio apply review.bulkio-plan.json" in _flat(saved.output)
+    start = len(sandbox.requests)
+    done = runner.invoke(app, ["apply", "review.bulkio-plan.json", "--yes"], env=cli_env(sandbox))
+    assert done.exit_code == 0, done.output
+    text = _flat(done.output)
+    assert f"tables customer, {CONTACTS}" in text  # the saved plan's facts name both tables
+    writes = [p.split("?")[0] for m, p in _writes(sandbox, start)]
+    assert writes == ["/customer", f"/{CONTACTS}"]
+    contacts = contacts_of(sandbox, NEW)
+    assert [c["email"] for c in contacts] == EMAILS
+    results = _results(in_tmp / "c.results.xlsx", CONTACTS)
+    assert [results[row]["_status"] for row in contact_rows] == ["created", "created"]
+    assert _results(in_tmp / "c.results.xlsx", "customer")[customer_row]["_status"] == "created"

@@ -232,7 +232,7 @@ def _damaged(good: Path, target: Path, change: str) -> Path:
     elif change == "a list":
         target.write_text("[1, 2]", encoding="utf-8")
     elif change == "newer version":
-        target.write_text(text.replace('"version": 1', '"version": 2', 1), encoding="utf-8")
+        target.write_text(text.replace('"version": 1', '"version": 3', 1), encoding="utf-8")
     elif change == "hand edited":
         target.write_text(text.replace("+1 555 0100", "+1 555 0199"), encoding="utf-8")
     return target
@@ -240,7 +240,7 @@ def _damaged(good: Path, target: Path, change: str) -> Path:
 
 @pytest.mark.parametrize(("change", "message"), [
     ("not json", "not valid JSON"), ("binary", "not a saved plan"), ("foreign json", "not a saved bulkio plan"),
-    ("a list", "not a saved bulkio plan"), ("newer version", "format version 2"),
+    ("a list", "not a saved bulkio plan"), ("newer version", "format version 3"),
     ("hand edited", "changed or damaged after it was saved")])
 def test_a_bad_file_is_refused_in_one_line_naming_it(client: Client, edited: Path, tmp_path: Path,
                                                      sandbox: Sandbox, change: str, message: str) -> None:

@@ -10,8 +10,8 @@ import httpx
 import pytest
 
 from bulkio.api.client import Client
-from bulkio.errors import ApplyError
-from bulkio.plan import Kind, plan
+from bulkio.errors import ApplyError, ConfigError, PlanConflict
+from bulkio.plan import FamilyPlan, Kind, Plan, plan
 from bulkio.run.apply import apply, resume
 from bulkio.run.family import FamilyResults, is_family_run, write_family_results
 from bulkio.run.results import Status
@@ -240,3 +240,32 @@ def test_a_failed_customer_fixed_in_the_results_workbook_is_applied_with_its_con
         assert [len(p.of(Kind.CREATE)) for p in fixed.plans] == [1, 2] and not fixed.errors
         apply(client, fixed, root=tmp_path)  # ... and applies the results workbook
     assert [c["firstName"] for c in contacts_of(sandbox, "Not Taken Ltd")] == ["Åsa", "Zoë"]
+
+
+def test_a_saved_family_plan_is_applied_as_reviewed_without_planning_again(sandbox: Sandbox, workbook: Path,
+                                                                           tmp_path: Path) -> None:
+    new_family(workbook)
+    with Client(sandbox.url, sandbox.api_key) as client:
+        reviewed = plan(client, workbook)
+        saved_file = reviewed.save(tmp_path / "review.bulkio-plan.json")
+    with pytest.raises(ConfigError, match=r"FamilyPlan\.load"), Client(sandbox.url, sandbox.api_key) as client:
+        Plan.load(saved_file, client)  # the parent's plan alone would apply part of the review
+    with Client(sandbox.url, sandbox.api_key) as client:
+        loaded = FamilyPlan.load(saved_file, client)
+        start = len(sandbox.requests)
+        done = apply(client, loaded, root=tmp_path)
+    assert [len(p.rows) for p in loaded.plans] == [len(p.rows) for p in reviewed.plans]
+    sent = [(m, path.split("?")[0]) for m, path in sandbox.requests[start:]]
+    assert sent == [("GET", "/company"), ("POST", "/customer"), ("POST", f"/{CONTACTS}")]  # no second plan
+    [customer] = done.results_for("customer").of(Status.CREATED)
+    assert {c["customerId"] for c in contacts_of(sandbox, "Ørsted Façades Ltd")} == {customer.id}
+
+
+def test_a_saved_family_plan_is_refused_once_its_workbook_is_edited(sandbox: Sandbox, workbook: Path,
+                                                                    tmp_path: Path) -> None:
+    new_family(workbook)
+    with Client(sandbox.url, sandbox.api_key) as client:
+        saved_file = plan(client, workbook).save(tmp_path / "review.bulkio-plan.json")
+        edit_sheet(workbook, {(2, "firstName"): "Edited"}, sheet_name=CONTACTS)  # the child sheet, after review
+        with pytest.raises(PlanConflict, match="edited after this plan was saved"):
+            FamilyPlan.load(saved_file, client)
