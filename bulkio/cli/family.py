@@ -106,27 +106,22 @@ def undo_family_run(console: Console, err_console: Console, client: Client, run:
 
 def validate_family(console: Console, err_console: Console, client: Client, file: Path, errors: Path | None
                     ) -> int:
-    """``bulkio validate`` of a family workbook: every sheet checked, a child's parent names against the parent
-    sheet (and the server), an error workbook per sheet with errors (the parent's at `errors`, a child's beside it
-    named after its table). Returns how many errors there were."""
-    from ..api.catalog import link_for
-    from ..api.lookups import fetch_lookups
-    from ..plan.family import child_lookups
-    from ..sheets.read import read_sheet, workbook_family
+    """``bulkio validate`` of a family workbook: every sheet's issues as its plan finds them (`plan_family`: the
+    cells, a child's parent names against the parent sheet and the server, and the checks across the sheets, e.g.
+    a contact under a customer the workbook deletes), an error workbook per sheet with errors (the parent's at
+    `errors`, a child's beside it named after its table). Writes nothing to the server. Returns how many errors."""
+    from ..plan.family import plan_family
+    from ..sheets.read import read_sheet
     from ..validate.errorbook import error_workbook_path, write_error_workbook
-    from ..validate.rules import validate as run_validation
     from .render import issues_table
 
-    children = (workbook_family(file) or ("", []))[1]
-    parent = read_sheet(file)
-    sheets = [(parent, fetch_lookups(client, parent.resource))]
-    for table in children:
-        child = read_sheet(file, sheet=table)
-        sheets.append((child, child_lookups(client, link_for(client, parent.resource, table), parent, child)))
+    family = plan_family(client, file)
+    for cascade in family.cascades:
+        err_console.print(f"[yellow]cascade:[/] {cascade}", highlight=False)
     total = 0
-    for position, (sheet, lookups) in enumerate(sheets):
-        report = run_validation(sheet, lookups, client=client)
-        console.print(Rule(f"{sheet.resource.name} (sheet {sheet.sheet})", align="left"))
+    for position, p in enumerate(family.plans):
+        sheet, report = read_sheet(file, sheet=p.resource.name), p.issues
+        console.print(Rule(f"{p.resource.name} (sheet {sheet.sheet})", align="left"))
         for warning in sheet.warnings:
             err_console.print(f"[yellow]warning:[/] {warning}", highlight=False)
         if report.issues:
@@ -134,12 +129,12 @@ def validate_family(console: Console, err_console: Console, client: Client, file
         if report.has_errors():
             target = errors or error_workbook_path(sheet.file)
             if position:
-                target = target.with_name(f"{target.name.removesuffix('.errors.xlsx')}.{sheet.resource.name}"
+                target = target.with_name(f"{target.name.removesuffix('.errors.xlsx')}.{p.resource.name}"
                                           ".errors.xlsx")
             written = write_error_workbook(sheet, report, target)
-            console.print(f"[bold red]{len(report.errors)} error(s)[/] in {sheet.resource.name}; wrote {written} "
+            console.print(f"[bold red]{len(report.errors)} error(s)[/] in {p.resource.name}; wrote {written} "
                           "with each bad cell highlighted", highlight=False)
         else:
-            console.print(f"[green]no errors[/] in {len(sheet.frame)} {sheet.resource.name} rows", highlight=False)
+            console.print(f"[green]no errors[/] in {len(sheet.frame)} {p.resource.name} rows", highlight=False)
         total += len(report.errors)
     return total

@@ -286,3 +286,23 @@ def test_a_saved_family_plan_is_applied_with_bulkio_apply_and_writes_the_results
     results = _results(in_tmp / "c.results.xlsx", CONTACTS)
     assert [results[row]["_status"] for row in contact_rows] == ["created", "created"]
     assert _results(in_tmp / "c.results.xlsx", "customer")[customer_row]["_status"] == "created"
+
+
+def test_validate_reports_a_contact_written_under_a_customer_the_workbook_deletes(sandbox: Sandbox,
+                                                                                in_tmp: Path) -> None:
+    path = _export(sandbox, in_tmp)
+    contacts, customers = rows_of(path, CONTACTS), rows_of(path, "customer")
+    contact_row, contact = next(iter(contacts.items()))
+    [customer_row] = [r for r, c in customers.items() if c["name"] == contact["customerId"]]
+    edit_sheet(path, {(customer_row, "_action"): "delete"})
+    edit_sheet(path, {(contact_row, "firstName"): "Changed"}, sheet_name=CONTACTS)
+    start = len(sandbox.requests)
+    result = runner.invoke(app, ["validate", str(path)], env=cli_env(sandbox))
+    assert result.exit_code == 1, result.output
+    text = _flat(result.output)
+    assert "is deleted by this workbook" in text and "no errors in" in text  # the customer sheet itself is fine
+    written = in_tmp / f"c.{CONTACTS}.errors.xlsx"
+    errors = rows_of(written, "Errors")
+    assert [(e["row"], e["column"]) for e in errors.values()] == [(contact_row, "B customerId")]
+    assert not (in_tmp / "c.errors.xlsx").exists()
+    assert _writes(sandbox, start) == []
