@@ -3,7 +3,10 @@ server's rows compared with the state a run intended."""
 
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
+import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -121,3 +124,22 @@ def check_state(before: Mapping[str, dict[str, Any]], after: Mapping[str, dict[s
     assert not wrong, f"rows not in the intended state (key: {{column: (server, intended)}}): {wrong}"
     return {"created": len(new), "updated": len(intent.updates), "deleted": len(intent.deletes),
             "kept": len(intent.kept)}
+
+
+def bulkio_command(*args: str) -> list[str]:
+    """``bulkio ARGS`` as a process of this interpreter (the package under test, whatever is on PATH)."""
+    return [sys.executable, "-c", "from bulkio.cli import main; main()", *args]
+
+
+def bulkio_env(sandbox: Sandbox) -> dict[str, str]:
+    """A ``bulkio`` process's environment pointed at `sandbox`, no config file, unbuffered output."""
+    return {**os.environ, "BULKIO_BASE_URL": sandbox.url, "BULKIO_API_KEY": sandbox.api_key, "BULKIO_CONFIG": "",
+            "COLUMNS": "200", "PYTHONUNBUFFERED": "1"}
+
+
+def start_apply(path: Path, folder: Path, sandbox: Sandbox, concurrency: int) -> subprocess.Popen[bytes]:
+    """A real ``bulkio apply PATH --yes`` in `folder` (its runs go under ``folder/.bulkio/runs``), in batches of 2
+    rows with `concurrency` in flight: the process a SIGKILL test kills."""
+    return subprocess.Popen(bulkio_command("apply", str(path), "--yes", "--batch-size", "2", "--concurrency",
+                                           str(concurrency)),
+                            cwd=folder, env=bulkio_env(sandbox), stdout=subprocess.PIPE, stderr=subprocess.PIPE)

@@ -11,12 +11,10 @@ under its own new customer, and no other row of either table changed.
 
 from __future__ import annotations
 
-import os
 import random
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -32,6 +30,7 @@ from bulkio.sandbox import Sandbox
 from bulkio.sheets.write import write_workbook
 
 from ..workbooks import edit_sheet, header
+from .helpers import bulkio_command, bulkio_env, start_apply
 
 CONTACTS = "customerContact"
 SEED = 20261126
@@ -83,15 +82,6 @@ def _rows(sandbox: Sandbox) -> dict[str, dict[str, dict[str, Any]]]:
             for table in ("customer", CONTACTS)}
 
 
-def _env(sandbox: Sandbox) -> dict[str, str]:
-    return {**os.environ, "BULKIO_BASE_URL": sandbox.url, "BULKIO_API_KEY": sandbox.api_key, "BULKIO_CONFIG": "",
-            "COLUMNS": "200", "PYTHONUNBUFFERED": "1"}
-
-
-def _bulkio(*args: str) -> list[str]:
-    return [sys.executable, "-c", "from bulkio.cli import main; main()", *args]
-
-
 def _phase_journal(run: Path, phase: int) -> Path | None:
     found = sorted((run / f"phase-{phase}" / ".bulkio" / "runs").glob("*/journal.jsonl"))
     return found[-1] if found else None
@@ -128,9 +118,7 @@ def test_a_killed_family_run_resumes_to_each_new_customer_and_contact_once(
     before = _rows(sandbox)
     sandbox.switches.latency = LATENCY
     runs = tmp_path / ".bulkio" / "runs"
-    process = subprocess.Popen(_bulkio("apply", str(path), "--yes", "--batch-size", "2", "--concurrency",
-                                       str(concurrency)),
-                               cwd=tmp_path, env=_env(sandbox), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    process = start_apply(path, tmp_path, sandbox, concurrency)
     try:
         _wait(runs, phase, lines, process, time.monotonic() + 60)
         if jitter:
@@ -148,8 +136,8 @@ def test_a_killed_family_run_resumes_to_each_new_customer_and_contact_once(
         child_journal = _phase_journal(family, 1)
         assert child_journal is None or child_journal.read_bytes().count(b"\n") < CHILD_LINES
 
-    resumed = subprocess.run(_bulkio("apply", "--resume", family.name, "--yes"), cwd=tmp_path, env=_env(sandbox),
-                             capture_output=True, timeout=120)
+    resumed = subprocess.run(bulkio_command("apply", "--resume", family.name, "--yes"), cwd=tmp_path,
+                             env=bulkio_env(sandbox), capture_output=True, timeout=120)
     output = resumed.stdout.decode() + resumed.stderr.decode()
     assert resumed.returncode == 0, output
     assert "Traceback" not in output

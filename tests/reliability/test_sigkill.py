@@ -9,11 +9,9 @@ Then ``bulkio apply --resume RUN --yes`` must finish the run: creates exactly on
 
 from __future__ import annotations
 
-import os
 import random
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -24,7 +22,17 @@ from bulkio.api.client import Client
 from bulkio.run.apply import resume
 from bulkio.sandbox import Sandbox
 
-from .helpers import Intent, check_state, copy_export, edit_workbook, mine, sheet_rows
+from .helpers import (
+    Intent,
+    bulkio_command,
+    bulkio_env,
+    check_state,
+    copy_export,
+    edit_workbook,
+    mine,
+    sheet_rows,
+    start_apply,
+)
 
 SEED = 20261125
 POINTS = 4
@@ -37,15 +45,6 @@ def _kill_points() -> list[tuple[int, int]]:
     """(journal lines, concurrency): seeded points, half of them with 4 batches in flight (the CLI's default)."""
     lines = sorted(random.Random(SEED).sample(range(JOURNAL_LINES - 1), POINTS))
     return [(n, 1 if i % 2 == 0 else 4) for i, n in enumerate(lines)]
-
-
-def _env(sandbox: Sandbox) -> dict[str, str]:
-    return {**os.environ, "BULKIO_BASE_URL": sandbox.url, "BULKIO_API_KEY": sandbox.api_key, "BULKIO_CONFIG": "",
-            "COLUMNS": "200", "PYTHONUNBUFFERED": "1"}
-
-
-def _bulkio(*args: str) -> list[str]:
-    return [sys.executable, "-c", "from bulkio.cli import main; main()", *args]
 
 
 def _workload(exported: Path, folder: Path) -> tuple[Path, Intent]:
@@ -84,9 +83,7 @@ def test_sigkill_then_resume_reaches_the_intended_state(point: int, concurrency:
     before = mine(sandbox)
     sandbox.switches.latency = LATENCY
     runs = tmp_path / ".bulkio" / "runs"
-    process = subprocess.Popen(_bulkio("apply", str(path), "--yes", "--batch-size", "2", "--concurrency",
-                                       str(concurrency)),
-                               cwd=tmp_path, env=_env(sandbox), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    process = start_apply(path, tmp_path, sandbox, concurrency)
     try:
         _wait_for_lines(runs, point, process, time.monotonic() + 60)
         time.sleep(random.Random(SEED + point).uniform(0, LATENCY))  # anywhere inside the next request
@@ -96,7 +93,7 @@ def test_sigkill_then_resume_reaches_the_intended_state(point: int, concurrency:
         _, err = process.communicate(timeout=60)
     assert process.returncode == -signal.SIGKILL, err.decode()
     run = sorted(p.parent.name for p in runs.glob("*/run.json"))[-1]
-    resumed = subprocess.run(_bulkio("apply", "--resume", run, "--yes"), cwd=tmp_path, env=_env(sandbox),
+    resumed = subprocess.run(bulkio_command("apply", "--resume", run, "--yes"), cwd=tmp_path, env=bulkio_env(sandbox),
                              capture_output=True, timeout=120)
     output = resumed.stdout.decode() + resumed.stderr.decode()
     assert resumed.returncode == 0, output
