@@ -37,6 +37,16 @@ def rows_of(path: Path, sheet_name: str) -> dict[int, dict[str, Any]]:
     return {r: {n: sheet.cell(row=r, column=c).value for n, c in names.items()} for r in range(2, sheet.max_row + 1)}
 
 
+def move_a_contact(workbook: Path) -> tuple[int, dict[str, Any], dict[str, Any]]:
+    """Move the contact sheet's first contact to another customer, as a user picks one from the cell's list:
+    (its Excel row, the contact as exported, the customer it now names)."""
+    contacts, customers = rows_of(workbook, CONTACTS), rows_of(workbook, "customer")
+    row, contact = next(iter(contacts.items()))
+    other = next(c for c in customers.values() if c["name"] != contact["customerId"])
+    edit_sheet(workbook, {(row, "customerId"): other["name"]}, sheet_name=CONTACTS)
+    return row, contact, other
+
+
 @pytest.fixture
 def workbook(sandbox: Sandbox, tmp_path: Path) -> Path:
     return family_workbook(sandbox, tmp_path / "family.xlsx")
@@ -69,10 +79,7 @@ def test_a_new_customer_with_two_new_contacts_plans_them_linked_by_a_pending_id(
 
 def test_a_contact_moved_to_another_existing_customer_is_an_update_of_its_customer_id(sandbox: Sandbox,
                                                                                      workbook: Path) -> None:
-    contacts, customers = rows_of(workbook, CONTACTS), rows_of(workbook, "customer")
-    row, contact = next(iter(contacts.items()))
-    other = next(c for c in customers.values() if c["name"] != contact["customerId"])
-    edit_sheet(workbook, {(row, "customerId"): other["name"]}, sheet_name=CONTACTS)
+    _, contact, other = move_a_contact(workbook)
     with Client(sandbox.url, sandbox.api_key) as client:
         result = plan(client, workbook)
     [update] = result.plan_for(CONTACTS).of(Kind.UPDATE)
@@ -171,10 +178,8 @@ def test_the_parent_sheet_alone_still_plans_as_one_table(sandbox: Sandbox, workb
 
 
 def test_reports_name_a_contacts_customers_and_a_new_one_by_its_row(sandbox: Sandbox, workbook: Path) -> None:
-    contacts, customers = rows_of(workbook, CONTACTS), rows_of(workbook, "customer")
-    row, contact = next(iter(contacts.items()))
-    other = next(c for c in customers.values() if c["name"] != contact["customerId"])
-    edit_sheet(workbook, {(row, "customerId"): other["name"]}, sheet_name=CONTACTS)
+    _, contact, other = move_a_contact(workbook)
+    new_row = max(rows_of(workbook, "customer")) + 1
     edit_sheet(workbook, append=[{"name": "Ørsted Façades Ltd"}])
     edit_sheet(workbook, sheet_name=CONTACTS, append=[{"customerId": "Ørsted Façades Ltd", "email": "a@o.example"}])
     with Client(sandbox.url, sandbox.api_key) as client:
@@ -182,7 +187,7 @@ def test_reports_name_a_contacts_customers_and_a_new_one_by_its_row(sandbox: San
     frame = result.plan_for(CONTACTS).to_frame()
     links = frame[frame["column"] == "customerId"].set_index("kind")
     assert (links.loc["update", "before"], links.loc["update", "after"]) == (contact["customerId"], other["name"])
-    assert links.loc["create", "after"] == f"Ørsted Façades Ltd (new, row {max(customers) + 1})"
+    assert links.loc["create", "after"] == f"Ørsted Façades Ltd (new, row {new_row})"
     page = result.to_html()
     assert "Ørsted Façades Ltd (new, row" in page and other["id"] not in page
 

@@ -17,7 +17,7 @@ from bulkio.run.family import FamilyResults, is_family_run, write_family_results
 from bulkio.run.results import Status
 from bulkio.run.undo import undo
 from bulkio.sandbox import Sandbox
-from tests.plan.test_family_plan import CONTACTS, family_workbook, rows_of
+from tests.plan.test_family_plan import CONTACTS, family_workbook, move_a_contact, rows_of
 from tests.workbooks import edit_sheet
 
 VOLATILE = {"updatedAt", "updatedBy"}
@@ -67,10 +67,7 @@ def test_a_new_customer_and_its_two_new_contacts_in_one_apply(sandbox: Sandbox, 
 
 
 def test_a_contact_moved_to_another_customer_is_applied(sandbox: Sandbox, workbook: Path, tmp_path: Path) -> None:
-    contacts, customers = rows_of(workbook, CONTACTS), rows_of(workbook, "customer")
-    row, contact = next(iter(contacts.items()))
-    other = next(c for c in customers.values() if c["name"] != contact["customerId"])
-    edit_sheet(workbook, {(row, "customerId"): other["name"]}, sheet_name=CONTACTS)
+    row, contact, other = move_a_contact(workbook)
     with Client(sandbox.url, sandbox.api_key) as client:
         done = apply(client, plan(client, workbook), root=tmp_path)
     assert [r.status for r in done.results_for(CONTACTS).rows if r.row == row] == [Status.UPDATED]
@@ -210,10 +207,7 @@ def test_a_contact_moved_away_from_a_customer_the_workbook_deletes_survives_it(s
 def test_the_results_workbook_plans_again_as_the_family_with_nothing_left_to_do(sandbox: Sandbox, workbook: Path,
                                                                                tmp_path: Path) -> None:
     new_family(workbook)
-    contacts, customers = rows_of(workbook, CONTACTS), rows_of(workbook, "customer")
-    row, contact = next(iter(contacts.items()))
-    other = next(c for c in customers.values() if c["name"] != contact["customerId"])
-    edit_sheet(workbook, {(row, "customerId"): other["name"]}, sheet_name=CONTACTS)
+    row, _, _ = move_a_contact(workbook)
     with Client(sandbox.url, sandbox.api_key) as client:
         done = apply(client, plan(client, workbook), root=tmp_path)
         results = write_family_results(done, workbook, tmp_path / "family.results.xlsx")
