@@ -47,7 +47,7 @@ if TYPE_CHECKING:
     from .model import Plan
 
 __all__ = ["FORMAT", "SUFFIX", "VERSION", "SavedPlan", "decode_plan", "encode_plan", "load_saved", "looks_saved",
-           "save"]
+           "plain_plan", "save"]
 
 FORMAT = "bulkio-plan"
 """The ``format`` every saved plan names first: how a JSON file is known as one."""
@@ -139,6 +139,12 @@ def _sheet_facts(plan: Plan) -> dict[str, Any] | None:
         raise PlanConflict(f"{plan.source}: the sheet was changed after this plan was made ({plan.created_at}): "
                            "plan it again, then save")
     return {"path": plan.source, "absolute": str(source.resolve()), "sha256": digest}
+
+
+def plain_plan(plan: Plan) -> dict[str, Any]:
+    """`encode_plan` as plain JSON values (numpy scalars as Python numbers, dates as ISO 8601), as a saved plan's
+    file holds it: for a document that `json` writes without this module's encoder (a family run's journal)."""
+    return json.loads(json.dumps(encode_plan(plan), default=_json_value))
 
 
 def encode_plan(plan: Plan) -> dict[str, Any]:

@@ -24,21 +24,17 @@ creates and updates (moved contacts go back to their customers), then the parent
 
 from __future__ import annotations
 
-import json
-from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-
-import numpy as np
 
 from ..errors import ApplyError, PlanConflict
 from ..plan.family import FamilyPlan
 from ..plan.model import Plan
 from ..plan.parents import pending_row
 from ..plan.rows import Kind, RowPlan, Unchanged
-from ..plan.saved import decode_plan, encode_plan
+from ..plan.saved import decode_plan, plain_plan
 from ..sheets.read import read_sheet
 from ..sheets.write import write_frames
 from .apply import apply, resume
@@ -130,13 +126,6 @@ def _phases(family: FamilyPlan) -> list[_Phase]:
     return [_Phase(n, table, part) for n, (table, part) in enumerate(steps)]
 
 
-def _json_ready(value: Any) -> Any:
-    """What `json` cannot write itself in a plan's values: numpy scalars."""
-    if isinstance(value, np.generic):
-        return value.item()
-    return str(value)
-
-
 def apply_family(client: Client, family: FamilyPlan, *, batch_size: int | None = None,
                  concurrency: int | None = None, check_stale: bool = False, root: str | Path | None = None,
                  progress: Progress | None = None, bulk_updates: bool = False) -> FamilyResults:
@@ -150,7 +139,7 @@ def apply_family(client: Client, family: FamilyPlan, *, batch_size: int | None =
     family.check_applicable()
     if check_stale and family.is_stale(client):
         raise PlanConflict("the server's rows changed since the plan was made: plan again")
-    plans = {p.resource.name: json.loads(json.dumps(encode_plan(p), default=_json_ready)) for p in family.plans}
+    plans = {p.resource.name: plain_plan(p) for p in family.plans}
     header = {"kind": FAMILY, "source": family.source, "host": family.parent.host,
               "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
               "tables": [p.resource.name for p in family.plans],
@@ -176,9 +165,13 @@ def is_family_run(run: str | Path, root: str | Path | None = None) -> bool:
 
 def undo_order(run: str | Path, root: str | Path | None = None) -> list[tuple[str, Path]]:
     """(table, run folder) of each phase a family run started, in the order `undo_family` reverts them."""
-    journal = Journal(find_run(run, root))
+    return [(phase.table, started) for phase, started in _undo_order(Journal(find_run(run, root)))]
+
+
+def _undo_order(journal: Journal) -> list[tuple[_Phase, Path]]:
+    """Each phase the run started and its run's folder, last phase first."""
     phases = reversed([_Phase(**p) for p in journal.header()["phases"]])
-    return [(phase.table, started) for phase in phases if (started := _phase_run(journal, phase)) is not None]
+    return [(phase, started) for phase in phases if (started := _phase_run(journal, phase)) is not None]
 
 
 def _phase_run(journal: Journal, phase: _Phase) -> Path | None:
@@ -223,8 +216,8 @@ def _phase_plan(plan: Plan, phase: _Phase, header: dict[str, Any], done: dict[in
     """The part of a table's plan a phase sends; a child's rows with their new parents' ids."""
     if phase.part == "deletes":
         return replace(plan, rows=tuple(r for r in plan.rows if r.kind is Kind.DELETE), unchanged=Unchanged())
-    rows = tuple(r for r in plan.rows if r.kind is not Kind.DELETE)
-    return replace(plan, rows=tuple(_with_parents(r, _new_ids(header, done)) for r in rows))
+    outcomes = _new_ids(header, done)
+    return replace(plan, rows=tuple(_with_parents(r, outcomes) for r in plan.rows if r.kind is not Kind.DELETE))
 
 
 def _new_ids(header: dict[str, Any], done: dict[int, Results]) -> dict[tuple[str, int], RowResult]:
@@ -281,7 +274,7 @@ def _merged(journal: Journal, header: dict[str, Any], plans: dict[str, Plan], do
             rows += results.rows
             requests, retries = requests + results.requests, retries + results.retries
             warnings += results.warnings
-        rows = _one_each(rows)
+        rows.sort(key=lambda r: (r.row is None, r.row or 0))  # sheet order; rows missing from the sheet last
         out.append(Results(journal.run_id, journal.folder, resource, rows, requests, retries, None,
                            header.get("source"), table, warnings=warnings))
     return out
@@ -292,17 +285,6 @@ def _pending(plan: Plan, part: str) -> list[RowResult]:
     rows = [r for r in plan.rows if (r.kind is Kind.DELETE) == (part == "deletes")]
     return [RowResult(r.row, r.key, Status.PENDING, r.label) for r in rows
             if r.kind in (Kind.CREATE, Kind.UPDATE, Kind.DELETE)]
-
-
-def _one_each(rows: Sequence[RowResult]) -> list[RowResult]:
-    """Each row once, in sheet order: the deletes phase and the other phase of a child both list its unchanged
-    rows; a row written in one phase is listed by that phase's outcome."""
-    best: dict[tuple[int | None, str | None], RowResult] = {}
-    for r in rows:
-        at = (r.row, r.key) if r.row is not None else (None, r.key)
-        if at not in best or best[at].status is Status.UNCHANGED:
-            best[at] = r
-    return sorted(best.values(), key=lambda r: (r.row is None, r.row or 0))
 
 
 def write_family_results(done: FamilyResults, source: str | Path, path: str | Path) -> Path:
@@ -335,10 +317,7 @@ def undo_family(client: Client, run: str | Path, *, root: str | Path | None = No
     journal = Journal(find_run(run, root))
     header = journal.header()
     by_table: dict[str, list[Results]] = {}
-    for phase in reversed([_Phase(**p) for p in header["phases"]]):
-        started = _phase_run(journal, phase)
-        if started is None:
-            continue
+    for phase, started in _undo_order(journal):
         by_table.setdefault(phase.table, []).append(
             undo(client, started, root=journal.folder / f"undo-{phase.n}", concurrency=concurrency, progress=progress))
     tables = []
