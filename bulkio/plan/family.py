@@ -30,7 +30,7 @@ from ..sheets.read import Sheet, read_sheet, workbook_family
 from ..validate.report import Issue, IssueCode, column_letter, sorted_report
 from . import html, saved
 from .model import Plan
-from .parents import cell_texts, parent_label, parent_lookup, pending_id, pending_row
+from .parents import cell_texts, parent_lookup, pending_id, pending_row
 from .rows import Kind, RowPlan
 
 if TYPE_CHECKING:
@@ -304,7 +304,7 @@ def _named_by_parents(parent_sheet: Sheet, member: _Member, child: Plan, deleted
                and c.reference.on_delete in ("restrict", "no action")}
     if not going or not guarded:
         return []
-    keys, labels = cell_texts(parent_sheet, link.parent.key), cell_texts(parent_sheet, parent_label(link.parent))
+    keys, labels = cell_texts(parent_sheet, link.parent.key), cell_texts(parent_sheet, link.label)
     issues = []
     for name, rule in guarded.items():
         for position, named in enumerate(cell_texts(parent_sheet, name)):

@@ -22,14 +22,14 @@ from typing import TYPE_CHECKING
 
 from ..api.lookups import Lookup
 from ..errors import LabelError
-from ..resources import Link, Resource
+from ..resources import Link
 from ..sheets.read import Sheet
 from ..sheets.values import empty_mask
 
 if TYPE_CHECKING:
     from ..api.client import Client
 
-__all__ = ["ParentLookup", "cell_texts", "parent_label", "parent_lookup", "pending_id", "pending_row"]
+__all__ = ["ParentLookup", "cell_texts", "parent_lookup", "pending_id", "pending_row"]
 
 _PENDING = re.compile(r"<new (?P<table>[^ >]+) row (?P<row>\d+)>")
 
@@ -43,11 +43,6 @@ def pending_row(value: object) -> tuple[str, int] | None:
     """(table, Excel row) of a pending id; None for anything else (a real id, a label, None)."""
     found = _PENDING.fullmatch(value) if isinstance(value, str) else None
     return (found["table"], int(found["row"])) if found else None
-
-
-def parent_label(resource: Resource) -> str:
-    """The column a child sheet names its parent by: the parent's label, else its natural key, else its key."""
-    return resource.label or (resource.natural_key[0] if resource.natural_key else resource.key)
 
 
 @dataclass(frozen=True)
@@ -96,8 +91,7 @@ def _folded(text: str) -> str:
 def parent_lookup(client: Client, link: Link, parent: Sheet, child: Sheet) -> ParentLookup:
     """The parents `child`'s link column may name: `parent`'s rows (no request), then, for labels the workbook
     does not hold, the server's rows with that label or id (a request per URL budget's worth, usually none)."""
-    res = link.parent
-    label = parent_label(res)
+    res, label = link.parent, link.label
     labels: dict[str, str] = {}
     for position, (key, name) in enumerate(zip(cell_texts(parent, res.key), cell_texts(parent, label), strict=True)):
         if name is None:
