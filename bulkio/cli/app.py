@@ -363,25 +363,19 @@ def _save_mapping(file: Path, result: Plan, mapping: dict[str, str] | None, targ
     console.print(f"wrote the header mapping to {target} (use it with --mapping {target})", highlight=False)
 
 
+_REPORTS = {".xlsx": "to_excel", ".md": "to_markdown", ".json": "to_json", ".html": "to_html", ".htm": "to_html"}
+"""``bulkio plan --report``: the file's suffix -> the plan's method that writes it."""
+
+
 def _write_report(result: Plan | FamilyPlan, report: Path) -> None:
     from ..plan.family import FamilyPlan
 
-    if isinstance(result, FamilyPlan):
-        from .family import family_report
-
-        family_report(console, result, report)
-        return
-    suffix = report.suffix.lower()
-    if suffix == ".xlsx":
-        result.to_excel(report)
-    elif suffix == ".md":
-        result.to_markdown(report)
-    elif suffix == ".json":
-        result.to_json(report)
-    elif suffix in (".html", ".htm"):
-        result.to_html(report)
-    else:
+    method = _REPORTS.get(report.suffix.lower())
+    if method is None:
         raise typer.BadParameter(f"{report}: the report must end in .xlsx, .md, .json or .html")
+    if isinstance(result, FamilyPlan) and method == "to_excel":  # one table's report: a sheet per kind
+        raise typer.BadParameter(f"{report}: a workbook of several tables is reported as .html, .md or .json")
+    getattr(result, method)(report)
     console.print(f"wrote the plan report to {report}", highlight=False)
 
 
@@ -476,13 +470,17 @@ def _batch_size(client: Client, given: int | None) -> int:
     return client.settings.batch_size if given is None else given
 
 
-def _confirm(yes: bool, question: str) -> bool:
+def _confirm(yes: bool, question: str) -> None:
+    """Go on when `yes` or the user says so; else say nothing was written and exit 1 (off a terminal: ask for
+    --yes)."""
     if yes:
-        return True
+        return
     if not sys.stdin.isatty():
         err_console.print("[bold red]error:[/] not on a terminal: add --yes to apply without asking", highlight=False)
         raise typer.Exit(1)
-    return typer.confirm(question, default=False)
+    if not typer.confirm(question, default=False):
+        console.print("nothing was written", highlight=False)
+        raise typer.Exit(1)
 
 
 def _finish(results: Results | FamilyResults, sheet_file: Path | None, output: Path | None) -> None:
@@ -607,9 +605,7 @@ def _apply_saved(client: Client, file: Path, yes: bool, without_sheet: bool, bat
     if not bulk_updates and result.is_stale(client):
         err_console.print("[yellow]warning:[/] the server changed since this plan was made: rows it writes that "
                           "changed become conflicts, never overwritten (plan again to include them)", highlight=False)
-    if not _confirm(yes, "apply this saved plan?"):
-        console.print("nothing was written", highlight=False)
-        raise typer.Exit(1)
+    _confirm(yes, "apply this saved plan?")
     _write(client, result, saved.sheet, results, batch_size, concurrency, bulk_updates)
 
 
@@ -673,9 +669,7 @@ def apply_command(
             return
         _pace(client, result, batch_size, bulk_updates)
         for _ in range(3):
-            if not _confirm(yes, "apply these changes?"):
-                console.print("nothing was written", highlight=False)
-                raise typer.Exit(1)
+            _confirm(yes, "apply these changes?")
             if yes or not result.is_stale(client):
                 break
             err_console.print("[yellow]the server changed since this plan: here is the new one[/]")
@@ -711,9 +705,7 @@ def undo(
         if not reversal.has_changes:
             console.print("nothing to undo", highlight=False)
             return
-        if not _confirm(yes, "undo these changes?"):
-            console.print("nothing was written", highlight=False)
-            raise typer.Exit(1)
+        _confirm(yes, "undo these changes?")
         with kind_progress(err_console, client) as progress:
             done = revert(client, run, progress=progress, reversal=reversal)
         _finish(done, None, None)

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from ..plan.family import FamilyPlan
     from ..run.family import FamilyResults
 
-__all__ = ["family_report", "refuse_for_family", "show_family_plan", "show_family_results",
+__all__ = ["refuse_for_family", "show_family_plan", "show_family_results",
            "undo_family_run", "validate_family"]
 
 
@@ -59,21 +59,6 @@ def show_family_results(console: Console, done: FamilyResults, sheet_file: Path 
         console.print(f"undo with: bulkio undo {done.run_id}", highlight=False)
 
 
-def family_report(console: Console, result: FamilyPlan, report: Path) -> None:
-    """``bulkio plan --report`` of a family: the page, Markdown or JSON of every table (an XLSX report is one
-    table's: plan each sheet with --sheet for it)."""
-    suffix = report.suffix.lower()
-    if suffix in (".html", ".htm"):
-        result.to_html(report)
-    elif suffix == ".md":
-        result.to_markdown(report)
-    elif suffix == ".json":
-        result.to_json(report)
-    else:
-        raise typer.BadParameter(f"{report}: a workbook of several tables is reported as .html, .md or .json")
-    console.print(f"wrote the plan report to {report}", highlight=False)
-
-
 def refuse_for_family(option: str) -> None:
     """An option that works on one table's plan only, given for a family's."""
     raise typer.BadParameter(f"{option} is for a one-table sheet; this workbook holds a table and its children "
@@ -81,7 +66,7 @@ def refuse_for_family(option: str) -> None:
 
 
 def undo_family_run(console: Console, err_console: Console, client: Client, run: str, yes: bool,
-                    confirm: Callable[[bool, str], bool]) -> None:
+                    confirm: Callable[[bool, str], None]) -> None:
     """``bulkio undo`` of a family run: each phase's reversal shown in the order it is undone (the children's
     creates and updates, the parent's rows, the children's deletes), one confirmation, then `undo_family`."""
     from ..run.family import undo_family, undo_order
@@ -96,9 +81,7 @@ def undo_family_run(console: Console, err_console: Console, client: Client, run:
     if not any(r.has_changes for _, r in reversals):
         console.print("nothing to undo", highlight=False)
         return
-    if not confirm(yes, "undo these changes?"):
-        console.print("nothing was written", highlight=False)
-        raise typer.Exit(1)
+    confirm(yes, "undo these changes?")  # exits, saying nothing was written, unless the user goes on
     with kind_progress(err_console, client) as progress:
         done = undo_family(client, run, progress=progress)
     show_family_results(console, done, None, None, undoable=False)
