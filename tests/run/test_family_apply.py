@@ -50,6 +50,16 @@ def new_family(path: Path, name: str = "Ørsted Façades Ltd") -> Path:
         {"customerId": name, "firstName": "Zoë", "email": "zoe@orsted.example"}])
 
 
+def apply_with_a_name_taken_meanwhile(sandbox: Sandbox, workbook: Path, root: Path) -> FamilyResults:
+    """A new customer and its two contacts, planned; someone creates a customer of that name; then applied: the
+    customer's create fails (its name is taken), the run goes on."""
+    new_family(workbook, "Taken Meanwhile Ltd")
+    with Client(sandbox.url, sandbox.api_key) as client:
+        result = plan(client, workbook)
+        client.insert("customer", [{"name": "Taken Meanwhile Ltd", "companyId": sandbox.company_id}])
+        return apply(client, result, root=root)
+
+
 def test_a_new_customer_and_its_two_new_contacts_in_one_apply(sandbox: Sandbox, workbook: Path,
                                                              tmp_path: Path) -> None:
     new_family(workbook)
@@ -150,11 +160,7 @@ def test_a_run_stopped_between_the_parent_and_child_batches_resumes_without_dupl
 
 def test_a_parent_that_fails_to_be_created_leaves_its_children_unwritten(sandbox: Sandbox, workbook: Path,
                                                                         tmp_path: Path) -> None:
-    new_family(workbook, "Taken Meanwhile Ltd")
-    with Client(sandbox.url, sandbox.api_key) as client:
-        result = plan(client, workbook)
-        client.insert("customer", [{"name": "Taken Meanwhile Ltd", "companyId": sandbox.company_id}])
-        done = apply(client, result, root=tmp_path)
+    done = apply_with_a_name_taken_meanwhile(sandbox, workbook, tmp_path)
     [failed] = done.results_for("customer").of(Status.FAILED)
     skipped = done.results_for(CONTACTS).of(Status.SKIPPED)
     assert len(skipped) == 2
@@ -220,11 +226,8 @@ def test_the_results_workbook_plans_again_as_the_family_with_nothing_left_to_do(
 def test_a_failed_customer_fixed_in_the_results_workbook_is_applied_with_its_contacts(sandbox: Sandbox,
                                                                                    workbook: Path,
                                                                                    tmp_path: Path) -> None:
-    new_family(workbook, "Taken Meanwhile Ltd")
+    done = apply_with_a_name_taken_meanwhile(sandbox, workbook, tmp_path)
     with Client(sandbox.url, sandbox.api_key) as client:
-        result = plan(client, workbook)
-        client.insert("customer", [{"name": "Taken Meanwhile Ltd", "companyId": sandbox.company_id}])
-        done = apply(client, result, root=tmp_path)
         results = write_family_results(done, workbook, tmp_path / "family.results.xlsx")
         [failed] = done.results_for("customer").of(Status.FAILED)
         skipped = [r.row for r in done.results_for(CONTACTS).of(Status.SKIPPED)]
