@@ -405,17 +405,11 @@ def write_workbook(source: Export | FamilyExport | pd.DataFrame, path: str | Pat
     memory = True if constant_memory is None else constant_memory
     if isinstance(source, FamilyExport):
         return write_family(source, path, lambda file: _Book(file, memory))
+    if not isinstance(source, Export):
+        return write_frames([SheetFrame(source, resource, metadata, snapshot)], path, constant_memory=memory)
     book = _Book(path, memory)
-    if isinstance(source, Export):
-        sheet = book.add_sheet(source.resource.name[:31])
-        book.export(sheet, source, book.lookups(source.lookups), source.info.to_dict())
-    else:
-        sheet = book.add_sheet(resource.name[:31] if resource is not None else "data")
-        _write_data_sheet(sheet, book.fmt, source, resource, {}, {}, sample=source)
-        if metadata is not None:
-            _write_meta(book.book, metadata)
-        if snapshot is not None:
-            _write_snapshot(book.book, resource, snapshot)
+    sheet = book.add_sheet(source.resource.name[:31])
+    book.export(sheet, source, book.lookups(source.lookups), source.info.to_dict())
     sheet.activate()
     return book.close()
 
@@ -426,26 +420,28 @@ class SheetFrame:
     ``_bulkio`` values and ``_base`` rows it carries (see `write_workbook`'s `metadata` and `snapshot`)."""
 
     frame: pd.DataFrame
-    resource: Resource
+    resource: Resource | None
+    """None: a frame of no known table (its sheet is called ``data``)."""
     metadata: Mapping[str, Any] | None = None
     snapshot: tuple[Sequence[str], Mapping[str, Sequence[Any]]] | None = None
 
 
-def write_frames(sheets: Sequence[SheetFrame], path: str | Path) -> Path:
+def write_frames(sheets: Sequence[SheetFrame], path: str | Path, *, constant_memory: bool = True) -> Path:
     """Several tables' frames as one workbook, a data sheet each, in order (a family's results workbook): the
     first table's hidden sheets named as a one-table workbook's, the others' after their table (``_bulkio.<table>``,
     ``_base.<table>``), as a family export names them, so the workbook reads back as the family it came from.
 
+    :param constant_memory: as `write_workbook`'s.
     :raises WorkbookError: when the file cannot be written (names the file).
     """
-    book = _Book(Path(path), True)
+    book = _Book(Path(path), constant_memory)
     first = None
     for s in sheets:
-        sheet = book.add_sheet(s.resource.name[:31])
+        sheet = book.add_sheet(s.resource.name[:31] if s.resource is not None else "data")
         first = first or sheet
         _write_data_sheet(sheet, book.fmt, s.frame, s.resource, {}, {}, sample=s.frame)
     for position, s in enumerate(sheets):
-        table = None if position == 0 else s.resource.name
+        table = None if position == 0 or s.resource is None else s.resource.name
         if s.metadata is not None:
             _write_meta(book.book, s.metadata, table)
         if s.snapshot is not None:
