@@ -538,7 +538,7 @@ def resume(client: Client, run: str | Path, *, root: str | Path | None = None, c
     deletes by whether the rows still exist. Only what did not happen is sent again.
     """
     journal = Journal(find_run(run, root))
-    if journal.header().get("kind") == "family":  # a family's run: its phases, each resumed or started
+    if journal.is_family:  # a family's run: its phases, each resumed or started
         from .family import resume_family
 
         return resume_family(client, journal.folder, concurrency=concurrency,  # type: ignore[return-value]

@@ -38,7 +38,7 @@ from ..plan.saved import decode_plan, plain_plan
 from ..sheets.read import read_sheet
 from ..sheets.write import write_frames
 from .apply import apply, resume
-from .journal import RUNS_DIR, Journal, find_run
+from .journal import FAMILY, RUNS_DIR, Journal, find_run
 from .results import Results, RowResult, Status, results_sheet
 from .undo import undo
 
@@ -46,11 +46,9 @@ if TYPE_CHECKING:
     from ..api.client import Client
     from .apply import Progress
 
-__all__ = ["FAMILY", "FamilyResults", "apply_family", "is_family_run", "resume_family", "undo_family", "undo_order",
+__all__ = ["FamilyResults", "apply_family", "is_family_run", "resume_family", "undo_family", "undo_order",
            "write_family_results"]
 
-FAMILY = "family"
-"""The ``kind`` of a family run's ``run.json``."""
 
 
 @dataclass
@@ -160,7 +158,7 @@ def resume_family(client: Client, run: str | Path, *, root: str | Path | None = 
 
 def is_family_run(run: str | Path, root: str | Path | None = None) -> bool:
     """Whether `run` is a family run (its ``run.json`` says so)."""
-    return Journal(find_run(run, root)).header().get("kind") == FAMILY
+    return Journal(find_run(run, root)).is_family
 
 
 def undo_order(run: str | Path, root: str | Path | None = None) -> list[tuple[str, Path]]:

@@ -26,9 +26,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-__all__ = ["RUNS_DIR", "Journal", "find_run", "new_run_id"]
+__all__ = ["FAMILY", "RUNS_DIR", "Journal", "find_run", "new_run_id"]
 
 RUNS_DIR = Path(".bulkio") / "runs"
+FAMILY = "family"
+"""The ``kind`` in ``run.json`` of a family's run (`bulkio.run.family`): its phases are runs of their own."""
 
 
 def new_run_id() -> str:
@@ -83,6 +85,11 @@ class Journal:
     def header(self) -> dict[str, Any]:
         """``run.json``: the batches as the run planned them, the rows it writes none of, where its plan came from."""
         return json.loads((self.folder / "run.json").read_text(encoding="utf-8"))
+
+    @property
+    def is_family(self) -> bool:
+        """Whether this is a family's run (`FAMILY`): `resume` and `undo` hand it to `bulkio.run.family`."""
+        return self.header().get("kind") == FAMILY
 
     def _append(self, name: str, record: dict[str, Any]) -> None:
         """Append a timestamped record and fsync it: the record is on disk before the next request goes out."""

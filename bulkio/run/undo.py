@@ -175,7 +175,7 @@ def undo(client: Client, run: str | Path, *, root: str | Path | None = None, con
         has a value of its own to go back to).
     """
     journal = Journal(find_run(run, root))
-    if journal.header().get("kind") == "family":  # a family's run: its phases undone in reverse order
+    if journal.is_family:  # a family's run: its phases undone in reverse order
         from .family import undo_family
 
         return undo_family(client, journal.folder, concurrency=concurrency,  # type: ignore[return-value]
