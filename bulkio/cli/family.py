@@ -1,5 +1,5 @@
 """`bulkio plan`, `apply` and `undo` of a workbook holding a table and its children (``export --with``): each
-table shown under its name, one results workbook per table, a family run undone phase by phase.
+table shown under its name, one results workbook with a sheet per table, a family run undone phase by phase.
 
 The commands in `app` stay one path: they hand a `FamilyPlan` or `FamilyResults` here, and everything else as
 before.
@@ -67,23 +67,25 @@ def refuse_for_family(option: str) -> None:
 
 def undo_family_run(console: Console, err_console: Console, client: Client, run: str, yes: bool,
                     confirm: Callable[[bool, str], None]) -> None:
-    """``bulkio undo`` of a family run: each phase's reversal shown in the order it is undone (the children's
-    creates and updates, the parent's rows, the children's deletes), one confirmation, then `undo_family`."""
+    """``bulkio undo`` of a family run: each phase's reversal shown in the order it is undone (`undo_order`: the
+    parent's deletes, the children's deletes, the children's writes, the parent's writes), one confirmation, then
+    `undo_family` with those very reversals (not planned a second time)."""
     from ..run.family import undo_family, undo_order
     from ..run.undo import plan_undo
     from .render import kind_progress, plan_tables
 
-    reversals = [(table, plan_undo(client, folder)) for table, folder in undo_order(run)]
-    for table, reversal in reversals:
+    order = undo_order(run)
+    reversals = {folder: plan_undo(client, folder) for _, folder in order}
+    for table, folder in order:
         console.print(Rule(f"undo {table}", align="left"))
-        for shown in plan_tables(reversal):
+        for shown in plan_tables(reversals[folder]):
             console.print(shown)
-    if not any(r.has_changes for _, r in reversals):
+    if not any(r.has_changes for r in reversals.values()):
         console.print("nothing to undo", highlight=False)
         return
     confirm(yes, "undo these changes?")  # exits, saying nothing was written, unless the user goes on
     with kind_progress(err_console, client) as progress:
-        done = undo_family(client, run, progress=progress)
+        done = undo_family(client, run, progress=progress, reversals=reversals)
     show_family_results(console, done, None, None, undoable=False)
 
 

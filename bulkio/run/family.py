@@ -24,6 +24,7 @@ creates and updates (moved contacts go back to their customers), then the parent
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -309,15 +310,20 @@ def _phase_batches(journal: Journal, phase: _Phase) -> list[dict[str, Any]]:
 
 
 def undo_family(client: Client, run: str | Path, *, root: str | Path | None = None,
-                concurrency: int | None = None, progress: Progress | None = None) -> FamilyResults:
+                concurrency: int | None = None, progress: Progress | None = None,
+                reversals: Mapping[Path, Plan] | None = None) -> FamilyResults:
     """Revert a family run: its phases undone in reverse order (the module says why that order), each as
-    `bulkio.undo` reverts a run (guarded: a row changed since is a conflict, not overwritten)."""
+    `bulkio.undo` reverts a run (guarded: a row changed since is a conflict, not overwritten).
+
+    :param reversals: each phase run's reversal already shown to the user (`bulkio.run.undo.plan_undo`), by the
+        phase run's folder (`undo_order`); a phase without one is planned now."""
     journal = Journal(find_run(run, root))
     header = journal.header()
     by_table: dict[str, list[Results]] = {}
     for phase, started in _undo_order(journal):
         by_table.setdefault(phase.table, []).append(
-            undo(client, started, root=journal.folder / f"undo-{phase.n}", concurrency=concurrency, progress=progress))
+            undo(client, started, root=journal.folder / f"undo-{phase.n}", concurrency=concurrency, progress=progress,
+                 reversal=(reversals or {}).get(started)))
     tables = []
     for table in header["tables"]:
         parts = by_table.get(table, [])
